@@ -1,0 +1,143 @@
+"""The Decision: what a gate run concluded and why. Serialized as ``gatekeeper.decision/v1``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from gatekeeper.model.base import Frozen
+from gatekeeper.model.gate_input import EvidenceRef, Release, Severity
+
+DECISION_SCHEMA = "gatekeeper.decision/v1"
+
+
+class Outcome(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    ERROR = "error"
+
+
+class Level(StrEnum):
+    DENY = "deny"
+    WARN = "warn"
+
+
+class RuleLocation(Frozen):
+    file: str
+    line: int
+
+
+class PolicyInfo(Frozen):
+    """What METADATA says about a policy (one Rego package or rule)."""
+
+    id: str
+    title: str | None = None
+    description: str | None = None
+    severity: Severity = Severity.UNKNOWN
+    controls: tuple[str, ...] = ()
+    remediation: str | None = None
+
+
+class Violation(Frozen):
+    policy: str = Field(description="policy id (METADATA custom.id, else the package path)")
+    rule: str = Field(description="rule name, e.g. deny or warn_unpinned")
+    package: str
+    level: Level
+    severity: Severity
+    title: str | None = None
+    message: str
+    subject: str | None = Field(
+        default=None, description="what it is about: purl, vulnerability id, file:line"
+    )
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    remediation: str | None = None
+    controls: tuple[str, ...] = ()
+    location: RuleLocation | None = None
+
+
+class Waiver(Frozen):
+    id: str
+    policy: str
+    reason: str
+    approved_by: str
+    expires: str
+    subject: str | None = None
+    vulnerability: str | None = None
+    fingerprint: str | None = None
+    path: str | None = None
+
+
+class WaivedViolation(Frozen):
+    violation: Violation
+    waiver: Waiver
+
+
+class RuleResult(Frozen):
+    """A rule that was evaluated, whatever it found: auditors ask what was checked."""
+
+    policy: str
+    rule: str
+    package: str
+    level: Level
+    title: str | None = None
+    controls: tuple[str, ...] = ()
+    violations: int = 0
+    exempted: bool = Field(default=False, description="an exception rule exempted it")
+    location: RuleLocation | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.violations == 0
+
+
+class BundleInfo(Frozen):
+    revision: str
+    digest: str = Field(description="sha256 over the bundle's modules and data")
+    sources: tuple[str, ...] = ()
+
+
+class EngineInfo(Frozen):
+    name: str
+    version: str
+
+
+class Timings(Frozen):
+    ingest_ms: float = 0.0
+    evaluate_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+class Summary(Frozen):
+    rules: int = 0
+    passed: int = 0
+    failures: int = 0
+    warnings: int = 0
+    waived: int = 0
+    exceptions: int = 0
+
+
+class Decision(Frozen):
+    schema_: str = Field(default=DECISION_SCHEMA, alias="schema")
+    decision_id: str
+    created_at: str
+    outcome: Outcome
+    fail_on: Level = Level.DENY
+    release: Release
+    summary: Summary
+    violations: tuple[Violation, ...] = ()
+    waived: tuple[WaivedViolation, ...] = ()
+    expired_waivers: tuple[Waiver, ...] = ()
+    stale_waivers: tuple[Waiver, ...] = ()
+    rules: tuple[RuleResult, ...] = Field(default=(), description="every rule evaluated")
+    inputs: tuple[EvidenceRef, ...] = ()
+    input_digest: str = Field(description="sha256 of the canonical gate input document")
+    policy_bundle: BundleInfo
+    engine: EngineInfo
+    timings: Timings = Timings()
+    errors: tuple[str, ...] = ()
+
+    def to_document(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)

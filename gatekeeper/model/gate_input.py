@@ -1,0 +1,241 @@
+"""The gate input document: what every policy sees as ``input``.
+
+One normalized shape whatever the SBOM format or scanner produced the evidence. Policy authors
+write against it, so it is versioned (``schema``) and documented as a JSON Schema generated from
+these models (``gatekeeper evidence schema``, docs/gate-input.md).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from gatekeeper.model.base import Frozen
+
+GATE_INPUT_SCHEMA = "gatekeeper.input/v1"
+
+
+class Severity(StrEnum):
+    """Normalized severity, shared by vulnerabilities, findings and policies."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+    UNKNOWN = "unknown"
+
+    @property
+    def rank(self) -> int:
+        return SEVERITY_RANK[self]
+
+    @classmethod
+    def parse(cls, value: object) -> Severity:
+        """Map the many spellings scanners use onto the normalized scale."""
+        text = str(value or "").strip().lower()
+        return _SEVERITY_ALIASES.get(text, cls.UNKNOWN)
+
+
+SEVERITY_RANK: dict[Severity, int] = {
+    Severity.CRITICAL: 5,
+    Severity.HIGH: 4,
+    Severity.MEDIUM: 3,
+    Severity.LOW: 2,
+    Severity.INFO: 1,
+    Severity.UNKNOWN: 0,
+}
+
+_SEVERITY_ALIASES: dict[str, Severity] = {
+    "critical": Severity.CRITICAL,
+    "high": Severity.HIGH,
+    "error": Severity.HIGH,
+    "important": Severity.HIGH,
+    "medium": Severity.MEDIUM,
+    "moderate": Severity.MEDIUM,
+    "warning": Severity.MEDIUM,
+    "low": Severity.LOW,
+    "note": Severity.LOW,
+    "negligible": Severity.INFO,
+    "info": Severity.INFO,
+    "informational": Severity.INFO,
+    "none": Severity.INFO,
+    "unknown": Severity.UNKNOWN,
+    "": Severity.UNKNOWN,
+}
+
+
+class VexState(StrEnum):
+    """Triage state of a vulnerability on a component (CycloneDX VEX / OpenVEX vocabulary)."""
+
+    AFFECTED = "affected"
+    NOT_AFFECTED = "not_affected"
+    FIXED = "fixed"
+    UNDER_INVESTIGATION = "under_investigation"
+    UNTRIAGED = "untriaged"  # no VEX statement covers it
+
+
+class License(Frozen):
+    """One license of a component: an SPDX id, a free-text name, or an SPDX expression."""
+
+    id: str | None = None
+    name: str | None = None
+    expression: str | None = None
+
+
+class Hash(Frozen):
+    alg: str
+    value: str
+
+
+class Component(Frozen):
+    ref: str | None = Field(default=None, description="bom-ref / SPDXID within its SBOM")
+    name: str
+    version: str | None = None
+    group: str | None = None
+    purl: str | None = None
+    type: str = "library"
+    scope: str | None = Field(default=None, description="required / optional / excluded")
+    licenses: tuple[License, ...] = ()
+    hashes: tuple[Hash, ...] = ()
+    supplier: str | None = None
+    direct: bool | None = Field(
+        default=None, description="True/False where the SBOM's dependency graph says; else null"
+    )
+    source: str = Field(description="evidence file this component came from")
+
+
+class VexStatement(Frozen):
+    """Where a vulnerability's state came from."""
+
+    state: VexState
+    justification: str | None = None
+    detail: str | None = None
+    response: tuple[str, ...] = ()
+    source: str
+
+
+class Vulnerability(Frozen):
+    id: str
+    aliases: tuple[str, ...] = ()
+    severity: Severity = Severity.UNKNOWN
+    cvss_score: float | None = None
+    component_name: str | None = None
+    component_version: str | None = None
+    purl: str | None = None
+    component_ref: str | None = None
+    fix_versions: tuple[str, ...] = ()
+    fix_available: bool = False
+    state: VexState = VexState.UNTRIAGED
+    vex: VexStatement | None = None
+    description: str | None = None
+    urls: tuple[str, ...] = ()
+    cwes: tuple[str, ...] = ()
+    scanners: tuple[str, ...] = Field(default=(), description="tools that reported it")
+    sources: tuple[str, ...] = Field(default=(), description="evidence files that reported it")
+
+
+class Finding(Frozen):
+    """A static-analysis (SAST) result."""
+
+    tool: str
+    rule_id: str
+    severity: Severity = Severity.UNKNOWN
+    message: str
+    path: str | None = None
+    line: int | None = None
+    end_line: int | None = None
+    fingerprint: str | None = None
+    ignored: bool = Field(default=False, description="suppressed / ignored by the tool itself")
+    cwes: tuple[str, ...] = ()
+    url: str | None = None
+    source: str
+
+
+class SbomInfo(Frozen):
+    """Facts about the SBOM(s) given, for SBOM-quality policies."""
+
+    present: bool = False
+    format: str | None = None
+    spec_version: str | None = None
+    files: tuple[str, ...] = ()
+    timestamp: str | None = None
+    authors: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    supplier: str | None = None
+    subject: str | None = Field(default=None, description="metadata.component name@version")
+    has_dependencies: bool = False
+    component_count: int = 0
+
+
+class Attestation(Frozen):
+    """An in-toto statement (e.g. SLSA provenance) given as evidence."""
+
+    predicate_type: str
+    builder_id: str | None = None
+    build_type: str | None = None
+    subjects: tuple[dict[str, Any], ...] = ()
+    source: str
+
+
+class Approval(Frozen):
+    by: str
+    role: str | None = None
+    at: str | None = None
+
+
+class Release(Frozen):
+    """Identity of what is being judged, from ``--release`` (or defaults)."""
+
+    service: str | None = None
+    version: str | None = None
+    commit: str | None = None
+    artifact_digest: str | None = None
+    environment: str | None = None
+    change_ref: str | None = None
+    approvals: tuple[Approval, ...] = ()
+    promoted_from: tuple[str, ...] = Field(
+        default=(), description="environments this artifact already passed, oldest first"
+    )
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class CiContext(Frozen):
+    provider: str | None = None
+    run_id: str | None = None
+    actor: str | None = None
+    repository: str | None = None
+    ref: str | None = None
+    sha: str | None = None
+
+
+class Context(Frozen):
+    time: str = Field(description="RFC 3339 UTC time of the evaluation")
+    ci: CiContext = CiContext()
+
+
+class EvidenceRef(Frozen):
+    """One evidence file as given: what it was read as and its digest."""
+
+    path: str
+    kind: str
+    sha256: str
+
+
+class GateInput(Frozen):
+    """The document policies evaluate as ``input``."""
+
+    schema_: str = Field(default=GATE_INPUT_SCHEMA, alias="schema")
+    release: Release = Release()
+    components: tuple[Component, ...] = ()
+    vulnerabilities: tuple[Vulnerability, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    sbom: SbomInfo = SbomInfo()
+    attestations: tuple[Attestation, ...] = ()
+    context: Context
+    evidence: tuple[EvidenceRef, ...] = ()
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON-ready document handed to the engine (aliases applied, nulls kept)."""
+        return self.model_dump(mode="json", by_alias=True)

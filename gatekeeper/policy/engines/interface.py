@@ -1,0 +1,88 @@
+"""The engine axis: Rego engines behind one interface, registered by name.
+
+Engines are untrusted in the fail-closed sense: every call into one runs guarded (in a worker
+process, bounded in time, catching everything including BaseException from native panics), and
+any misbehaviour becomes an :class:`~gatekeeper.errors.EngineError` (exit 3), never a result.
+Compile problems become :class:`~gatekeeper.errors.PolicyError` naming file and line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from gatekeeper.policy.bundle import PolicyBundle
+
+DEFAULT_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Values of the queries that were defined. A query absent from ``values`` was undefined."""
+
+    values: dict[str, Any]
+    prints: tuple[str, ...] = ()
+    elapsed_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class TestCaseResult:
+    package: str
+    name: str
+    passed: bool
+    file: str
+    line: int
+    error: str | None = None
+    elapsed_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class FileCoverage:
+    file: str
+    covered: tuple[int, ...]
+    not_covered: tuple[int, ...]
+
+    @property
+    def percent(self) -> float:
+        total = len(self.covered) + len(self.not_covered)
+        return 100.0 if total == 0 else 100.0 * len(self.covered) / total
+
+
+@dataclass(frozen=True)
+class TestRunResult:
+    cases: tuple[TestCaseResult, ...]
+    coverage: tuple[FileCoverage, ...] = field(default=())
+
+
+class Engine(Protocol):
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    def version(self) -> str:
+        """Engine name and library version, e.g. ``regorus 0.9.1``."""
+        ...
+
+    def check(self, bundle: PolicyBundle, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        """Compile every module; raise PolicyError naming file and line on the first problem."""
+        ...
+
+    def evaluate(
+        self,
+        bundle: PolicyBundle,
+        input_json: str,
+        queries: tuple[str, ...],
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> EvalResult:
+        """Evaluate each query (e.g. ``data.pkg.deny``) against the bundle and the input."""
+        ...
+
+    def run_tests(
+        self,
+        bundle: PolicyBundle,
+        *,
+        coverage: bool = False,
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> TestRunResult:
+        """Run every ``test_`` rule of the bundle (the ``opa test`` equivalent)."""
+        ...
