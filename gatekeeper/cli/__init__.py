@@ -1,13 +1,72 @@
-"""Command-line interface: thin click layer over the core."""
+"""Command-line interface: a thin click layer over the core.
+
+Commands parse options, call the core, and turn its result into output and an exit code. Every
+error of the project's family becomes one line on stderr and its documented exit code; anything
+else is an internal error, exit 3 — a gate never passes because something went wrong.
+"""
 
 from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
 
 import click
 
 from gatekeeper import __version__
+from gatekeeper.errors import EXIT_ENGINE, GatekeeperError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _report_error(error: GatekeeperError) -> None:
+    click.echo(f"gatekeeper: error: {error.one_line()}", err=True)
+    for extra in getattr(error, "errors", [])[1:]:
+        line = extra.one_line() if isinstance(extra, GatekeeperError) else str(extra)
+        click.echo(f"gatekeeper: error: {line}", err=True)
+
+
+class GatekeeperGroup(click.Group):
+    """Routes the project's errors to one-line messages and exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GatekeeperError as error:
+            _report_error(error)
+            ctx.exit(error.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as error:
+            if os.environ.get("GATEKEEPER_DEBUG"):
+                traceback.print_exc()
+            first = str(error).splitlines()[0] if str(error) else ""
+            click.echo(
+                f"gatekeeper: internal error: {type(error).__name__}: {first} "
+                "(set GATEKEEPER_DEBUG=1 for a traceback)",
+                err=True,
+            )
+            ctx.exit(EXIT_ENGINE)
+
+
+@click.group(cls=GatekeeperGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gatekeeper")
 def main() -> None:
-    """Gatekeeper: policy-as-code release gate."""
+    """Gatekeeper: policy-as-code release gate.
+
+    Exit codes of gate-like commands: 0 pass, 1 the policy said no, 2 bad usage or bad input,
+    3 policy or engine error.
+    """
+
+
+def _register() -> None:
+    from gatekeeper.cli.evidence import evidence
+    from gatekeeper.cli.gate import gate
+
+    main.add_command(gate)
+    main.add_command(evidence)
+
+
+_register()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

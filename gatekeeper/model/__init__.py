@@ -65,7 +65,7 @@ __all__ = [
     "VexState",
     "VexStatement",
     "Violation",
+    "Vulnerability",
     "WaivedViolation",
     "Waiver",
-    "Vulnerability",
 ]

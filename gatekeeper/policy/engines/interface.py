@@ -27,6 +27,7 @@ class EvalResult:
 
 @dataclass(frozen=True)
 class TestCaseResult:
+    __test__ = False  # not a pytest test class
     package: str
     name: str
     passed: bool
@@ -50,6 +51,7 @@ class FileCoverage:
 
 @dataclass(frozen=True)
 class TestRunResult:
+    __test__ = False  # not a pytest test class
     cases: tuple[TestCaseResult, ...]
     coverage: tuple[FileCoverage, ...] = field(default=())
 
@@ -59,7 +61,7 @@ class Engine(Protocol):
     description: ClassVar[str]
 
     def version(self) -> str:
-        """Engine name and library version, e.g. ``regorus 0.9.1``."""
+        """Version of the engine library, e.g. ``1.5.2`` (the name is ``name``)."""
         ...
 
     def check(self, bundle: PolicyBundle, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:

@@ -1,0 +1,48 @@
+"""Option helpers shared by commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gatekeeper.errors import ConfigError
+from gatekeeper.model import Decision
+from gatekeeper.report.registry import REPORTERS, get_reporter
+
+
+def use_color(no_color_flag: bool, stream: object = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    if no_color_flag or os.environ.get("NO_COLOR"):
+        return False
+    stream = stream if stream is not None else sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def parse_outputs(values: Sequence[str]) -> dict[str, Path]:
+    """``FORMAT=PATH`` pairs from ``--output``."""
+    outputs: dict[str, Path] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise ConfigError(f"--output expects FORMAT=PATH, got '{value}'")
+        if name not in REPORTERS:
+            raise ConfigError(
+                f"--output: unknown format '{name}' (choose from {', '.join(sorted(REPORTERS))})"
+            )
+        outputs[name] = Path(path)
+    return outputs
+
+
+def write_reports(decision: Decision, outputs: dict[str, Path]) -> None:
+    for name, path in outputs.items():
+        text = get_reporter(name).render(decision, color=False)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write {name} report: {exc.strerror}", path=str(path)
+            ) from None

@@ -1,0 +1,77 @@
+"""The few package-URL operations matching needs (no full purl parser: we only compare)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, unquote
+
+# OSV ecosystem -> purl type, for the ecosystems scanners commonly report.
+_OSV_PURL_TYPES = {
+    "go": "golang",
+    "npm": "npm",
+    "pypi": "pypi",
+    "maven": "maven",
+    "crates.io": "cargo",
+    "rubygems": "gem",
+    "nuget": "nuget",
+    "packagist": "composer",
+    "pub": "pub",
+    "hex": "hex",
+    "swifturl": "swift",
+}
+
+
+def base_purl(purl: str) -> str:
+    """The purl without qualifiers (``?...``) or subpath (``#...``), percent-decoded."""
+    cut = len(purl)
+    for mark in ("?", "#"):
+        at = purl.find(mark)
+        if at != -1:
+            cut = min(cut, at)
+    return unquote(purl[:cut]).rstrip("/")
+
+
+def split_version(purl: str) -> tuple[str, str | None]:
+    """``pkg:type/ns/name@version?q`` -> (``pkg:type/ns/name``, ``version``)."""
+    base = base_purl(purl)
+    slash = base.rfind("/")
+    at = base.find("@", slash + 1)
+    if at == -1:
+        return base, None
+    return base[:at], base[at + 1 :]
+
+
+def purl_matches(product: str, purl: str) -> bool:
+    """Whether a VEX product purl covers a component purl.
+
+    Qualifiers and subpath are ignored on both sides; a product without a version covers every
+    version of that package.
+    """
+    product_name, product_version = split_version(product)
+    name, version = split_version(purl)
+    if product_name.lower() != name.lower():
+        return False
+    return product_version is None or product_version == version
+
+
+def pypi_purl(name: str, version: str | None) -> str:
+    """PEP 503-normalized PyPI purl."""
+    normalized = re.sub(r"[-_.]+", "-", name).lower()
+    return f"pkg:pypi/{quote(normalized)}" + (f"@{quote(version)}" if version else "")
+
+
+def osv_purl(ecosystem: str | None, name: str, version: str | None) -> str | None:
+    """Build a purl for an OSV package, or None for an ecosystem we do not map."""
+    if not ecosystem:
+        return None
+    kind = _OSV_PURL_TYPES.get(ecosystem.split(":", 1)[0].lower())
+    if kind is None:
+        return None
+    if kind == "pypi":
+        return pypi_purl(name, version)
+    if kind == "maven" and ":" in name:
+        group, artifact = name.split(":", 1)
+        path = f"{quote(group)}/{quote(artifact)}"
+    else:
+        path = "/".join(quote(part, safe="") for part in name.split("/"))
+    return f"pkg:{kind}/{path}" + (f"@{quote(version, safe='')}" if version else "")

@@ -1,0 +1,269 @@
+"""Evaluate a bundle's rules against a gate input: conftest rule conventions, fail closed.
+
+Rules named ``deny``/``violation`` (optionally ``_suffix``) fail, ``warn`` rules warn. A rule's
+value is a set or array whose items are strings or objects with ``msg`` plus fields
+(``subject``, ``evidence``, ``severity``, ``remediation``; any other field lands in evidence),
+or a single string, or a boolean. ``exception`` rules exempt rules by name (the name with its
+``deny_``/``violation_``/``warn_`` prefix removed), as in conftest.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gatekeeper.errors import PolicyError
+from gatekeeper.model import Level, PolicyInfo, RuleLocation, RuleResult, Severity, Violation
+from gatekeeper.policy.bundle import PolicyBundle, RegoModule, RuleHead
+from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S, Engine
+
+_RULE_KINDS: tuple[tuple[str, Level], ...] = (
+    ("deny", Level.DENY),
+    ("violation", Level.DENY),
+    ("warn", Level.WARN),
+)
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_KNOWN_FIELDS = {"msg", "subject", "evidence", "severity", "remediation"}
+
+
+def rule_level(name: str) -> Level | None:
+    """The level of a gate rule by its name, or None when the rule is not a gate rule."""
+    for prefix, level in _RULE_KINDS:
+        if name == prefix or name.startswith(prefix + "_"):
+            return level
+    return None
+
+
+def exception_name(rule: str) -> str:
+    """The name an ``exception`` rule uses for ``rule`` (conftest: prefix removed)."""
+    for prefix, _ in _RULE_KINDS:
+        if rule.startswith(prefix + "_"):
+            return rule[len(prefix) + 1 :]
+    return rule
+
+
+def data_ref(package: str, rule: str | None = None) -> str:
+    parts = [*package.split("."), *([rule] if rule else [])]
+    ref = "data"
+    for part in parts:
+        ref += f".{part}" if _IDENTIFIER.match(part) else f'["{part}"]'
+    return ref
+
+
+@dataclass(frozen=True)
+class GateRule:
+    """One deny/violation/warn rule to evaluate, with what METADATA says about it."""
+
+    package: str
+    name: str
+    level: Level
+    info: PolicyInfo
+    location: RuleLocation
+
+    @property
+    def query(self) -> str:
+        return data_ref(self.package, self.name)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    violations: tuple[Violation, ...]
+    rules: tuple[RuleResult, ...]
+    exceptions: int
+    elapsed_ms: float
+
+
+def _merge_info(package: PolicyInfo | None, rule: PolicyInfo | None, fallback: str) -> PolicyInfo:
+    """Rule-scoped METADATA overrides package-scoped METADATA field by field."""
+    base = package or PolicyInfo(id=fallback)
+    if rule is None:
+        return base
+    return PolicyInfo(
+        id=rule.id if rule.id and rule.id != fallback else base.id,
+        title=rule.title or base.title,
+        description=rule.description or base.description,
+        severity=rule.severity if rule.severity is not Severity.UNKNOWN else base.severity,
+        controls=rule.controls or base.controls,
+        remediation=rule.remediation or base.remediation,
+    )
+
+
+def select_rules(bundle: PolicyBundle, namespaces: Sequence[str] = ()) -> tuple[GateRule, ...]:
+    """Every gate rule of the selected packages. Unmatched namespace patterns are an error."""
+    modules = [m for m in bundle.modules if not m.is_test]
+    packages = sorted({m.package for m in modules})
+    if namespaces:
+        for pattern in namespaces:
+            if not any(fnmatch.fnmatchcase(p, pattern) for p in packages):
+                known = ", ".join(packages) or "none"
+                raise PolicyError(
+                    f"namespace '{pattern}' matches no package in the bundle (packages: {known})"
+                )
+        selected = {p for p in packages if any(fnmatch.fnmatchcase(p, n) for n in namespaces)}
+    else:
+        selected = set(packages)
+
+    package_info: dict[str, PolicyInfo] = {}
+    for module in modules:
+        if module.package in selected and module.metadata is not None:
+            package_info.setdefault(module.package, module.metadata)
+
+    seen: set[tuple[str, str]] = set()
+    rules: list[GateRule] = []
+    for module in modules:
+        if module.package not in selected:
+            continue
+        for head in module.rules:
+            level = rule_level(head.name)
+            if level is None or (module.package, head.name) in seen:
+                continue
+            seen.add((module.package, head.name))
+            rules.append(_gate_rule(module, head, level, package_info.get(module.package)))
+    if not rules:
+        scope = f" in namespaces {', '.join(namespaces)}" if namespaces else ""
+        raise PolicyError(f"no deny, violation or warn rules found{scope}")
+    return tuple(rules)
+
+
+def _gate_rule(
+    module: RegoModule, head: RuleHead, level: Level, package_info: PolicyInfo | None
+) -> GateRule:
+    info = _merge_info(package_info, head.metadata, fallback=module.package)
+    return GateRule(
+        package=module.package,
+        name=head.name,
+        level=level,
+        info=info,
+        location=RuleLocation(file=module.path, line=head.line),
+    )
+
+
+def evaluate_rules(
+    bundle: PolicyBundle,
+    engine: Engine,
+    rules: Sequence[GateRule],
+    input_json: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> Evaluation:
+    packages = sorted({r.package for r in rules})
+    exception_queries = {p: data_ref(p, "exception") for p in packages}
+    queries = tuple(r.query for r in rules) + tuple(exception_queries.values())
+    started = time.perf_counter()
+    result = engine.evaluate(bundle, input_json, queries, timeout=timeout)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+
+    exempted: dict[str, set[str]] = {
+        package: _exception_names(result.values.get(query), query)
+        for package, query in exception_queries.items()
+    }
+    violations: list[Violation] = []
+    rule_results: list[RuleResult] = []
+    exceptions = 0
+    for rule in rules:
+        items = _result_items(result.values.get(rule.query), rule)
+        is_exempt = exception_name(rule.name) in exempted[rule.package]
+        if is_exempt:
+            exceptions += max(len(items), 1)
+        else:
+            violations.extend(items)
+        rule_results.append(
+            RuleResult(
+                policy=rule.info.id,
+                rule=rule.name,
+                package=rule.package,
+                level=rule.level,
+                title=rule.info.title,
+                controls=rule.info.controls,
+                violations=0 if is_exempt else len(items),
+                exempted=is_exempt,
+                location=rule.location,
+            )
+        )
+    return Evaluation(
+        violations=tuple(violations),
+        rules=tuple(rule_results),
+        exceptions=exceptions,
+        elapsed_ms=elapsed_ms,
+    )
+
+
+def _exception_names(value: Any, query: str) -> set[str]:
+    if value is None:
+        return set()
+    if not isinstance(value, list):
+        raise PolicyError(f"{query} must be a set of rule-name lists, got {type(value).__name__}")
+    names: set[str] = set()
+    for item in value:
+        entries = item if isinstance(item, list) else [item]
+        for entry in entries:
+            if not isinstance(entry, str):
+                raise PolicyError(f"{query} must contain rule names (strings), got {entry!r}")
+            names.add(entry)
+    return names
+
+
+def _result_items(value: Any, rule: GateRule) -> list[Violation]:
+    """Turn one rule's value into violations; anything unexpected is a policy error."""
+    if value is None or value is False:
+        return []
+    if value is True:
+        return [_violation(rule, {"msg": f"{rule.name} is true"})]
+    if isinstance(value, str):
+        return [_violation(rule, {"msg": value})]
+    if isinstance(value, dict):
+        return [_violation(rule, value)]
+    if isinstance(value, list):
+        return [
+            _violation(rule, item if isinstance(item, dict) else {"msg": item}) for item in value
+        ]
+    raise PolicyError(
+        f"rule {rule.query} returned {type(value).__name__}; expected a set of messages",
+        path=rule.location.file,
+        where=str(rule.location.line),
+    )
+
+
+def _violation(rule: GateRule, item: dict[str, Any]) -> Violation:
+    message = item.get("msg")
+    if not isinstance(message, str) or not message:
+        raise PolicyError(
+            f"rule {rule.query} returned an item without a string 'msg': {_short(item)}",
+            path=rule.location.file,
+            where=str(rule.location.line),
+        )
+    evidence = item.get("evidence")
+    evidence_map: dict[str, Any] = (
+        dict(evidence)
+        if isinstance(evidence, dict)
+        else ({} if evidence is None else {"value": evidence})
+    )
+    for key, extra in item.items():
+        if key not in _KNOWN_FIELDS:
+            evidence_map.setdefault(key, extra)
+    subject = item.get("subject")
+    severity = Severity.parse(item["severity"]) if "severity" in item else rule.info.severity
+    remediation = item.get("remediation")
+    return Violation(
+        policy=rule.info.id,
+        rule=rule.name,
+        package=rule.package,
+        level=rule.level,
+        severity=severity,
+        title=rule.info.title,
+        message=message,
+        subject=None if subject is None else str(subject),
+        evidence=evidence_map,
+        remediation=str(remediation) if remediation else rule.info.remediation,
+        controls=rule.info.controls,
+        location=rule.location,
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."

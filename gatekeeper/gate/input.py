@@ -1,0 +1,133 @@
+"""Assemble the gate input document from merged evidence, release metadata and context."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from gatekeeper.errors import InputError
+from gatekeeper.evidence import MergedEvidence
+from gatekeeper.model import CiContext, Context, GateInput, Release
+
+# Release files are small hand-written metadata; anything bigger is a mistake.
+MAX_RELEASE_BYTES = 1 << 20
+
+
+def load_release(path: Path) -> Release:
+    """Read ``--release FILE`` (YAML or JSON) into a Release."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read release file: {exc.strerror}", path=str(path)) from None
+    if len(raw) > MAX_RELEASE_BYTES:
+        raise InputError(f"release file larger than {MAX_RELEASE_BYTES} bytes", path=str(path))
+    try:
+        document = yaml.safe_load(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError("release file is not UTF-8 text", path=str(path)) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{mark.line + 1}" if mark is not None else None
+        raise InputError(f"not valid YAML/JSON: {exc}", path=str(path), where=where) from None
+    if not isinstance(document, dict):
+        raise InputError("release file must be a mapping of fields", path=str(path))
+    # Accept `release:` as a wrapper so a release file can share a document with other data.
+    if set(document) == {"release"} and isinstance(document["release"], dict):
+        document = document["release"]
+    try:
+        return Release.model_validate(_stringify_scalars(document))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        pointer = "/" + "/".join(str(p) for p in first["loc"])
+        raise InputError(f"{first['msg']} at {pointer}", path=str(path)) from None
+
+
+def _stringify_scalars(document: dict[str, Any]) -> dict[str, Any]:
+    # YAML turns `version: 1.10` into a float and dates into date objects; release identity
+    # fields are strings, so keep what the author wrote rather than failing on it.
+    out: dict[str, Any] = {}
+    for key, value in document.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[key] = str(value)
+        elif hasattr(value, "isoformat"):
+            out[key] = value.isoformat()
+        else:
+            out[key] = value
+    return out
+
+
+_CI_PROVIDERS: tuple[tuple[str, str, dict[str, str]], ...] = (
+    (
+        "GITHUB_ACTIONS",
+        "github-actions",
+        {
+            "run_id": "GITHUB_RUN_ID",
+            "actor": "GITHUB_ACTOR",
+            "repository": "GITHUB_REPOSITORY",
+            "ref": "GITHUB_REF",
+            "sha": "GITHUB_SHA",
+        },
+    ),
+    (
+        "GITLAB_CI",
+        "gitlab-ci",
+        {
+            "run_id": "CI_PIPELINE_ID",
+            "actor": "GITLAB_USER_LOGIN",
+            "repository": "CI_PROJECT_PATH",
+            "ref": "CI_COMMIT_REF_NAME",
+            "sha": "CI_COMMIT_SHA",
+        },
+    ),
+)
+
+
+def ci_context(env: Mapping[str, str]) -> CiContext:
+    """CI identity from the environment, when the gate runs in a known CI."""
+    for marker, provider, fields in _CI_PROVIDERS:
+        if env.get(marker):
+            return CiContext(
+                provider=provider, **{k: env.get(v) or None for k, v in fields.items()}
+            )
+    if env.get("CI"):
+        return CiContext(provider="ci")
+    return CiContext()
+
+
+def build_gate_input(
+    evidence: MergedEvidence,
+    *,
+    release: Release,
+    now: datetime,
+    env: Mapping[str, str],
+) -> GateInput:
+    return GateInput(
+        release=release,
+        components=evidence.components,
+        vulnerabilities=evidence.vulnerabilities,
+        findings=evidence.findings,
+        sbom=evidence.sbom,
+        attestations=evidence.attestations,
+        context=Context(time=rfc3339(now), ci=ci_context(env)),
+        evidence=evidence.refs,
+    )
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def canonical_json(document: Any) -> str:
+    """The one serialization used both for the engine and for the input digest."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_text(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

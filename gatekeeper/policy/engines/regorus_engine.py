@@ -1,0 +1,156 @@
+"""The regorus engine (Microsoft's Rust Rego interpreter, wheel ``celine-regorus``).
+
+The class is the parent-side face; :func:`handle` runs inside the worker child and is the only
+code that imports ``regorus``. Hazards guarded here (see docs/engines.md): Rust panics arrive as
+``PanicException`` (a ``BaseException``), source lines over 1,024 columns are rejected, and
+``sprintf("%q")`` raises. Rego v0 mode is switched off explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any, ClassVar
+
+from gatekeeper.errors import EngineError, PolicyError
+from gatekeeper.policy.engines.base import GuardedEngine, describe_value
+
+_LOCATION_RE = re.compile(r"-->\s*(?P<path>.+?):(?P<line>\d+):(?P<col>\d+)")
+_ERROR_RE = re.compile(r"^error:\s*(?P<msg>.+)$", re.MULTILINE)
+
+
+class RegorusEngine(GuardedEngine):
+    name: ClassVar[str] = "regorus"
+    description: ClassVar[str] = "Microsoft regorus (Rust), fast and linear; has coverage"
+    distribution: ClassVar[str] = "celine-regorus"
+    supports_coverage: ClassVar[bool] = True
+
+
+# ---- child side ------------------------------------------------------------------------------
+
+
+def _message_of(exc: BaseException) -> tuple[str, str | None, str | None]:
+    """(message, path, line) from a regorus error, without the source excerpt or backtrace."""
+    text = str(exc).split("Stack backtrace:", 1)[0]
+    location = _LOCATION_RE.search(text)
+    error = _ERROR_RE.search(text)
+    if error:
+        message = error.group("msg").strip()
+    else:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        message = lines[0] if lines else type(exc).__name__
+    if len(message) > 300:
+        message = message[:297] + "..."
+    if location:
+        return message, location.group("path"), location.group("line")
+    return message, None, None
+
+
+def _new_engine(request: dict[str, Any], *, coverage: bool = False) -> Any:
+    import regorus
+
+    engine = regorus.Engine()
+    engine.set_rego_v0(False)  # Rego v1 only, whatever the build's default
+    if coverage:
+        engine.set_enable_coverage(True)
+    for path, source in request.get("modules", []):
+        try:
+            engine.add_policy(path, source)
+        except BaseException as exc:  # a parse error, or a panic in the parser
+            message, where_path, line = _message_of(exc)
+            raise PolicyError(message, path=where_path or path, where=line) from None
+    data = request.get("data") or {}
+    if data:
+        try:
+            engine.add_data_json(json.dumps(data))
+        except BaseException as exc:
+            raise EngineError(f"regorus rejected the bundle data: {_message_of(exc)[0]}") from None
+    return engine
+
+
+def _query(engine: Any, query: str) -> tuple[bool, Any]:
+    """(defined, value) of one query; any engine failure becomes EngineError naming it."""
+    try:
+        answer = json.loads(engine.eval_query_as_json(query))
+    except BaseException as exc:  # includes pyo3 PanicException
+        message, path, line = _message_of(exc)
+        raise EngineError(f"evaluating {query}: {message}", path=path, where=line) from None
+    results = answer.get("result") if isinstance(answer, dict) else None
+    if not results:
+        return False, None
+    if len(results) != 1 or not results[0].get("expressions"):
+        raise EngineError(f"evaluating {query}: unexpected result shape")
+    return True, results[0]["expressions"][0].get("value")
+
+
+def _evaluate(request: dict[str, Any], input_text: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    engine = _new_engine(request)
+    try:
+        engine.set_input_json(input_text)
+    except BaseException as exc:
+        raise EngineError(f"regorus rejected the input document: {_message_of(exc)[0]}") from None
+    engine.set_gather_prints(True)
+    values: dict[str, Any] = {}
+    for query in request.get("queries", []):
+        defined, value = _query(engine, query)
+        if defined:
+            values[query] = value
+    prints = [str(p) for p in engine.take_prints()]
+    elapsed = (time.perf_counter() - started) * 1000
+    return {"values": values, "prints": prints, "elapsed_ms": elapsed}
+
+
+def _coverage(engine: Any) -> list[dict[str, Any]]:
+    try:
+        report = json.loads(engine.get_coverage_report_as_json())
+    except BaseException as exc:
+        raise EngineError(f"regorus coverage report failed: {_message_of(exc)[0]}") from None
+    return [
+        {
+            "file": f["path"],
+            "covered": sorted(f.get("covered", [])),
+            "not_covered": sorted(f.get("not_covered", [])),
+        }
+        for f in report.get("files", [])
+    ]
+
+
+def _run_tests(request: dict[str, Any]) -> dict[str, Any]:
+    coverage = bool(request.get("coverage"))
+    engine = _new_engine(request, coverage=coverage)
+    engine.set_input_json("{}")
+    cases = []
+    for test in request.get("tests", []):
+        started = time.perf_counter()
+        try:
+            defined, value = _query(engine, test["query"])
+            error = None
+            if not defined:
+                error = "undefined"
+            elif value is not True:
+                error = f"got {describe_value(value)}, expected true"
+        except EngineError as exc:
+            error = exc.one_line()
+        cases.append(
+            {
+                "passed": error is None,
+                "error": error,
+                "elapsed_ms": (time.perf_counter() - started) * 1000,
+            }
+        )
+    return {"cases": cases, "coverage": _coverage(engine) if coverage else []}
+
+
+def handle(request: dict[str, Any], input_text: str) -> dict[str, Any]:
+    """Worker entry point for this engine."""
+    op = request.get("op")
+    if op == "check":
+        _new_engine(request)
+        return {}
+    if op == "evaluate":
+        return _evaluate(request, input_text)
+    if op == "run_tests":
+        return _run_tests(request)
+    raise EngineError(f"regorus: unknown operation {op!r}")

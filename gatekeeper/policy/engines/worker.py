@@ -1,0 +1,76 @@
+"""Child side of the engine guard (run as ``python -m gatekeeper.policy.engines.worker``).
+
+Reads a request (see :mod:`gatekeeper.policy.engines.guard`), dispatches it by engine name to
+the ``handle`` function of that engine's module, and writes exactly one JSON answer on the
+original stdout. Everything else, including whatever the engine prints, goes to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from typing import Any, TextIO
+
+# Engine name -> module whose ``handle(request, input_text) -> dict`` runs in this child.
+HANDLERS = {
+    "regorus": "gatekeeper.policy.engines.regorus_engine",
+    "regopy": "gatekeeper.policy.engines.regopy_engine",
+}
+
+
+def _claim_result_channel() -> TextIO:
+    """Keep the original stdout for the answer and send fd 1 (engine chatter) to stderr."""
+    sys.stdout.flush()
+    result_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(result_fd, "w", encoding="utf-8")
+
+
+def _error(
+    kind: str, message: str, path: str | None = None, where: str | None = None
+) -> dict[str, Any]:
+    return {"ok": False, "error": {"kind": kind, "message": message, "path": path, "where": where}}
+
+
+def _serve(channel_text: str) -> dict[str, Any]:
+    from gatekeeper.errors import GatekeeperError, PolicyError
+
+    header, _, input_text = channel_text.partition("\n")
+    try:
+        request = json.loads(header)
+    except json.JSONDecodeError:
+        return _error("engine", "engine worker received a malformed request")
+    module_name = HANDLERS.get(str(request.get("engine")))
+    if module_name is None:
+        return _error("engine", f"unknown engine {request.get('engine')!r}")
+    try:
+        module = importlib.import_module(module_name)
+        result = module.handle(request, input_text)
+    except GatekeeperError as exc:
+        kind = "policy" if isinstance(exc, PolicyError) else "engine"
+        return _error(kind, exc.message, exc.path, exc.where)
+    except BaseException as exc:  # native panics derive from BaseException
+        text = " ".join(str(exc).split())[:500] or type(exc).__name__
+        return _error("engine", f"{request.get('engine')} crashed: {type(exc).__name__}: {text}")
+    return {"ok": True, "result": result}
+
+
+def main() -> int:
+    channel = _claim_result_channel()
+    text = sys.stdin.buffer.read().decode("utf-8", "replace")
+    try:
+        answer = _serve(text)
+        encoded = json.dumps(answer, separators=(",", ":"))
+    except BaseException as exc:  # anything unforeseen still yields an answer
+        encoded = json.dumps(_error("engine", f"engine worker failed: {type(exc).__name__}: {exc}"))
+    channel.write(encoded)
+    channel.flush()
+    channel.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
