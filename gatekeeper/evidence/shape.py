@@ -17,8 +17,10 @@ JsonObject = dict[str, Any]
 
 def pointer(parent: str, key: str | int) -> str:
     """Append one reference token to a JSON pointer (RFC 6901 escaping)."""
-    token = str(key).replace("~", "~0").replace("/", "~1")
-    return f"{parent}/{token}"
+    if isinstance(key, int) or ("~" not in key and "/" not in key):
+        # The common case, kept cheap: readers build a pointer for every array element.
+        return f"{parent}/{key}"
+    return f"{parent}/{key.replace('~', '~0').replace('/', '~1')}"
 
 
 def _type_name(value: object) -> str:
@@ -140,11 +142,15 @@ class Shape:
 
     def objects(self, parent: JsonObject, key: str, where: str) -> list[tuple[str, JsonObject]]:
         """An array of objects, each with its pointer."""
+        items = parent.get(key)
+        if items is None:
+            return []  # the common case for optional arrays: no pointer work at all
         here = pointer(where, key)
-        return [
-            (pointer(here, index), self.obj(item, pointer(here, index)))
-            for index, item in enumerate(self.get_arr(parent, key, where))
-        ]
+        out: list[tuple[str, JsonObject]] = []
+        for index, item in enumerate(self.arr(items, here)):
+            item_where = f"{here}/{index}"
+            out.append((item_where, self.obj(item, item_where)))
+        return out
 
 
 def unique(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:

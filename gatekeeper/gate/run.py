@@ -14,7 +14,6 @@ from gatekeeper.evidence import load_evidence
 from gatekeeper.gate.evaluate import evaluate_rules, select_rules
 from gatekeeper.gate.input import (
     build_gate_input,
-    canonical_json,
     load_release,
     rfc3339,
     sha256_text,
@@ -83,7 +82,7 @@ def run_gate(request: GateRequest) -> GateResult:
     )
     evidence = load_evidence(request.evidence, kind=request.kind, validate=request.validate)
     gate_input = build_gate_input(evidence, release=release, now=now, env=request.env)
-    input_json = canonical_json(gate_input.to_document())
+    input_json = gate_input.to_json()
     ingest_ms = (time.perf_counter() - started) * 1000
 
     engine = get_engine(request.engine)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import ClassVar
 
 from gatekeeper.model import Decision
@@ -14,4 +13,5 @@ class JsonReporter:
 
     def render(self, decision: Decision, *, color: bool = False) -> str:
         # Key order is the model's field order (stable, documented); no sort_keys on purpose.
-        return json.dumps(decision.to_document(), indent=2, ensure_ascii=False) + "\n"
+        # pydantic's compiled serializer: a failing L release carries thousands of violations.
+        return decision.model_dump_json(by_alias=True, indent=2) + "\n"

@@ -54,6 +54,7 @@ deny contains result if {
 	# that runs on both engines") for the regopy 1.5.2 bugs this avoids.
 	name_at_version := concat("@", [x | some x in [component.name, component.version]; x != null])
 	target := {true: component.purl, false: name_at_version}[component.purl != null]
+
 	# Sorted from an array, not a set: regopy 1.5.2's sort() of a set returns a set.
 	found := sort([id | some id in {d | some alt in alternatives; some d in alt; d in denied}])
 	result := {

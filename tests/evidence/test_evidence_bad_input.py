@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.evidence.evidence_corpus import fixture
 
 from gatekeeper.errors import EXIT_INPUT, InputError
 from gatekeeper.evidence import EvidenceErrors, load_evidence
+from tests.evidence.evidence_corpus import fixture
 
 BILLION_LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE lolz [

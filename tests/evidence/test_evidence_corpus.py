@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.evidence.evidence_corpus import corpus_file
 
 from gatekeeper.evidence import load_evidence, read_evidence_file
 from gatekeeper.model import Severity, VexState
+from tests.evidence.evidence_corpus import corpus_file
 
 
 def _raw(path: str) -> Any:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from tests.evidence.evidence_corpus import corpus_file, fixture
-
 from gatekeeper.evidence import load_evidence
 from gatekeeper.model import Severity, VexState
+from tests.evidence.evidence_corpus import corpus_file, fixture
 
 
 def test_same_cve_on_same_purl_from_two_scanners_is_one_vulnerability() -> None:

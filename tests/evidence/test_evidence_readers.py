@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.evidence.evidence_corpus import fixture
 
 from gatekeeper.errors import InputError
 from gatekeeper.evidence import READERS, load_evidence, read_evidence_file
@@ -16,6 +15,7 @@ from gatekeeper.evidence.cvss import base_score
 from gatekeeper.evidence.loading import read_document
 from gatekeeper.evidence.registry import detect_kind
 from gatekeeper.model import Severity, VexState
+from tests.evidence.evidence_corpus import fixture
 
 
 def _write_json(tmp_path: Path, name: str, document: Any) -> str:

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.report import report_samples as samples
-from tests.report.report_snapshots import assert_snapshot
 
 from gatekeeper.report.github import GithubReporter, command, escape_data, escape_property
+from tests.report import report_samples as samples
+from tests.report.report_snapshots import assert_snapshot
 
 
 @pytest.mark.parametrize("case", ["pass", "warn", "fail", "error", "warn-fails"])

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from tests.report import report_samples as samples
 
 from gatekeeper.errors import InputError
 from gatekeeper.model import Decision
@@ -16,6 +15,7 @@ from gatekeeper.report.schemas import (
     serialize,
     write_schemas,
 )
+from tests.report import report_samples as samples
 
 DOCS_SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import defusedxml.ElementTree as SafeET
 import pytest
-from tests.report import report_samples as samples
 import xmlschema
 
 from gatekeeper.report.junit import JunitReporter
+from tests.report import report_samples as samples
 
 XSD = Path(__file__).resolve().parent / "schemas" / "junit.xsd"
 

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.report import report_samples as samples
 
 from gatekeeper.errors import EXIT_INPUT, ConfigError
 from gatekeeper.report.registry import DEFAULT_FORMAT, REPORTERS, get_reporter
+from tests.report import report_samples as samples
 
 
 def test_every_documented_format_is_registered_under_its_own_name() -> None:

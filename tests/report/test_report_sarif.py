@@ -6,10 +6,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from tests.report import report_samples as samples
 
 from gatekeeper.model import Decision, RuleLocation
 from gatekeeper.report.sarif import FINGERPRINT_KEY, SarifReporter
+from tests.report import report_samples as samples
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "sarif-schema-2.1.0.json"
 

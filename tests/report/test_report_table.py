@@ -3,11 +3,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.report import report_samples as samples
-from tests.report.report_snapshots import assert_snapshot
 
 from gatekeeper.model import Violation
 from gatekeeper.report.table import TableReporter
+from tests.report import report_samples as samples
+from tests.report.report_snapshots import assert_snapshot
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

@@ -72,10 +72,10 @@ class CycloneDxReader:
         if bom.get("bomFormat") not in (None, "CycloneDX"):
             s.fail("/bomFormat", "is not 'CycloneDX'")
         metadata = s.get_obj(bom, "metadata", "") or {}
+        direct = _direct_refs(s, bom, metadata)
         components: list[Component] = []
         for where, item in s.objects(bom, "components", ""):
-            _walk_component(s, item, where, doc.path, components)
-        components = _with_direct(s, bom, metadata, components)
+            _walk_component(s, item, where, doc.path, direct, components)
         vulnerabilities = read_vulnerabilities(s, bom, components, doc.path)
         info = _sbom_info(s, bom, metadata, doc.path, len(components))
         return EvidencePart(
@@ -90,17 +90,27 @@ class CycloneDxReader:
 
 
 def _walk_component(
-    s: Shape, item: JsonObject, where: str, source: str, out: list[Component]
+    s: Shape,
+    item: JsonObject,
+    where: str,
+    source: str,
+    direct: set[str] | None,
+    out: list[Component],
 ) -> None:
-    out.append(read_component(s, item, where, source))
+    out.append(read_component(s, item, where, source, direct))
     for child_where, child in s.objects(item, "components", where):
-        _walk_component(s, child, child_where, source, out)
+        _walk_component(s, child, child_where, source, direct, out)
 
 
-def read_component(s: Shape, item: JsonObject, where: str, source: str) -> Component:
+def read_component(
+    s: Shape, item: JsonObject, where: str, source: str, direct: set[str] | None = None
+) -> Component:
+    """One component; ``direct`` is the set of refs the subject depends on, None without a graph."""
     supplier = s.get_obj(item, "supplier", where)
+    ref = s.get_str(item, "bom-ref", where)
     return Component(
-        ref=s.get_str(item, "bom-ref", where),
+        ref=ref,
+        direct=None if direct is None else ref in direct,
         name=s.req_str(item, "name", where),
         version=s.get_text(item, "version", where),
         group=s.get_str(item, "group", where),
@@ -135,12 +145,10 @@ def _licenses(s: Shape, item: JsonObject, where: str) -> tuple[License, ...]:
     return tuple(out)
 
 
-def _with_direct(
-    s: Shape, bom: JsonObject, metadata: JsonObject, components: list[Component]
-) -> list[Component]:
-    """Mark components the subject depends on directly; None everywhere when there is no graph."""
+def _direct_refs(s: Shape, bom: JsonObject, metadata: JsonObject) -> set[str] | None:
+    """Refs the subject depends on directly; None when the SBOM has no graph for its subject."""
     if "dependencies" not in bom or bom["dependencies"] is None:
-        return components
+        return None
     subject = s.get_obj(metadata, "component", "/metadata")
     root = s.get_str(subject, "bom-ref", "/metadata/component") if subject else None
     direct: set[str] | None = None
@@ -149,9 +157,7 @@ def _with_direct(
         depends_on = s.str_list(dep, "dependsOn", dw)
         if root is not None and ref == root:
             direct = set(depends_on)
-    if direct is None:
-        return components
-    return [c.model_copy(update={"direct": c.ref in direct}) for c in components]
+    return direct
 
 
 # -- SBOM facts ---------------------------------------------------------------------------------
