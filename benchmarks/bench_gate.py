@@ -1,8 +1,10 @@
 """Time the whole `gatekeeper gate run` process on synthetic releases, beside the floor.
 
 The floor is `json.loads` of the same evidence files (reading them at all). Each figure is the
-median of several runs of a fresh process, as a CI step runs it. Writes a markdown table to
-stdout; `--write` replaces the gate section of BENCHMARKS.md.
+median of several runs of a fresh process, as a CI step runs it (which records the decision in
+the default ledger, `.gatekeeper/ledger.db` in the working directory); the same runs with
+`--no-ledger` show the ledger's share. Writes a markdown table to stdout; `--write` replaces the
+gate section of BENCHMARKS.md.
 
     python benchmarks/bench_gate.py [--sizes S,M,L] [--runs 5] [--engine regorus] [--write]
 """
@@ -10,6 +12,7 @@ stdout; `--write` replaces the gate section of BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -29,7 +32,9 @@ MARK_BEGIN = "<!-- bench_gate:begin -->"
 MARK_END = "<!-- bench_gate:end -->"
 
 
-def time_gate(paths: list[Path], engine: str, runs: int) -> tuple[float, int]:
+def time_gate(
+    paths: list[Path], engine: str, runs: int, extra: tuple[str, ...] = ()
+) -> tuple[float, int]:
     times = []
     code = -1
     for _ in range(runs):
@@ -45,6 +50,7 @@ def time_gate(paths: list[Path], engine: str, runs: int) -> tuple[float, int]:
                 engine,
                 "--format",
                 "json",
+                *extra,
                 *map(str, paths),
             ],
             capture_output=True,
@@ -80,6 +86,43 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
+def load_average() -> str:
+    # The machine may be shared: say how busy it was, so figures can be read in context.
+    try:
+        one, five, _ = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.1f} (1 min), {five:.1f} (5 min)"
+
+
+def growth_lines(results: dict[str, float], sizes: dict[str, int]) -> list[str]:
+    """How wall time grows with the input: ratios between sizes and the cost per component."""
+    names = [name for name in ("S", "M", "L") if name in results]
+    lines = []
+    for small, big in itertools.pairwise(names):
+        ratio = results[big] / results[small]
+        scale = sizes[big] / sizes[small]
+        per_k = (results[big] - results[small]) / (sizes[big] - sizes[small]) * 1000 * 1000
+        target = " (target ≤ 4.4)" if (small, big) == ("M", "L") else ""
+        lines.append(
+            f"- {small} → {big}: {scale:.0f}× the input, **{ratio:.2f}×** the wall time{target}; "
+            f"each extra 1,000 components (with their share of vulnerabilities and findings) "
+            f"costs {per_k:.0f} ms."
+        )
+    if names:
+        fixed = (
+            results[names[0]]
+            - (results[names[-1]] - results[names[0]])
+            / (sizes[names[-1]] - sizes[names[0]])
+            * sizes[names[0]]
+        )
+        lines.append(
+            f"- Fixed cost (interpreter start, imports, engine worker start; extrapolated to "
+            f"zero components): {fixed:.2f} s."
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="S,M,L")
@@ -90,36 +133,52 @@ def main() -> None:
 
     rows = []
     results: dict[str, float] = {}
+    ledger_share: dict[str, float] = {}
+    components: dict[str, int] = {}
+    load_before = load_average()
     with tempfile.TemporaryDirectory() as tmp:
+        # Bytecode is cached (as pip does when it installs the wheel) in a throw-away folder, so
+        # runs neither compile every module from source nor write into the source tree.
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         for name in args.sizes.split(","):
             size = SIZES[name]
             paths = generate(size, Path(tmp) / name)
             megabytes = sum(p.stat().st_size for p in paths) / 1e6
+            time_gate(paths, args.engine, 1)  # warm-up: bytecode and page cache, not timed
             gate_s, code = time_gate(paths, args.engine, args.runs)
+            no_ledger_s, _ = time_gate(paths, args.engine, args.runs, ("--no-ledger",))
             floor_s = time_floor(paths, args.runs)
             results[name] = gate_s
+            ledger_share[name] = gate_s - no_ledger_s
+            components[name] = size.components
             rows.append(
                 f"| {name} | {size.components:,} | {size.vulnerabilities:,} | {size.findings:,} | "
                 f"{megabytes:.1f} MB | {gate_s:.2f} s | {floor_s * 1000:.0f} ms | "
                 f"{gate_s / floor_s:.0f}x | {code} |"
             )
-    growth = ""
-    if "M" in results and "L" in results:
-        ratio = results["L"] / results["M"]
-        growth = f"\nL/M wall-time ratio for 4x the input: **{ratio:.2f}** (target ≤ 4.4).\n"
+    shares = ", ".join(f"{name} {share:+.2f} s" for name, share in ledger_share.items())
     table = "\n".join(
         [
             MARK_BEGIN,
             f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}; engine `{args.engine}`; "
             f"median of {args.runs} fresh `gatekeeper gate run` processes with the built-in "
             "policies (wall time, including interpreter start-up, ingestion, evaluation in the "
-            "engine worker process and rendering).",
+            "engine worker process, rendering and recording in the default SQLite ledger). "
+            f"Load average before / after: {load_before} / {load_average()} "
+            "(the machine may be shared; more than its core count inflates every figure).",
             "",
             "| size | components | vulnerabilities | findings | evidence | gate run "
             "| floor (json.loads) | ratio | exit |",
             "|---|---|---|---|---|---|---|---|---|",
             *rows,
-            growth,
+            "",
+            "How time grows with size:",
+            "",
+            *growth_lines(results, components),
+            f"- Share of recording in the ledger (median with it minus median with "
+            f"`--no-ledger`): {shares}.",
+            "",
             MARK_END,
         ]
     )

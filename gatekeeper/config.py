@@ -243,6 +243,15 @@ class GatekeeperConfig(BaseModel):
     engine_timeout: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, description="seconds")
     release: Path | None = Field(default=None, description="release metadata file")
     evidence: tuple[Path, ...] = Field(default=(), description="evidence files")
+    ledger: str | None = Field(
+        default=None,
+        description="decision ledger: a SQLite path (relative to this file) or postgresql:// URL",
+    )
+    # Read and validated by `gatekeeper deploy` (gatekeeper/deploy/service_config.py); the gate
+    # only has to accept it, since golden-path services keep it in the same file.
+    deploy: dict[str, Any] | None = Field(
+        default=None, description="how `gatekeeper deploy` runs the service (docs/templates.md)"
+    )
     config_path: Path | None = Field(
         default=None, description="the file this was loaded from (not a YAML key)"
     )

@@ -59,11 +59,21 @@ def main() -> None:
 
 
 def _register() -> None:
+    """One command group per module; imported here so `--help` lists them all."""
+    from gatekeeper.cli.audit import audit  # decision ledger and compliance (docs/ledger.md)
+    from gatekeeper.cli.check import check  # conftest compatibility (docs/conftest-compat.md)
     from gatekeeper.cli.evidence import evidence
     from gatekeeper.cli.gate import gate
+    from gatekeeper.cli.impact import impact_command
+    from gatekeeper.cli.pipeline import pipeline  # local pipeline runs (docs/templates.md)
+    from gatekeeper.cli.policy import (
+        policy,
+    )  # test/lint/bundle/list/explain (docs/policy-commands.md)
+    from gatekeeper.cli.scaffold import scaffold  # golden-path templates (docs/templates.md)
 
-    main.add_command(gate)
-    main.add_command(evidence)
+    policy.add_command(impact_command)  # `policy impact`: replay history on a candidate bundle
+    for command in (gate, check, evidence, policy, audit, scaffold, pipeline):
+        main.add_command(command)
 
 
 _register()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from gatekeeper.cli.audit import gate_ledger_options, record_gate_decision
 from gatekeeper.cli.options import parse_outputs, use_color, write_reports
 from gatekeeper.config import load_config
 from gatekeeper.errors import EXIT_FAIL, EXIT_PASS
@@ -100,6 +101,7 @@ def gate() -> None:
     is_flag=True,
     help="No ANSI colour (also: NO_COLOR env var, or when not a terminal).",
 )
+@gate_ledger_options
 def run(
     evidence: tuple[str, ...],
     policies: tuple[str, ...],
@@ -115,6 +117,8 @@ def run(
     validate: bool | None,
     config_file: str | None,
     no_color: bool,
+    ledger: str | None,
+    no_ledger: bool,
 ) -> None:
     """Judge EVIDENCE (SBOMs, scanner reports, VEX, attestations) against Rego policies.
 
@@ -161,4 +165,5 @@ def run(
     write_reports(decision, extra_outputs)
     text = reporter.render(decision, color=use_color(no_color))
     click.echo(text.rstrip("\n"))
+    record_gate_decision(result, ledger=ledger, no_ledger=no_ledger, config=config)
     raise SystemExit(EXIT_FAIL if decision.outcome is Outcome.FAIL else EXIT_PASS)

@@ -12,7 +12,12 @@ from collections.abc import Sequence
 
 from gatekeeper.errors import InputError
 from gatekeeper.evidence.interface import EvidencePart, EvidenceReader, ParsedDocument, VexRecord
-from gatekeeper.evidence.loading import DEFAULT_MAX_BYTES, EvidenceErrors, read_document
+from gatekeeper.evidence.loading import (
+    DEFAULT_MAX_BYTES,
+    EvidenceErrors,
+    gc_paused,
+    read_document,
+)
 from gatekeeper.evidence.merge import MergedEvidence, merge_evidence
 from gatekeeper.evidence.registry import READERS, detect_kind, get_reader, reader_for
 from gatekeeper.evidence.validate import validate_document
@@ -28,6 +33,7 @@ __all__ = [
     "ParsedDocument",
     "VexRecord",
     "detect_kind",
+    "gc_paused",
     "get_reader",
     "load_evidence",
     "read_evidence_file",
@@ -73,14 +79,17 @@ def load_evidence(
     refs: list[EvidenceRef] = []
     parts: list[EvidencePart] = []
     errors: list[InputError] = []
-    for path in paths:
-        try:
-            ref, part = read_evidence_file(path, kind=kind, validate=validate, max_bytes=max_bytes)
-        except InputError as exc:
-            errors.append(exc)
-            continue
-        refs.append(ref)
-        parts.append(part)
-    if errors:
-        raise EvidenceErrors(errors)
-    return merge_evidence(refs, parts)
+    with gc_paused():
+        for path in paths:
+            try:
+                ref, part = read_evidence_file(
+                    path, kind=kind, validate=validate, max_bytes=max_bytes
+                )
+            except InputError as exc:
+                errors.append(exc)
+                continue
+            refs.append(ref)
+            parts.append(part)
+        if errors:
+            raise EvidenceErrors(errors)
+        return merge_evidence(refs, parts)

@@ -7,15 +7,15 @@ line:column), XML with a DTD or entities (billion laughs, XXE), nested too deepl
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 from xml.etree.ElementTree import Element, ParseError
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring as defused_fromstring
 
 from gatekeeper.errors import InputError
 from gatekeeper.evidence.interface import ParsedDocument
@@ -33,6 +33,25 @@ class EvidenceErrors(InputError):
         first = self.errors[0].one_line() if self.errors else "evidence could not be read"
         more = len(self.errors) - 1
         super().__init__(f"{first} (and {more} more)" if more > 0 else first)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a burst of allocation.
+
+    Reading evidence allocates millions of containers (decoded JSON, then models) that hold no
+    reference cycles, so the collector frees nothing, yet each of its full passes rescans the
+    whole growing heap: on a 20,000-component release that was ~0.35 s of a ~0.8 s ingestion.
+    Reference counting still frees everything as usual; cycles wait for the collector's next
+    pass after the block. Nests: only the outermost block re-enables the collector.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def read_document(path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedDocument:
@@ -120,7 +139,59 @@ def _parse_json(path: str, text: str) -> Any:
         raise InputError("invalid JSON: nested too deeply", path=path) from None
 
 
+class _StartLines:
+    """Parser target that records the line each element starts on, in document order."""
+
+    def __init__(self) -> None:
+        self.lines: list[int] = []
+        self.parser: Any = None
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self.lines.append(self.parser.parser.CurrentLineNumber)
+
+    def end(self, tag: str) -> None:
+        pass
+
+    def data(self, data: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def element_start_lines(doc: ParsedDocument) -> list[int] | None:
+    """Start line of every element of an XML evidence file, in document order.
+
+    Re-reads the file with the same bounds and defusing as :func:`read_document`; None when
+    it no longer has the digest it was read with (or cannot be read again).
+    """
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import DefusedXMLParser
+
+    try:
+        raw = _read_bytes(doc.path, max(doc.size, 1))
+    except InputError:
+        return None
+    if hashlib.sha256(raw).hexdigest() != doc.sha256:
+        return None
+    target = _StartLines()
+    parser = DefusedXMLParser(
+        target=target, forbid_dtd=True, forbid_entities=True, forbid_external=True
+    )
+    target.parser = parser
+    try:
+        parser.feed(_decode(doc.path, raw).lstrip(_JSON_WHITESPACE))
+        parser.close()
+    except (InputError, DefusedXmlException, ParseError, ValueError, RecursionError):
+        return None
+    return target.lines
+
+
 def _parse_xml(path: str, text: str) -> Element:
+    # Imported here: most evidence is JSON, and a gate run should not pay for XML parsers.
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import fromstring as defused_fromstring
+
     try:
         root: Element = defused_fromstring(
             text, forbid_dtd=True, forbid_entities=True, forbid_external=True

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gatekeeper.errors import InputError
-from gatekeeper.evidence import load_evidence
+from gatekeeper.evidence import gc_paused, load_evidence
 from gatekeeper.gate.evaluate import evaluate_rules, select_rules
 from gatekeeper.gate.input import (
     build_gate_input,
@@ -32,6 +32,7 @@ from gatekeeper.model import (
     Violation,
 )
 from gatekeeper.policy.bundle import PolicyBundle, builtin_policy_dir, load_bundle
+from gatekeeper.policy.engines.guard import discard_spare, prestart_worker
 from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S
 from gatekeeper.policy.engines.registry import DEFAULT_ENGINE, get_engine
 
@@ -66,10 +67,23 @@ class GateResult:
 
 
 def run_gate(request: GateRequest) -> GateResult:
-    started = time.perf_counter()
-    now = request.now or datetime.now(UTC)
     if not request.evidence and not request.release_file:
         raise InputError("no evidence given: pass evidence files (SBOM, scan results, ...)")
+    # Start the engine worker now: its interpreter start-up and imports then run on the other
+    # core while this process reads the evidence, instead of after it. Nothing is sent to it
+    # until the input is complete, so a bad input still fails as bad input.
+    prestart_worker(request.engine)
+    try:
+        # The run builds large acyclic structures (evidence, input, violations): see gc_paused.
+        with gc_paused():
+            return _run_gate(request)
+    finally:
+        discard_spare()  # unused when the gate failed before evaluating
+
+
+def _run_gate(request: GateRequest) -> GateResult:
+    started = time.perf_counter()
+    now = request.now or datetime.now(UTC)
 
     # Load everything that can be wrong with the input before touching the engine, so a bad
     # file is reported as bad input (exit 2) rather than masked by a policy problem.

@@ -100,9 +100,22 @@ class GuardedEngine:
         coverage: bool = False,
         timeout: float = DEFAULT_TIMEOUT_S,
     ) -> TestRunResult:
+        return self.run_selected_tests(
+            bundle, discover_tests(bundle), coverage=coverage, timeout=timeout
+        )
+
+    def run_selected_tests(
+        self,
+        bundle: PolicyBundle,
+        tests: list[dict[str, Any]],
+        *,
+        coverage: bool = False,
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> TestRunResult:
+        """Run some of the tests ``discover_tests`` found (``policy test --run REGEX``), so
+        coverage reflects only the tests that ran."""
         if coverage and not self.supports_coverage:
             raise EngineError(f"coverage needs the regorus engine, not {self.name}")
-        tests = discover_tests(bundle)
         if not tests:
             return TestRunResult(cases=())
         request = {**bundle_payload(bundle), "tests": tests, "coverage": coverage}

@@ -9,10 +9,18 @@ Protocol: the child reads one JSON request line on stdin, then the raw input JSO
 document of tens of MB is not escaped into another JSON string). It answers with one JSON
 document on its *original* stdout; its fd 1 is pointed at stderr before any engine is imported,
 so nothing an engine prints can be mistaken for the answer.
+
+Start-up overlap: starting a worker costs an interpreter start plus the engine's imports
+(~0.2 s), which would sit on the critical path of every gate run. :func:`prestart_worker` starts
+one spare child early (the gate calls it before ingesting evidence); the child imports the
+engine's module while the parent is still reading evidence, then blocks on stdin. The next
+:func:`run_worker` for that engine uses the spare instead of spawning, with the same request,
+timeout and checks. The protocol is unchanged: a spare that is never used is killed.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -33,6 +41,17 @@ WORKER_COMMAND: list[str] = [sys.executable, "-m", "gatekeeper.policy.engines.wo
 _SEGMENT = r'(?:\.[A-Za-z_][A-Za-z0-9_]*|\["[^"\\\]]*"\])'
 _QUERY_RE = re.compile(rf"^data{_SEGMENT}*$")
 _MAX_STDERR_CHARS = 4000
+
+
+@dataclass
+class _Spare:
+    engine: str
+    command: list[str]
+    child: subprocess.Popen[bytes]
+
+
+# At most one spare child: a gate run evaluates once.
+_spare: _Spare | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,71 @@ def _raise_reported(error: Any) -> None:
     raise cls(message, path=path, where=where)
 
 
+def _spawn(command: list[str]) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env["RUST_BACKTRACE"] = "0"  # keep engine messages to one error, not a stack dump
+    env["PYTHONUNBUFFERED"] = "1"
+    try:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+    except OSError as exc:
+        raise EngineError(f"cannot start the engine worker: {exc}") from None
+
+
+def prestart_worker(engine: str) -> None:
+    """Start a worker for ``engine`` now so its start-up overlaps the caller's own work.
+
+    Best effort: engines without a worker handler are ignored, and a spare that cannot be
+    started is simply not there (``run_worker`` then spawns, and reports any failure itself).
+    """
+    from gatekeeper.policy.engines.worker import HANDLERS  # stdlib-only module, cheap
+
+    if engine not in HANDLERS:
+        return
+    discard_spare()
+    command = [*WORKER_COMMAND, "--preload", engine]
+    try:
+        child = _spawn(command)
+    except EngineError:
+        return
+    global _spare
+    _spare = _Spare(engine=engine, command=list(WORKER_COMMAND), child=child)
+
+
+def _take_spare(engine: str) -> subprocess.Popen[bytes] | None:
+    """The spare child when it was started for this engine with the current command."""
+    global _spare
+    spare, _spare = _spare, None
+    if spare is None:
+        return None
+    if spare.engine != engine or spare.command != WORKER_COMMAND or spare.child.poll() is not None:
+        _stop(spare.child)
+        return None
+    return spare.child
+
+
+def discard_spare() -> None:
+    """Kill an unused spare child (a gate that failed before evaluating must not leave one)."""
+    global _spare
+    spare, _spare = _spare, None
+    if spare is not None:
+        _stop(spare.child)
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        child.kill()
+    child.communicate()
+
+
+atexit.register(discard_spare)
+
+
 def run_worker(
     engine: str,
     op: str,
@@ -111,19 +195,7 @@ def run_worker(
     if "\n" in header:  # pragma: no cover - json.dumps never emits raw newlines
         raise EngineError("internal error: request is not one line")
     payload = (header + "\n" + input_json).encode("utf-8")
-    env = dict(os.environ)
-    env["RUST_BACKTRACE"] = "0"  # keep engine messages to one error, not a stack dump
-    env["PYTHONUNBUFFERED"] = "1"
-    try:
-        child = subprocess.Popen(
-            WORKER_COMMAND,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-    except OSError as exc:
-        raise EngineError(f"cannot start the engine worker: {exc}") from None
+    child = _take_spare(engine) or _spawn(WORKER_COMMAND)
     try:
         out, err = child.communicate(payload, timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -180,19 +180,57 @@ def _evaluate(request: dict[str, Any], input_text: str) -> dict[str, Any]:
     return {"values": values, "prints": [], "elapsed_ms": elapsed}
 
 
-def _run_tests(request: dict[str, Any]) -> dict[str, Any]:
+def _outcome(found: Any) -> str | None:
+    """The error of a test from its ``[v | v := test]`` value (None: it passed)."""
+    if not found:
+        return "undefined"
+    if found[0] is not True:
+        return f"got {describe_value(found[0])}, expected true"
+    return None
+
+
+def _run_tests_at_once(
+    request: dict[str, Any], tests: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """All tests as one query on one interpreter, or None when any of them errors.
+
+    rego-cpp compiles the whole bundle at every query (seconds for the built-in library), so
+    one query per test does not scale; the gate's evaluate path batches the same way. A
+    runtime error in any test fails the whole query: the caller then runs them one by one.
+    """
+    combined = "; ".join(f"r{i} := [v | v := {t['query']}]" for i, t in enumerate(tests))
+    started = time.perf_counter()
+    try:
+        output = _run(request, "{}", combined, "tests")
+    except PolicyError:
+        raise
+    except EngineError:
+        return None
+    bindings = getattr(_first_result(output), "bindings", None)
+    if not isinstance(bindings, dict) or any(f"r{i}" not in bindings for i in range(len(tests))):
+        return None
+    each_ms = (time.perf_counter() - started) * 1000 / max(1, len(tests))
     cases = []
-    for test in request.get("tests", []):
+    for i in range(len(tests)):
+        error = _outcome(bindings[f"r{i}"])
+        cases.append({"passed": error is None, "error": error, "elapsed_ms": each_ms})
+    return {"cases": cases, "coverage": []}
+
+
+def _run_tests(request: dict[str, Any]) -> dict[str, Any]:
+    tests = request.get("tests", [])
+    if len(tests) > 1:
+        batched = _run_tests_at_once(request, tests)
+        if batched is not None:
+            return batched
+    cases = []
+    for test in tests:
         started = time.perf_counter()
         error: str | None = None
         try:
             output = _run(request, "{}", f"r := [v | v := {test['query']}]", test["query"])
             bindings = getattr(_first_result(output), "bindings", None) or {}
-            found = bindings.get("r")
-            if not found:
-                error = "undefined"
-            elif found[0] is not True:
-                error = f"got {describe_value(found[0])}, expected true"
+            error = _outcome(bindings.get("r"))
         except PolicyError:
             raise  # the bundle does not compile: that is not one test failing
         except EngineError as exc:

@@ -18,6 +18,10 @@ from gatekeeper.policy.engines.base import GuardedEngine, describe_value
 
 _LOCATION_RE = re.compile(r"-->\s*(?P<path>.+?):(?P<line>\d+):(?P<col>\d+)")
 _ERROR_RE = re.compile(r"^error:\s*(?P<msg>.+)$", re.MULTILINE)
+# A package path made of identifiers only (probe queries are built from it).
+_PACKAGE_RE = re.compile(
+    r"^package\s+([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*(?:#.*)?$", re.M
+)
 
 
 class RegorusEngine(GuardedEngine):
@@ -117,6 +121,46 @@ def _coverage(engine: Any) -> list[dict[str, Any]]:
     ]
 
 
+_PROBE_RULE = "gatekeeper_coverage_probe_{index}"
+
+
+def _unvisited_coverage(request: dict[str, Any], visited: set[str]) -> list[dict[str, Any]]:
+    """Coverage entries for modules no test touched: every coverable line not covered.
+
+    regorus leaves a module out of its report until some line of it is evaluated, which would
+    make an untested policy vanish from the total instead of counting as 0%. To learn which
+    lines regorus counts in such a module, a fresh engine loads each one with a trivial rule
+    appended, evaluates only that rule, and keeps the module's own lines (all not covered).
+    """
+    modules: list[list[str]] = request.get("modules", [])
+    unvisited = {path for path, _ in modules} - visited
+    if not unvisited:
+        return []
+    probes: dict[str, tuple[str, int]] = {}  # path -> (probe query, last original line)
+    probed_modules = []
+    for index, (path, source) in enumerate(modules):
+        if path in unvisited:
+            rule = _PROBE_RULE.format(index=index)
+            package = _PACKAGE_RE.search(source)
+            if package is None:
+                continue
+            probes[path] = (f"data.{package.group(1)}.{rule}", source.count("\n") + 1)
+            source = f"{source}\n\n{rule} := true\n"
+        probed_modules.append([path, source])
+    engine = _new_engine({**request, "modules": probed_modules}, coverage=True)
+    engine.set_input_json("{}")
+    for query, _ in probes.values():
+        _query(engine, query)
+    entries = []
+    for entry in _coverage(engine):
+        probe = probes.get(entry["file"])
+        if probe is None:
+            continue
+        lines = {n for n in [*entry["covered"], *entry["not_covered"]] if n <= probe[1]}
+        entries.append({"file": entry["file"], "covered": [], "not_covered": sorted(lines)})
+    return entries
+
+
 def _run_tests(request: dict[str, Any]) -> dict[str, Any]:
     coverage = bool(request.get("coverage"))
     engine = _new_engine(request, coverage=coverage)
@@ -140,7 +184,11 @@ def _run_tests(request: dict[str, Any]) -> dict[str, Any]:
                 "elapsed_ms": (time.perf_counter() - started) * 1000,
             }
         )
-    return {"cases": cases, "coverage": _coverage(engine) if coverage else []}
+    if not coverage:
+        return {"cases": cases, "coverage": []}
+    report = _coverage(engine)
+    report += _unvisited_coverage(request, {entry["file"] for entry in report})
+    return {"cases": cases, "coverage": report}
 
 
 def handle(request: dict[str, Any], input_text: str) -> dict[str, Any]:

@@ -7,6 +7,8 @@ original stdout. Everything else, including whatever the engine prints, goes to 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib
 import json
 import os
@@ -58,8 +60,23 @@ def _serve(channel_text: str) -> dict[str, Any]:
     return {"ok": True, "result": result}
 
 
+def _preload(argv: list[str]) -> None:
+    """``--preload ENGINE``: import the engine's module before the request arrives.
+
+    The parent starts such a spare worker before it ingests evidence, so these imports run
+    while it is busy. Failures are ignored here: ``_serve`` imports again and reports them.
+    """
+    if len(argv) == 2 and argv[0] == "--preload" and argv[1] in HANDLERS:
+        with contextlib.suppress(BaseException):
+            importlib.import_module(HANDLERS[argv[1]])
+
+
 def main() -> int:
+    # A short-lived process whose Python objects (request, decoded results) hold no cycles:
+    # the cyclic collector would only rescan them. Reference counting still frees memory.
+    gc.disable()
     channel = _claim_result_channel()
+    _preload(sys.argv[1:])
     text = sys.stdin.buffer.read().decode("utf-8", "replace")
     try:
         answer = _serve(text)

@@ -1,0 +1,240 @@
+"""The canary judge on simulated metric streams: detection, false rollbacks, time to decide.
+
+Each simulated canary is analysed interval by interval exactly as the deployer will: requests
+of both versions go into :class:`MemorySamples`, the default metrics configuration is judged
+through :class:`MemorySource` and :func:`judge`, and :func:`next_action` with the default
+:class:`AnalysisPolicy` decides to continue, wait (inconclusive: the next interval's data is
+added to the same window), promote, roll back or stop.
+
+Streams (per interval, per version, seeded — no network, same numbers on every run):
+
+* latency: lognormal, median 80 ms, sigma 0.5 (p95 about 180 ms);
+* errors: each request fails with the canary run's base rate, drawn uniformly in 0.5-1 %;
+* the default metrics: ``error-rate`` (critical, SLO 5 %), ``latency`` and
+  ``slow-requests`` (share of requests slower than the baseline's p95);
+* scenarios: ``healthy`` (canary drawn from the baseline's distributions), ``errors+5pp``
+  (canary error rate 5 percentage points higher), ``p95x2`` (same median, canary sigma raised
+  so that its p95 doubles), ``latency x2`` (every canary request twice as slow);
+* traffic: ``steady`` (50 req/s, canary weight 20 %, 60 s intervals: 2,400 baseline and 600
+  canary requests per interval) and ``low`` (5 req/s: 240 and 60).
+
+    python benchmarks/bench_judge.py [--runs 200] [--jobs 2] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import statistics
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_gate import machine
+
+from gatekeeper.deploy.verify import (
+    Action,
+    AnalysisPolicy,
+    AnalysisWindow,
+    JudgeResult,
+    MemorySamples,
+    MemorySource,
+    collect,
+    default_judge_config,
+    judge,
+    next_action,
+    stats,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+MARK_BEGIN = "<!-- bench_judge:begin -->"
+MARK_END = "<!-- bench_judge:end -->"
+INTERVAL_S = 60.0
+MEDIAN_MS = 80.0
+SIGMA = 0.5
+# Raising sigma by ln(2)/z(0.95) doubles the p95 and keeps the median.
+SIGMA_P95X2 = SIGMA + math.log(2) / 1.6448536269514722
+
+TRAFFIC = {"steady": (2400, 600), "low": (240, 60)}  # requests per interval: baseline, canary
+SCENARIOS = ("healthy", "errors+5pp", "p95x2", "latency x2")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    action: str
+    intervals: int
+    rule: str
+    seconds: float
+
+
+def _requests(
+    rng: random.Random,
+    store: MemorySamples,
+    side: str,
+    n: int,
+    at: float,
+    error_rate: float,
+    median: float,
+    sigma: float,
+) -> None:
+    mu = math.log(median)
+    for i in range(n):
+        status = 500 if rng.random() < error_rate else 200
+        store.record(side, status, rng.lognormvariate(mu, sigma), at=at + i * INTERVAL_S / n)
+
+
+def simulate(scenario: str, traffic: str, seed: int, policy: AnalysisPolicy) -> RunResult:
+    rng = random.Random(f"{scenario}/{traffic}/{seed}")
+    base_n, canary_n = TRAFFIC[traffic]
+    base_error = rng.uniform(0.005, 0.01)
+    canary_error = base_error + (0.05 if scenario == "errors+5pp" else 0.0)
+    canary_sigma = SIGMA_P95X2 if scenario == "p95x2" else SIGMA
+    canary_median = MEDIAN_MS * (2 if scenario == "latency x2" else 1)
+    config = default_judge_config()
+    store = MemorySamples()
+    source = {"memory": MemorySource(store)}
+    history: list[JudgeResult] = []
+    window_start = 0.0
+    spent = 0.0
+    interval = 0
+    while True:
+        at = interval * INTERVAL_S
+        _requests(rng, store, "baseline", base_n, at, base_error, MEDIAN_MS, SIGMA)
+        _requests(rng, store, "canary", canary_n, at, canary_error, canary_median, canary_sigma)
+        interval += 1
+        window = AnalysisWindow(
+            start=window_start, end=interval * INTERVAL_S, baseline="v1", canary="v2"
+        )
+        started = time.perf_counter()
+        verdict = judge(config, collect(config, source, window))
+        spent += time.perf_counter() - started
+        history.append(verdict)
+        step = next_action(history, policy)
+        if step.action in (Action.PROMOTE, Action.ROLLBACK, Action.STOP):
+            return RunResult(step.action.value, interval, verdict.rule.value, spent / interval)
+        if step.fresh_window:
+            window_start = interval * INTERVAL_S
+
+
+def _one(args: tuple[str, str, int, AnalysisPolicy]) -> RunResult:
+    return simulate(*args)
+
+
+def summarize(results: list[RunResult]) -> dict[str, float]:
+    actions = Counter(r.action for r in results)
+    n = len(results)
+    decided = [r.intervals for r in results if r.action in ("promote", "rollback")]
+    return {
+        "runs": n,
+        "rollback": actions["rollback"] / n,
+        "promote": actions["promote"] / n,
+        "stop": actions["stop"] / n,
+        "median_intervals": statistics.median(decided) if decided else math.nan,
+        "p90_intervals": (
+            statistics.quantiles(decided, n=10)[-1] if len(decided) >= 2 else math.nan
+        ),
+        "judge_ms": 1000 * statistics.median(r.seconds for r in results),
+    }
+
+
+def decisive_rules(results: list[RunResult], action: str) -> str:
+    """The verdict rules that ended the runs with ``action``, most frequent first."""
+    rules = Counter(r.rule for r in results if r.action == action)
+    return ", ".join(f"{rule} {count}" for rule, count in rules.most_common(3)) or "-"
+
+
+def hodges_lehmann_seconds(n: int) -> float:
+    """Wall time of one Hodges-Lehmann estimate with its interval, n requests a side."""
+    rng = random.Random(n)
+    canary = [rng.lognormvariate(4.4, 0.5) for _ in range(n)]
+    baseline = [rng.lognormvariate(4.38, 0.5) for _ in range(n)]
+    started = time.perf_counter()
+    stats.hodges_lehmann(canary, baseline, 0.98)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    policy = AnalysisPolicy()
+    rows = []
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        for traffic in TRAFFIC:
+            for scenario in SCENARIOS:
+                tasks = [(scenario, traffic, seed, policy) for seed in range(args.runs)]
+                results = list(pool.map(_one, tasks, chunksize=8))
+                s = summarize(results)
+                healthy = scenario == "healthy"
+                rows.append(
+                    f"| {traffic} | {scenario} | {s['runs']:.0f} | "
+                    + (
+                        f"**{s['rollback']:.1%}** false rollbacks"
+                        if healthy
+                        else f"**{s['rollback']:.1%}** detected"
+                    )
+                    + f" | {s['promote']:.1%} | {s['stop']:.1%} | "
+                    f"{s['median_intervals']:.0f} | {s['p90_intervals']:.1f} | "
+                    f"{s['judge_ms']:.0f} ms | {decisive_rules(results, 'rollback')} |"
+                )
+                print(rows[-1], file=sys.stderr)
+    base_n, canary_n = TRAFFIC["steady"]
+    low_b, low_c = TRAFFIC["low"]
+    table = "\n".join(
+        [
+            MARK_BEGIN,
+            f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()} with "
+            f"`python benchmarks/bench_judge.py --runs {args.runs}` "
+            f"({time.perf_counter() - started:.0f} s wall, {args.jobs} processes).",
+            "",
+            "Simulated canaries, default metrics (`error-rate` critical with SLO 5 %, "
+            "`latency` per request, `slow-requests` = share slower than the baseline's p95; "
+            "confidence 98 %, tolerance 0.25, 50 samples minimum) and default policy (roll "
+            f"back after {policy.failure_limit} failing analyses in a row or at once on an "
+            f"SLO breach, promote after {policy.passes_required} passing analyses, stop after "
+            f"{policy.inconclusive_limit} inconclusive in a row). Intervals are 60 s; "
+            f"`steady` traffic gives {base_n:,} baseline and {canary_n:,} canary requests "
+            f"per interval, `low` {low_b} and {low_c}. Latency lognormal (median "
+            f"{MEDIAN_MS:.0f} ms, sigma {SIGMA}); base error rate 0.5-1 %.",
+            "",
+            "| traffic | canary | runs | rolled back | promoted | stopped (undecided) "
+            "| intervals to decide (median) | (p90) | judge time per interval "
+            "| rollbacks by rule |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            "Hodges-Lehmann shift with its 98 % interval (the costliest step of a latency "
+            "metric), n requests on each side: "
+            + ", ".join(
+                f"{n:,}: {hodges_lehmann_seconds(n) * 1000:.0f} ms" for n in (1_000, 5_000, 20_000)
+            )
+            + " (all pairs sorted up to 250,000 pairs, sampling selection beyond).",
+            "",
+            MARK_END,
+        ]
+    )
+    print(table)
+    if args.write:
+        target = REPO / "BENCHMARKS.md"
+        text = target.read_text() if target.exists() else "# Benchmarks\n"
+        if MARK_BEGIN in text:
+            before, _, rest = text.partition(MARK_BEGIN)
+            _, _, after = rest.partition(MARK_END)
+            text = before + table + after
+        else:
+            text = text.rstrip("\n") + "\n\n## Canary judge\n\n" + table + "\n"
+        target.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,451 @@
+"""``gatekeeper audit``: verify, replay, report on and export the decision ledger.
+
+Exit codes: ``verify`` 0 intact, 1 tampering found; ``replay`` 0 identical, 1 different or a
+stored blob was altered; 2 bad usage or unknown decision; 3 ledger, policy or engine error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from gatekeeper.config import GatekeeperConfig, load_config
+from gatekeeper.errors import EXIT_FAIL, EXIT_PASS, ConfigError
+from gatekeeper.gate.run import GateResult
+from gatekeeper.ledger.chain import verify_chain
+from gatekeeper.ledger.export import oscal_assessment_results, vsa_statement
+from gatekeeper.ledger.recorder import open_configured_store, record_gate_run, timestamp
+from gatekeeper.ledger.replay import (
+    ReplayResult,
+    ViolationKey,
+    comparison_document,
+    find_decision,
+    replay_decision,
+)
+from gatekeeper.ledger.report import build_report
+from gatekeeper.ledger.report_render import RENDERERS, get_renderer
+from gatekeeper.ledger.signing import generate_key_pem, load_public_key_id
+from gatekeeper.ledger.store import LedgerStore
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def ledger_options(function: _F) -> _F:
+    """``--ledger`` and ``--config``: which ledger a command reads."""
+    function = click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False),
+        help="Configuration file (its `ledger:` key). Default: ./gatekeeper.yaml when present.",
+    )(function)
+    function = click.option(
+        "--ledger",
+        "ledger",
+        metavar="PATH|URL",
+        help="Ledger: a SQLite file or postgresql:// URL. Default: `ledger:` in gatekeeper.yaml, "
+        "else $GATEKEEPER_LEDGER_URL, else .gatekeeper/ledger.db.",
+    )(function)
+    return function
+
+
+def open_ledger(ledger: str | None, config_file: str | None) -> LedgerStore:
+    cwd = Path.cwd()
+    config = load_config(Path(config_file) if config_file else None, cwd=cwd, env=os.environ)
+    return open_configured_store(ledger, config=config, env=os.environ, cwd=cwd, create=False)
+
+
+def write_output(text: str, output: str | None) -> None:
+    if output is None:
+        click.echo(text.rstrip("\n"))
+        return
+    path = Path(output)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write output: {exc.strerror}", path=output) from None
+
+
+@click.group()
+def audit() -> None:
+    """Verify, replay, report on and export recorded gate decisions."""
+
+
+@audit.command("verify")
+@ledger_options
+@click.option(
+    "--trusted-key",
+    "trusted_keys",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Ed25519 public key (PEM) whose signatures to accept; repeatable. Given: every record "
+    "must be signed by one of them.",
+)
+@click.option("--require-signed", is_flag=True, help="Fail on any unsigned record.")
+@click.option(
+    "--anchor",
+    metavar="HASH",
+    help="A head hash printed by an earlier verify: fail unless the ledger still contains it "
+    "(catches truncation and wholesale rewrites).",
+)
+@click.option(
+    "--format", "format_", type=click.Choice(["text", "json"]), default="text", help="Output."
+)
+def verify(
+    ledger: str | None,
+    config_file: str | None,
+    trusted_keys: tuple[str, ...],
+    require_signed: bool,
+    anchor: str | None,
+    format_: str,
+) -> None:
+    """Check the whole hash chain, signatures and head of the ledger.
+
+    Exit 0 with the record count when intact; exit 1 naming the first record that was
+    modified, deleted, inserted or reordered.
+    """
+    trusted = [load_public_key_id(Path(p)) for p in trusted_keys] if trusted_keys else None
+    store = open_ledger(ledger, config_file)
+    try:
+        result = verify_chain(
+            store.records,
+            head=store.head(),
+            trusted_keys=trusted,
+            require_signed=require_signed,
+            anchor=anchor,
+        )
+        location = store.location
+    finally:
+        store.close()
+    if format_ == "json":
+        problem = result.problem
+        click.echo(
+            json.dumps(
+                {
+                    "ledger": location,
+                    "intact": result.ok,
+                    "records": result.count,
+                    "head": result.head_hash,
+                    "signed": result.signed,
+                    "keys": list(result.key_ids),
+                    "problem": None
+                    if problem is None
+                    else {
+                        "kind": problem.kind,
+                        "seq": problem.seq,
+                        "decision_id": problem.decision_id,
+                        "message": problem.message,
+                    },
+                },
+                indent=2,
+            )
+        )
+    elif result.problem is None:
+        keys = f", signed by {', '.join(result.key_ids)}" if result.key_ids else ""
+        click.echo(
+            f"ledger intact: {result.count} records, {result.signed} signed{keys}\n"
+            f"head: {result.head_hash}"
+        )
+    else:
+        click.echo(f"ledger TAMPERED: {result.problem.message}")
+        click.echo(f"{result.count} records before it verified")
+    raise SystemExit(EXIT_PASS if result.ok else EXIT_FAIL)
+
+
+def _violation_lines(prefix: str, keys: tuple[ViolationKey, ...]) -> list[str]:
+    return [
+        f"  {prefix} [{level}] {policy} {rule}: {message}" + (f" ({subject})" if subject else "")
+        for policy, rule, subject, message, level in keys
+    ]
+
+
+def replay_text(result: ReplayResult) -> str:
+    release = result.release
+    name = " ".join(
+        str(release[k]) for k in ("service", "version", "environment") if release.get(k)
+    )
+    comparison = result.comparison
+    lines = [
+        f"decision {result.decision_id} (record #{result.seq}){' — ' + name if name else ''}",
+        f"engine {result.engine} {result.engine_version}"
+        + (
+            f" (recorded with {result.recorded_engine_version})"
+            if result.engine_version != result.recorded_engine_version
+            else ""
+        ),
+        f"outcome: recorded {comparison.recorded.outcome.value}, "
+        f"replayed {comparison.replayed.outcome.value}",
+    ]
+    lines += [f"TAMPERED: {line}" for line in result.tampered]
+    if result.identical:
+        lines.append(
+            f"IDENTICAL: {len(comparison.recorded.violations)} violations and "
+            f"{len(comparison.recorded.waived)} waived reproduced exactly"
+        )
+    else:
+        lines.append("DIFFERENT:")
+        lines += _violation_lines("+ only in replay:", comparison.added)
+        lines += _violation_lines("- only in record:", comparison.removed)
+        lines += _violation_lines("+ waived only in replay:", comparison.waived_added)
+        lines += _violation_lines("- waived only in record:", comparison.waived_removed)
+    return "\n".join(lines)
+
+
+@audit.command("replay")
+@click.argument("decision_id")
+@ledger_options
+@click.option(
+    "--format", "format_", type=click.Choice(["text", "json"]), default="text", help="Output."
+)
+def replay(decision_id: str, ledger: str | None, config_file: str | None, format_: str) -> None:
+    """Re-evaluate DECISION_ID from its stored input and bundle with the recorded engine.
+
+    Exit 0 when outcome and violations are identical; 1 when they differ or a stored input
+    or bundle was altered.
+    """
+    store = open_ledger(ledger, config_file)
+    try:
+        result = replay_decision(store, decision_id)
+    finally:
+        store.close()
+    if format_ == "json":
+        document = {
+            "decision_id": result.decision_id,
+            "seq": result.seq,
+            "release": result.release,
+            "engine": result.engine,
+            "engine_version": result.engine_version,
+            "recorded_engine_version": result.recorded_engine_version,
+            "identical": result.identical,
+            "tampered": list(result.tampered),
+            **{k: v for k, v in comparison_document(result.comparison).items() if k != "identical"},
+        }
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        click.echo(replay_text(result))
+    raise SystemExit(EXIT_PASS if result.identical else EXIT_FAIL)
+
+
+@audit.command("log")
+@ledger_options
+@click.option("--from", "start", metavar="DATE", help="Only records at or after DATE (ISO).")
+@click.option("--to", "end", metavar="DATE", help="Only records before DATE (ISO).")
+@click.option("--service", help="Only this service.")
+def log(
+    ledger: str | None,
+    config_file: str | None,
+    start: str | None,
+    end: str | None,
+    service: str | None,
+) -> None:
+    """List recorded decisions: sequence, time, decision id, outcome, release."""
+    store = open_ledger(ledger, config_file)
+    try:
+        # `audit log | head` closes the pipe early: that is the reader's choice, not an error.
+        try:
+            _print_log(store, start=start, end=end, service=service)
+        except BrokenPipeError:
+            # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    finally:
+        store.close()
+
+
+def _print_log(
+    store: LedgerStore, *, start: str | None, end: str | None, service: str | None
+) -> None:
+    for record in store.records(start=start, end=end, service=service):
+        doc = record.document()
+        release = doc.get("release") or {}
+        name = " ".join(
+            str(release[k]) for k in ("service", "version", "environment") if release.get(k)
+        )
+        click.echo(
+            f"#{record.seq}\t{record.recorded_at}\t{record.decision_id}\t"
+            f"{doc.get('outcome', '?')}\t{name}"
+        )
+
+
+@audit.command("keygen")
+@click.argument("path", type=click.Path(dir_okay=False))
+def keygen(path: str) -> None:
+    """Write a new Ed25519 signing key to PATH (and its public key to PATH.pub).
+
+    Point GATEKEEPER_LEDGER_KEY at PATH on the machines that record decisions; give PATH.pub to
+    `audit verify --trusted-key`.
+    """
+    private, public = generate_key_pem()
+    target = Path(path)
+    if target.exists():
+        raise ConfigError("refusing to overwrite an existing key", path=path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(private)
+        Path(f"{path}.pub").write_bytes(public)
+    except OSError as exc:
+        raise ConfigError(f"cannot write key: {exc.strerror}", path=path) from None
+    click.echo(
+        f"wrote {path} (private, mode 600) and {path}.pub (public): "
+        f"key id {load_public_key_id(Path(f'{path}.pub'))}"
+    )
+
+
+def gate_ledger_options(function: _F) -> _F:
+    """``gate run``'s ``--ledger`` / ``--no-ledger``."""
+    function = click.option(
+        "--no-ledger",
+        is_flag=True,
+        help="Do not record this decision in the ledger.",
+    )(function)
+    function = click.option(
+        "--ledger",
+        "ledger",
+        metavar="PATH|URL",
+        help="Record the decision in this ledger: a SQLite file or postgresql:// URL. Default: "
+        "`ledger:` in gatekeeper.yaml, else $GATEKEEPER_LEDGER_URL, else .gatekeeper/ledger.db. "
+        "A ledger that cannot be written makes the run exit 3.",
+    )(function)
+    return function
+
+
+def record_gate_decision(
+    result: GateResult, *, ledger: str | None, no_ledger: bool, config: GatekeeperConfig
+) -> None:
+    """Record after the decision is made and shown. A failure to record raises LedgerError
+    (exit 3), so an unrecorded decision never exits 0 — and a failed gate stays non-zero."""
+    if no_ledger:
+        return
+    record_gate_run(result, ledger=ledger, config=config, env=os.environ, cwd=Path.cwd())
+
+
+def period_bound(value: str | None, *, option: str, end: bool = False) -> str | None:
+    """An ISO date or time as a ledger timestamp. A date-only ``--to`` includes that day."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime.combine(day + timedelta(days=1 if end else 0), time(), UTC)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+    except ValueError:
+        raise ConfigError(
+            f"{option} expects an ISO date (2026-11-30) or time (2026-11-30T12:00:00Z), "
+            f"got {value!r}"
+        ) from None
+    return timestamp(moment)
+
+
+def _period_options(function: _F) -> _F:
+    function = click.option("--service", help="Only this service's decisions.")(function)
+    function = click.option(
+        "--to",
+        "end",
+        metavar="DATE",
+        help="End of the period (ISO date, inclusive; or an exact time). Default: now.",
+    )(function)
+    function = click.option(
+        "--from",
+        "start",
+        metavar="DATE",
+        help="Start of the period (ISO date or time). Default: the first record.",
+    )(function)
+    return function
+
+
+@audit.command("report")
+@_period_options
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(sorted(RENDERERS)),
+    default="html",
+    help="html (one self-contained file, charts inline, printable), markdown, json, or csv "
+    "(one row per decision).",
+)
+@click.option("-o", "--output", metavar="PATH", help="Write the report to PATH instead of stdout.")
+@ledger_options
+def report(
+    start: str | None,
+    end: str | None,
+    service: str | None,
+    format_: str,
+    output: str | None,
+    ledger: str | None,
+    config_file: str | None,
+) -> None:
+    """The compliance report for a period: releases and their decisions, pass rate over time,
+    top failing policies, waivers used and expiring, and the control matrix."""
+    store = open_ledger(ledger, config_file)
+    try:
+        built = build_report(
+            store,
+            start=period_bound(start, option="--from"),
+            end=period_bound(end, option="--to", end=True),
+            service=service,
+        )
+    finally:
+        store.close()
+    write_output(get_renderer(format_).render(built), output)
+
+
+@audit.group("export")
+def export() -> None:
+    """Export decisions for other tools: SLSA VSA, OSCAL assessment results."""
+
+
+@export.command("vsa")
+@click.argument("decision_id")
+@click.option("-o", "--output", metavar="PATH", help="Write to PATH instead of stdout.")
+@ledger_options
+def export_vsa(
+    decision_id: str, output: str | None, ledger: str | None, config_file: str | None
+) -> None:
+    """An in-toto Statement v1 with a SLSA Verification Summary (verification_summary/v1)
+    for DECISION_ID: verifier, timeVerified, resourceUri, policy digest, inputAttestations,
+    verificationResult. Unsigned: sign it with your attestation tooling."""
+    store = open_ledger(ledger, config_file)
+    try:
+        statement = vsa_statement(find_decision(store, decision_id))
+    finally:
+        store.close()
+    write_output(json.dumps(statement, indent=2, ensure_ascii=False), output)
+
+
+@export.command("oscal")
+@_period_options
+@click.option("-o", "--output", metavar="PATH", help="Write to PATH instead of stdout.")
+@ledger_options
+def export_oscal(
+    start: str | None,
+    end: str | None,
+    service: str | None,
+    output: str | None,
+    ledger: str | None,
+    config_file: str | None,
+) -> None:
+    """An OSCAL assessment-results document (OSCAL 1.1.2) for a period: one observation per
+    decision, one finding per control with its satisfied / not-satisfied state."""
+    store = open_ledger(ledger, config_file)
+    try:
+        built = build_report(
+            store,
+            start=period_bound(start, option="--from"),
+            end=period_bound(end, option="--to", end=True),
+            service=service,
+        )
+    finally:
+        store.close()
+    write_output(json.dumps(oscal_assessment_results(built), indent=2, ensure_ascii=False), output)

@@ -1,0 +1,1 @@
+"""The local deploy target: worker processes behind the proxy daemon, state on disk."""

@@ -1,0 +1,556 @@
+"""The local target: each version runs as N worker processes behind the proxy daemon.
+
+Process model (why the proxy is a separate daemon): the deployer CLI is short-lived and can be
+killed mid-rollout. The proxy daemon (``python -m gatekeeper.deploy.proxy``) and the workers
+run in their own sessions, so they keep serving at the last weights when the deployer dies;
+the deployer drives the proxy through its admin API and persists everything it starts in
+``state.json``. The next deployer takes the directory's lock (a ``flock`` the kernel releases
+when its holder dies), sees an unfinished rollout and calls :meth:`LocalTarget.recover`.
+
+Recovery rule: a rollout that had not begun promotion is **reverted** (stable back to 100 %,
+canary drained and stopped): the stable version is the last one known good, and a canary that
+was never judged good must not be left serving. A rollout whose promotion had begun (phase
+``promoting``: the verdict was pass) is **completed**.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from gatekeeper.deploy.errors import DeployError
+from gatekeeper.deploy.local import process
+from gatekeeper.deploy.proxy.client import PoolRoute, ProxyClient
+from gatekeeper.deploy.service_config import ServiceDeployConfig
+from gatekeeper.deploy.state import (
+    DeploymentState,
+    Phase,
+    ProxyRecord,
+    ReleaseRecord,
+    WorkerRecord,
+    load_state,
+    save_state,
+    state_dir,
+)
+from gatekeeper.deploy.target import CANARY, STABLE, DeployTarget, RecoveryReport, register_target
+
+PROXY_READY_TIMEOUT_S = 15.0
+START_ATTEMPTS = 3  # per worker: a free port can be taken between our probe and its bind
+LOG_TAIL_BYTES = 600
+
+
+def _pool_field(pool: str) -> str:
+    if pool not in (STABLE, CANARY):
+        raise ValueError(f"unknown pool {pool!r}")
+    return f"{pool}_workers"
+
+
+@register_target
+class LocalTarget(DeployTarget):
+    name: ClassVar[str] = "local"
+
+    def __init__(
+        self,
+        service: str,
+        config: ServiceDeployConfig,
+        *,
+        root: Path,
+        lock: bool = True,
+    ) -> None:
+        self.config = config
+        self.dir = state_dir(root.resolve(), service)
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock_handle: Any = None
+        if lock:
+            self._acquire_lock()
+        self._mutex = threading.RLock()
+        self._state = load_state(self.dir, service) or DeploymentState(service=service)
+        self._client: ProxyClient | None = None
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _acquire_lock(self) -> None:
+        handle = (self.dir / "lock").open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise DeployError(
+                f"another deployer (pid {holder}) is working on this service; "
+                "wait for it or stop it first",
+                path=str(self.dir),
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_handle = handle
+
+    def close(self) -> None:
+        """Release the directory lock. Processes keep running: that is the point."""
+        if self._lock_handle is not None:
+            fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def __enter__(self) -> LocalTarget:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def state(self) -> DeploymentState:
+        return self._state
+
+    @property
+    def replicas(self) -> int:
+        return self.config.replicas
+
+    def _save(self, **update: Any) -> None:
+        self._state = save_state(self.dir, self._state.model_copy(update=update))
+
+    def _release_of(self, pool: str) -> ReleaseRecord:
+        release = self._state.stable if pool == STABLE else self._state.canary
+        if release is None:
+            raise DeployError(f"no {pool} release to start workers of")
+        return release
+
+    # -- the proxy daemon ------------------------------------------------------------------
+
+    def proxy(self) -> ProxyClient:
+        """A client for the running proxy daemon, starting (or restarting) it when needed."""
+        with self._mutex:
+            if self._client is not None and self._client.healthy():
+                return self._client
+            record = self._state.proxy
+            if record is not None and process.is_alive(record.pid, record.start_time):
+                client = ProxyClient(record.admin_port, self._read_token(record))
+                if client.healthy():
+                    self._client = client
+                    return client
+                # Alive but deaf: replace it rather than route through something broken.
+                process.stop(record.pid, record.start_time, self.config.stop_grace_period)
+            self._client = self._start_proxy()
+            self._push_routes()
+            return self._client
+
+    def _read_token(self, record: ProxyRecord) -> str | None:
+        try:
+            return Path(record.token_file).read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+
+    def _start_proxy(self) -> ProxyClient:
+        token = secrets.token_urlsafe(32)
+        token_file = self.dir / "proxy.token"
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(token)
+        ready_file = self.dir / "proxy.json"
+        ready_file.unlink(missing_ok=True)
+        env = {
+            **os.environ,
+            process.MARK_STATE_DIR: str(self.dir),
+            process.MARK_ROLE: "proxy",
+        }
+        argv = [
+            sys.executable,
+            "-m",
+            "gatekeeper.deploy.proxy",
+            "--port",
+            str(self.config.proxy_port),
+            "--token-file",
+            str(token_file),
+            "--ready-file",
+            str(ready_file),
+            "--drain-timeout",
+            str(self.config.drain_timeout),
+        ]
+        logs = self.dir / "logs"
+        pid, started = process.spawn(
+            argv,
+            cwd=self.dir,
+            env=env,
+            stdout=logs / "proxy.stdout.log",
+            stderr=logs / "proxy.stderr.log",
+        )
+        deadline = time.monotonic() + PROXY_READY_TIMEOUT_S
+        info: dict[str, Any] | None = None
+        while time.monotonic() < deadline:
+            if not process.is_alive(pid, started):
+                break
+            if ready_file.is_file():
+                import json
+
+                with contextlib.suppress(ValueError, OSError):
+                    info = json.loads(ready_file.read_text(encoding="utf-8"))
+                if info:
+                    break
+            time.sleep(0.05)
+        if not info:
+            process.stop(pid, started, 1.0)
+            tail = _tail(logs / "proxy.stderr.log")
+            raise DeployError(
+                f"the proxy did not start on 127.0.0.1:{self.config.proxy_port}: {tail}"
+            )
+        record = ProxyRecord(
+            pid=pid,
+            start_time=started,
+            port=int(info["port"]),
+            admin_port=int(info["admin_port"]),
+            token_file=str(token_file),
+        )
+        self._save(proxy=record)
+        return ProxyClient(record.admin_port, token)
+
+    def _push_routes(self) -> tuple[str, ...]:
+        """Make the proxy's table match the state; returns workers that did not drain."""
+        state = self._state
+        client = self._client or self.proxy()
+
+        def route(release: ReleaseRecord | None, workers: tuple[WorkerRecord, ...]) -> PoolRoute:
+            ready = tuple((w.id, w.port) for w in workers if w.ready)
+            return PoolRoute(release.version if release else "", ready)
+
+        result = client.put_routes(
+            route(state.stable, state.stable_workers),
+            route(state.canary, state.canary_workers),
+            state.canary_weight,
+            self.config.drain_timeout,
+        )
+        return result.timed_out
+
+    # -- workers ---------------------------------------------------------------------------
+
+    def _worker_env(self, release: ReleaseRecord, pool: str, port: int) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.config.env,
+            **release.env,
+            self.config.port_env: str(port),
+            process.MARK_STATE_DIR: str(self.dir),
+            process.MARK_ROLE: f"worker:{pool}:{release.version}",
+        }
+
+    def _spawn_worker(self, pool: str, release: ReleaseRecord) -> WorkerRecord:
+        port = process.free_port()
+        worker_id = f"{release.version}-{port}"
+        logs = self.dir / "logs" / release.version
+        stdout, stderr = logs / f"{worker_id}.stdout.log", logs / f"{worker_id}.stderr.log"
+        pid, started = process.spawn(
+            self.config.start,
+            cwd=Path(release.workdir),
+            env=self._worker_env(release, pool, port),
+            stdout=stdout,
+            stderr=stderr,
+        )
+        record = WorkerRecord(
+            id=worker_id,
+            version=release.version,
+            pid=pid,
+            start_time=started,
+            port=port,
+            stdout=str(stdout),
+            stderr=str(stderr),
+        )
+        # Recorded before the readiness check: a deployer killed while waiting leaves a record.
+        field = _pool_field(pool)
+        self._save(**{field: (*getattr(self._state, field), record)})
+        return record
+
+    def _replace_record(self, pool: str, old: WorkerRecord, new: WorkerRecord | None) -> None:
+        field = _pool_field(pool)
+        workers = tuple(
+            (new if w.id == old.id else w) for w in getattr(self._state, field) if new or w != old
+        )
+        self._save(**{field: tuple(w for w in workers if w is not None)})
+
+    def add_workers(self, pool: str, count: int) -> None:
+        with self._mutex:
+            release = self._release_of(pool)
+            pending = [self._spawn_worker(pool, release) for _ in range(count)]
+            attempts = 1
+            while pending:
+                failed: list[tuple[WorkerRecord, str]] = []
+                # All were spawned together, so waiting for each in turn costs one start-up.
+                for record in pending:
+                    why = process.wait_ready(
+                        record.pid,
+                        record.start_time,
+                        record.port,
+                        self.config.health_path,
+                        self.config.readiness_timeout,
+                    )
+                    if why is None:
+                        self._replace_record(
+                            pool, record, record.model_copy(update={"ready": True})
+                        )
+                    else:
+                        process.stop(record.pid, record.start_time, self.config.stop_grace_period)
+                        self._replace_record(pool, record, None)
+                        failed.append((record, why))
+                if not failed:
+                    break
+                record, why = failed[0]
+                # Only an early exit can be a lost port race; a worker that ran and never got
+                # healthy would fail the same way again.
+                if attempts >= START_ATTEMPTS or "exited" not in why:
+                    self._push_routes()
+                    raise DeployError(
+                        f"worker {record.id} of {release.version} {why}; "
+                        f"stderr ({record.stderr}): {_tail(Path(record.stderr))}"
+                    )
+                attempts += 1
+                pending = [self._spawn_worker(pool, release) for _ in failed]
+            self._push_routes()
+
+    def remove_workers(self, pool: str, count: int) -> None:
+        with self._mutex:
+            field = _pool_field(pool)
+            workers: tuple[WorkerRecord, ...] = getattr(self._state, field)
+            # Oldest first: those have served longest and are furthest from the new version.
+            leaving, staying = workers[:count], workers[count:]
+            self._save(**{field: staying})
+            self._drain_and_stop(leaving)
+
+    def _drain_and_stop(self, leaving: tuple[WorkerRecord, ...]) -> None:
+        self._push_routes()  # returns once the leaving workers are drained (bounded)
+        for record in leaving:
+            process.stop(record.pid, record.start_time, self.config.stop_grace_period)
+
+    # -- rollout verbs ---------------------------------------------------------------------
+
+    def begin(self, release: ReleaseRecord, strategy: str) -> None:
+        with self._mutex:
+            if self._state.phase.in_flight:
+                raise DeployError(
+                    f"a {self._state.strategy} rollout of {self._version(CANARY)} is unfinished "
+                    f"(phase {self._state.phase}); recover, promote or roll it back first"
+                )
+            self.proxy()
+            if self._state.stable is None or not self._state.stable_workers:
+                # First deploy: there is nothing to compare with, the release becomes stable.
+                self._save(
+                    stable=release,
+                    canary=None,
+                    canary_weight=0,
+                    strategy=strategy,
+                    phase=Phase.PROGRESSING,
+                    step_index=-1,
+                    reason=None,
+                )
+            else:
+                self._save(
+                    canary=release,
+                    canary_workers=(),
+                    canary_weight=0,
+                    strategy=strategy,
+                    phase=Phase.PROGRESSING,
+                    step_index=-1,
+                    reason=None,
+                )
+
+    def _version(self, pool: str) -> str:
+        release = self._state.stable if pool == STABLE else self._state.canary
+        return release.version if release else "-"
+
+    def set_canary_weight(self, weight: int) -> None:
+        with self._mutex:
+            self._save(canary_weight=weight)
+            self._push_routes()
+
+    def set_progress(
+        self,
+        *,
+        phase: Phase | None = None,
+        step_index: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        update: dict[str, Any] = {}
+        if phase is not None:
+            update["phase"] = phase
+        if step_index is not None:
+            update["step_index"] = step_index
+        if reason is not None:
+            update["reason"] = reason
+        with self._mutex:
+            self._save(**update)
+
+    def promote(self, reason: str) -> None:
+        with self._mutex:
+            state = self._state
+            if state.canary is None:  # first deploy, or a promotion that already swapped pools
+                self._save(phase=Phase.STABLE, canary_weight=0, reason=reason)
+                self._stop_unrecorded()
+                return
+            self._save(phase=Phase.PROMOTING)
+            missing = self.replicas - sum(1 for w in state.canary_workers if w.ready)
+            if missing > 0:
+                self.add_workers(CANARY, missing)
+            old = self._state.stable_workers
+            self._save(
+                stable=self._state.canary,
+                stable_workers=self._state.canary_workers,
+                canary=None,
+                canary_workers=(),
+                canary_weight=0,
+            )
+            self._drain_and_stop(old)
+            self._save(phase=Phase.STABLE, reason=reason, step_index=-1)
+
+    def rollback(self, reason: str) -> None:
+        with self._mutex:
+            self._save(phase=Phase.ROLLING_BACK, reason=reason)
+            state = self._state
+            if state.stable is not None:
+                # A rolling update shrank stable: bring it back to strength before the canary
+                # goes, so that the remaining workers are never overloaded.
+                missing = self.replicas - sum(1 for w in state.stable_workers if w.ready)
+                if missing > 0:
+                    self.add_workers(STABLE, missing)
+            leaving = self._state.canary_workers
+            update: dict[str, Any] = {"canary": None, "canary_workers": (), "canary_weight": 0}
+            if state.stable is None:
+                update.update(stable_workers=(), stable=None)
+                leaving = (*leaving, *state.stable_workers)
+            self._save(**update)
+            self._drain_and_stop(leaving)
+            self._save(phase=Phase.STABLE if self._state.stable else Phase.IDLE, step_index=-1)
+
+    # -- recovery, status, teardown --------------------------------------------------------
+
+    def _drop_dead(self) -> None:
+        def alive(workers: tuple[WorkerRecord, ...]) -> tuple[WorkerRecord, ...]:
+            return tuple(w for w in workers if process.is_alive(w.pid, w.start_time))
+
+        state = self._state
+        # A worker recorded but never marked ready has not been health-checked: drop it too.
+        self._save(
+            stable_workers=tuple(w for w in alive(state.stable_workers) if w.ready),
+            canary_workers=tuple(w for w in alive(state.canary_workers) if w.ready),
+        )
+
+    def _stop_unrecorded(self) -> tuple[int, ...]:
+        """Stop processes started for this service that the state does not account for."""
+        keep = {w.pid for w in self._state.all_workers()}
+        if self._state.proxy is not None:
+            keep.add(self._state.proxy.pid)
+        stopped: list[int] = []
+        for pid, started, _role in process.find_marked(self.dir):
+            try:
+                group = os.getpgid(pid)
+            except ProcessLookupError:
+                continue
+            if pid in keep or group in keep:  # a recorded process or one of its children
+                continue
+            process.stop(pid, started, self.config.stop_grace_period)
+            stopped.append(pid)
+        return tuple(stopped)
+
+    def recover(self) -> RecoveryReport:
+        with self._mutex:
+            state = self._state
+            before = {w.pid for w in state.all_workers()}
+            unfinished = state.phase.in_flight
+            self.proxy()  # restarts a dead proxy with the recorded routes
+            records = {w.pid: w for w in state.all_workers()}
+            self._drop_dead()
+            stopped = [
+                pid for pid in records if pid not in {w.pid for w in self._state.all_workers()}
+            ]
+            for pid in stopped:  # not ready or gone: make sure nothing is left of its group
+                process.stop(pid, records[pid].start_time, self.config.stop_grace_period)
+            state = self._state
+            if state.phase == Phase.PROMOTING and state.canary is not None and state.canary_workers:
+                action = "completed"
+                self.promote(f"recovered: promotion of {state.canary.version} completed")
+            elif state.canary is not None or unfinished:
+                action = "reverted"
+                stable_version = self._version(STABLE)
+                self.rollback(
+                    f"recovered: the deployer stopped during a {state.strategy or ''} rollout "
+                    f"of {self._version(CANARY)}; reverted to {stable_version}"
+                )
+            else:
+                action = "reconciled"
+                missing = self.replicas - len(self._state.stable_workers)
+                if self._state.stable is not None and missing > 0:
+                    self.add_workers(STABLE, missing)
+                self._push_routes()
+            stopped.extend(self._stop_unrecorded())
+            after = {w.pid for w in self._state.all_workers()}
+            started = tuple(sorted(after - before))
+            version = self._state.stable.version if self._state.stable else None
+            if action == "reconciled" and not stopped and not started:
+                action = "none"
+            return RecoveryReport(
+                action=action,
+                version=version,
+                stopped_pids=tuple(sorted(set(stopped))),
+                started_pids=started,
+                message=self._state.reason or f"{version or 'nothing'} serves 100 %",
+            )
+
+    def observe(self) -> dict[str, Any]:
+        """State plus what is actually running; never starts or stops anything."""
+        state = self._state
+        proxy_state: dict[str, Any] | None = None
+        proxy_alive = False
+        if state.proxy is not None and process.is_alive(state.proxy.pid, state.proxy.start_time):
+            client = ProxyClient(state.proxy.admin_port, self._read_token(state.proxy))
+            with contextlib.suppress(DeployError):
+                proxy_state = client.state()
+                proxy_alive = True
+        return {
+            "state": state.model_dump(mode="json", by_alias=True),
+            "proxy_alive": proxy_alive,
+            "proxy": proxy_state,
+            "workers_alive": {
+                w.id: process.is_alive(w.pid, w.start_time) for w in state.all_workers()
+            },
+        }
+
+    def teardown(self) -> None:
+        """Stop every worker and the proxy of this service (e.g. ``deploy stop``, tests)."""
+        with self._mutex:
+            # Proxy first: it closes its keep-alive connections, so workers can stop at once.
+            if self._state.proxy is not None:
+                process.stop(self._state.proxy.pid, self._state.proxy.start_time, 5.0)
+            for worker in self._state.all_workers():
+                process.stop(worker.pid, worker.start_time, self.config.stop_grace_period)
+            self._client = None
+            self._save(
+                stable_workers=(),
+                canary_workers=(),
+                canary=None,
+                canary_weight=0,
+                proxy=None,
+                phase=Phase.IDLE,
+            )
+            for pid, started, _role in process.find_marked(self.dir):
+                process.stop(pid, started, 1.0)
+
+
+def _tail(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - LOG_TAIL_BYTES))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return "(no log)"
+    return (
+        " | ".join(line for line in text.splitlines() if line.strip())[-LOG_TAIL_BYTES:]
+        or "(empty)"
+    )

@@ -1,0 +1,467 @@
+"""The built-in HTTP reverse proxy of the local target, and its admin API.
+
+Threaded (``http.server`` + ``http.client``): each client connection gets a thread, HTTP/1.1
+keep-alive to clients, and a keep-alive connection pool per upstream worker. Stdlib parsers on
+both sides keep the HTTP handling battle-tested rather than hand-written. Only 127.0.0.1 is
+ever bound.
+
+Failed-request policy (so a healthy rollout loses no request): a connection refused by a
+worker (it just stopped, or not yet listening) is retried on another worker — nothing was sent,
+so this is safe for every method; a reused keep-alive connection that the worker had closed is
+retried for idempotent methods. Only when no worker could answer does the client get a 502
+(503 when there is no worker at all), and that is measured against the chosen version.
+
+Admin API (separate port, loopback): ``GET /metrics`` (Prometheus text), ``GET /healthz``,
+``GET /state`` (pools, weight, in-flight), ``GET /samples?since=N`` (per-request samples);
+mutating calls need ``Authorization: Bearer <token>``: ``PUT /routes`` (the whole table at
+once; removed workers are drained before the call returns), ``POST /weight``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import http.client
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from gatekeeper.deploy.proxy.metrics import ProxyMetrics, SampleSink
+from gatekeeper.deploy.proxy.router import CANARY, STABLE, Backend, Pick, Router
+
+LOG = logging.getLogger("gatekeeper.deploy.proxy")
+LISTEN_HOST = "127.0.0.1"
+MAX_REQUEST_BODY = 16 * 1024 * 1024
+MAX_RESPONSE_BODY = 64 * 1024 * 1024
+MAX_ADMIN_BODY = 1024 * 1024
+MAX_ATTEMPTS = 3
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+    }
+)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, port: int, handler: type[BaseHTTPRequestHandler], owner: ProxyServer):
+        self.owner = owner
+        super().__init__((LISTEN_HOST, port), handler)
+
+    def server_bind(self) -> None:
+        # TCP_NODELAY: small responses must not wait for Nagle on keep-alive connections.
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().server_bind()
+
+
+class _UpstreamError(Exception):
+    def __init__(self, reason: str, *, retryable: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 120  # idle keep-alive client connections release their thread after this
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # one line per request would drown the proxy log; the metrics have the facts
+
+    def _proxy(self) -> None:
+        owner = self.server.owner
+        started = time.perf_counter()
+        if self.headers.get("Transfer-Encoding"):
+            self._plain(501, "chunked request bodies are not supported", close=True)
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self._plain(400, "bad Content-Length", close=True)
+            return
+        if length < 0 or length > MAX_REQUEST_BODY:
+            self._plain(413, "request body too large", close=True)
+            return
+        body = self.rfile.read(length) if length else None
+        headers = self._upstream_headers()
+        tried: set[str] = set()
+        last: Pick | None = None
+        error: str | None = None
+        for _attempt in range(MAX_ATTEMPTS):
+            pick = owner.router.pick(frozenset(tried))
+            if pick is None:
+                break
+            last = pick
+            try:
+                status, reason, resp_headers, data = self._forward(pick.backend, headers, body)
+            except _UpstreamError as exc:
+                error = exc.reason
+                tried.add(pick.backend.id)
+                if exc.retryable:
+                    continue
+                break
+            finally:
+                owner.router.release(pick.backend)
+            self._respond(pick, status, reason, resp_headers, data, started)
+            return
+        status = 503 if last is None else 502
+        message = "no upstream worker" if last is None else f"upstream failed: {error}"
+        owner.metrics.record(
+            pool=last.pool if last else STABLE,
+            version=last.version if last else "",
+            backend=last.backend.id if last else "",
+            method=self.command,
+            status=status,
+            latency_s=time.perf_counter() - started,
+            upstream_error=error or "no upstream worker",
+        )
+        self._plain(status, message)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _proxy
+
+    def _upstream_headers(self) -> list[tuple[str, str]]:
+        listed = {
+            token.strip().lower()
+            for value in self.headers.get_all("Connection", [])
+            for token in value.split(",")
+        }
+        headers = [
+            (name, value)
+            for name, value in self.headers.items()
+            if name.lower() not in HOP_BY_HOP and name.lower() not in listed
+        ]
+        forwarded_for = self.headers.get("X-Forwarded-For")
+        client = self.client_address[0]
+        headers = [(n, v) for n, v in headers if n.lower() != "x-forwarded-for"]
+        chain = f"{forwarded_for}, {client}" if forwarded_for else client
+        headers.append(("X-Forwarded-For", chain))
+        return headers
+
+    def _forward(
+        self, backend: Backend, headers: list[tuple[str, str]], body: bytes | None
+    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        owner = self.server.owner
+        conn, reused = backend.checkout(owner.upstream_timeout)
+        sent = False
+        try:
+            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for name, value in headers:
+                conn.putheader(name, value)
+            if body is not None or self.command in ("POST", "PUT", "PATCH"):
+                conn.putheader("Content-Length", str(len(body or b"")))
+            conn.endheaders(body)
+            sent = True
+            response = conn.getresponse()
+            data = response.read(MAX_RESPONSE_BODY + 1)
+            if len(data) > MAX_RESPONSE_BODY:
+                conn.close()
+                raise _UpstreamError("response body too large", retryable=False)
+        except (ConnectionRefusedError, ConnectionResetError, BrokenPipeError) as exc:
+            conn.close()
+            # Refused: nothing reached the worker. Reset/broken on a reused connection: the
+            # worker closed an idle keep-alive connection before reading our request.
+            retry = not sent or reused or self.command in IDEMPOTENT
+            raise _UpstreamError(type(exc).__name__, retryable=retry) from None
+        except http.client.RemoteDisconnected:
+            conn.close()
+            raise _UpstreamError(
+                "worker closed the connection", retryable=reused or self.command in IDEMPOTENT
+            ) from None
+        except (TimeoutError, OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise _UpstreamError(f"{type(exc).__name__}: {exc}", retryable=not sent) from None
+        if response.will_close:
+            conn.close()
+        else:
+            backend.checkin(conn)
+        kept = [(n, v) for n, v in response.getheaders() if n.lower() not in HOP_BY_HOP]
+        if self.command == "HEAD":
+            length = response.getheader("Content-Length")
+            if length is not None:
+                kept.append(("Content-Length", length))
+        return response.status, response.reason, kept, data
+
+    def _respond(
+        self,
+        pick: Pick,
+        status: int,
+        reason: str,
+        headers: list[tuple[str, str]],
+        data: bytes,
+        started: float,
+    ) -> None:
+        # Measured before writing to the client: the latency is the service's (plus the
+        # proxy's), not the client's network, and a sample exists by the time a client has
+        # its answer.
+        self.server.owner.metrics.record(
+            pool=pick.pool,
+            version=pick.version,
+            backend=pick.backend.id,
+            method=self.command,
+            status=status,
+            latency_s=time.perf_counter() - started,
+        )
+        try:
+            self.send_response_only(status, reason)
+            for name, value in headers:
+                self.send_header(name, value)
+            no_body = self.command == "HEAD" or status in (204, 304) or 100 <= status < 200
+            if not no_body:
+                self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if not no_body:
+                self.wfile.write(data)
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True  # the client went away; nothing left to tell it
+
+    def _plain(self, status: int, message: str, *, close: bool = False) -> None:
+        payload = (message + "\n").encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            if close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+        except OSError:
+            self.close_connection = True
+
+
+class _AdminHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 30
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        owner = self.server.owner
+        url = urlsplit(self.path)
+        if url.path == "/metrics":
+            self._send(200, owner.prometheus_text().encode(), "text/plain; version=0.0.4")
+        elif url.path == "/healthz":
+            self._json(200, {"ok": True, "pid": os.getpid()})
+        elif url.path == "/state":
+            self._json(200, owner.state())
+        elif url.path == "/samples":
+            query = parse_qs(url.query)
+            try:
+                since = int(query.get("since", ["1"])[0])
+                limit = min(int(query.get("limit", ["10000"])[0]), 50_000)
+            except ValueError:
+                self._json(400, {"error": "since and limit must be whole numbers"})
+                return
+            page = owner.metrics.samples_since(since, limit)
+            self._json(
+                200,
+                {
+                    "samples": [s.to_json() for s in page.samples],
+                    "next": page.next_seq,
+                    "dropped": page.dropped,
+                },
+            )
+        else:
+            self._json(404, {"error": "not found"})
+
+    def do_PUT(self) -> None:
+        self._mutate()
+
+    def do_POST(self) -> None:
+        self._mutate()
+
+    def _mutate(self) -> None:
+        owner = self.server.owner
+        if not self._authorized():
+            self._json(401, {"error": "missing or wrong bearer token"})
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_ADMIN_BODY:
+                raise ValueError("body too large")
+            payload = json.loads(self.rfile.read(length) or b"{}")
+            if not isinstance(payload, dict):
+                raise ValueError("expected a JSON object")
+            url = urlsplit(self.path).path
+            if url == "/routes" and self.command == "PUT":
+                result = owner.apply_routes(payload)
+                self._json(200, result)
+            elif url == "/weight" and self.command == "POST":
+                owner.router.set_weight(_int(payload.get("canary_weight")))
+                self._json(200, owner.state())
+            else:
+                self._json(404, {"error": "not found"})
+        except (ValueError, TypeError, KeyError) as exc:
+            self._json(400, {"error": str(exc)})
+
+    def _authorized(self) -> bool:
+        token = self.server.owner.token
+        if token is None:
+            return True
+        given = self.headers.get("Authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+    def _json(self, status: int, data: Any) -> None:
+        self._send(status, json.dumps(data).encode(), "application/json")
+
+    def _send(self, status: int, payload: bytes, content_type: str) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:
+            self.close_connection = True
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    return value
+
+
+def _members(data: object, pool: str) -> tuple[str, list[tuple[str, int]]]:
+    if data is None:
+        return "", []
+    if not isinstance(data, dict):
+        raise ValueError(f"{pool}: expected an object")
+    version = data.get("version", "")
+    if not isinstance(version, str):
+        raise ValueError(f"{pool}.version: expected a string")
+    members: list[tuple[str, int]] = []
+    for item in data.get("backends", []):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise ValueError(f"{pool}.backends: expected objects with id and port")
+        port = _int(item.get("port"))
+        if not 0 < port < 65536:
+            raise ValueError(f"{pool}.backends: port out of range: {port}")
+        members.append((item["id"], port))
+    return version, members
+
+
+class ProxyServer:
+    """The proxy and its admin API, each on its own loopback port, each on its own thread."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        admin_port: int = 0,
+        token: str | None = None,
+        sinks: tuple[SampleSink, ...] = (),
+        upstream_timeout: float = 60.0,
+    ) -> None:
+        self.token = token
+        self.upstream_timeout = upstream_timeout
+        self.router = Router()
+        self.metrics = ProxyMetrics(sinks=sinks)
+        self._proxy = _Server(port, _ProxyHandler, self)
+        self._admin = _Server(admin_port, _AdminHandler, self)
+        self._threads: list[threading.Thread] = []
+        self.started_at = time.time()
+
+    @property
+    def port(self) -> int:
+        return int(self._proxy.server_address[1])
+
+    @property
+    def admin_port(self) -> int:
+        return int(self._admin.server_address[1])
+
+    def start(self) -> ProxyServer:
+        for server, name in ((self._proxy, "proxy"), (self._admin, "admin")):
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.2}, name=name, daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self, drain_timeout: float = 10.0) -> None:
+        """Stop accepting, let in-flight requests finish (bounded), close both ports."""
+        self._proxy.shutdown()
+        deadline = time.monotonic() + drain_timeout
+        while self.router.total_inflight() > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.router.close_idle()
+        self._admin.shutdown()
+        self._proxy.server_close()
+        self._admin.server_close()
+
+    def apply_routes(self, payload: dict[str, Any]) -> dict[str, Any]:
+        stable = _members(payload.get(STABLE), STABLE)
+        canary = _members(payload.get(CANARY), CANARY)
+        weight = _int(payload.get("canary_weight", 0))
+        drain_timeout = payload.get("drain_timeout", 30.0)
+        if not isinstance(drain_timeout, int | float) or not 0 <= drain_timeout <= 600:
+            raise ValueError("drain_timeout: expected 0..600 seconds")
+        result = self.router.apply(stable, canary, weight, float(drain_timeout))
+        return {
+            "drained": list(result.drained),
+            "timed_out": list(result.timed_out),
+            "state": self.state(),
+        }
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "port": self.port,
+            "admin_port": self.admin_port,
+            "started_at": self.started_at,
+            "samples_next": self.metrics.next_seq,
+            **self.router.snapshot(),
+        }
+
+    def prometheus_text(self) -> str:
+        snap = self.router.snapshot()
+        gauges: list[tuple[str, str, dict[str, str], float]] = [
+            (
+                "gatekeeper_proxy_canary_weight",
+                "Percentage of requests sent to the canary pool.",
+                {},
+                float(snap["canary_weight"]),
+            )
+        ]
+        for pool in (STABLE, CANARY):
+            info = snap["pools"][pool]
+            gauges.append(
+                (
+                    "gatekeeper_proxy_backends",
+                    "Workers receiving traffic, by pool and version.",
+                    {"pool": pool, "version": info["version"]},
+                    float(len(info["backends"])),
+                )
+            )
+        gauges.append(
+            (
+                "gatekeeper_proxy_inflight_requests",
+                "Requests being served right now.",
+                {},
+                float(self.router.total_inflight()),
+            )
+        )
+        return self.metrics.prometheus_text(gauges)

@@ -1,0 +1,132 @@
+"""Rollout strategies as data: rolling, blue-green and canary.
+
+The canary step list follows Argo Rollouts' shape so that people who know it can read it::
+
+    strategy:
+      kind: canary
+      steps:
+        - setWeight: 10
+        - pause: {duration: 30}
+        - analysis: {interval: 30}
+        - setWeight: 50
+        - pause: {}            # no duration: wait for a manual promote
+
+Every model is frozen and rejects unknown keys, so a typo in a strategy is an input error, not
+a silently different rollout. The mechanics live in :mod:`gatekeeper.deploy.executor`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from gatekeeper.model.base import Frozen
+
+# A pause or an analysis interval longer than a day is almost certainly a unit mistake
+# (milliseconds written as seconds); bounding it keeps every wait in the executor bounded.
+MAX_WAIT_S = 24 * 3600.0
+
+
+class SetWeight(Frozen):
+    """Send this percentage of requests to the canary pool."""
+
+    set_weight: int = Field(alias="setWeight", ge=0, le=100)
+
+
+class PauseSpec(Frozen):
+    duration: float | None = Field(
+        default=None, ge=0, le=MAX_WAIT_S, description="seconds; absent: until promoted"
+    )
+
+
+class Pause(Frozen):
+    """Hold the current weights, for ``duration`` seconds or until a manual promote."""
+
+    pause: PauseSpec
+
+
+class AnalysisSpec(Frozen):
+    name: str = Field(default="default", min_length=1, description="which analysis to run")
+    interval: float = Field(
+        default=30.0, ge=0, le=MAX_WAIT_S, description="seconds of traffic to collect first"
+    )
+    max_inconclusive: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="inconclusive verdicts in a row before the rollout stops and reverts",
+    )
+
+
+class Analysis(Frozen):
+    """Collect ``interval`` seconds of traffic, then ask the injected analyzer for a verdict."""
+
+    analysis: AnalysisSpec
+
+
+CanaryStep = SetWeight | Pause | Analysis
+
+
+class RollingStrategy(Frozen):
+    """Replace workers one at a time; each new worker is ready before an old one is drained."""
+
+    kind: Literal["rolling"] = "rolling"
+    analysis: AnalysisSpec | None = Field(
+        default=None, description="optional analysis after each replaced worker"
+    )
+
+
+class BlueGreenStrategy(Frozen):
+    """Start the full green set, switch 100 % of traffic at once, keep blue until promote."""
+
+    kind: Literal["blue-green"] = "blue-green"
+    analysis: AnalysisSpec | None = Field(
+        default=None, description="analysis after the switch, while blue is still running"
+    )
+    auto_promote: bool = Field(
+        default=True, description="stop blue on its own after the switch (and analysis)"
+    )
+
+
+class CanaryStrategy(Frozen):
+    """Weighted steps with pauses and analyses, then promote (Argo Rollouts style)."""
+
+    kind: Literal["canary"] = "canary"
+    steps: tuple[CanaryStep, ...] = Field(min_length=1, max_length=100)
+    canary_replicas: int | None = Field(
+        default=None, ge=1, le=64, description="canary workers during the steps; default: 1"
+    )
+
+    @model_validator(mode="after")
+    def _weights_reach_somewhere(self) -> CanaryStrategy:
+        if not any(isinstance(step, SetWeight) for step in self.steps):
+            raise ValueError("a canary needs at least one setWeight step")
+        return self
+
+
+Strategy = Annotated[
+    RollingStrategy | BlueGreenStrategy | CanaryStrategy, Field(discriminator="kind")
+]
+STRATEGY_KINDS = ("rolling", "blue-green", "canary")
+
+
+def default_strategy(kind: str) -> RollingStrategy | BlueGreenStrategy | CanaryStrategy:
+    """The strategy used by ``--strategy KIND`` when the service config does not define one."""
+    if kind == "rolling":
+        return RollingStrategy()
+    if kind == "blue-green":
+        return BlueGreenStrategy()
+    if kind == "canary":
+        return CanaryStrategy.model_validate(
+            {
+                "kind": "canary",
+                "steps": [
+                    {"setWeight": 10},
+                    {"analysis": {"interval": 30}},
+                    {"setWeight": 50},
+                    {"analysis": {"interval": 30}},
+                ],
+            }
+        )
+    raise ValueError(f"unknown strategy {kind!r}; expected one of {', '.join(STRATEGY_KINDS)}")

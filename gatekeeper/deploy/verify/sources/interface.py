@@ -1,0 +1,97 @@
+"""The metric source interface: fetch one metric's baseline and canary data for a window.
+
+A source never decides anything. When it has no data, or cannot reach its backend, it says so
+in :attr:`Observation.missing` and the judge rules the metric INCONCLUSIVE with that reason:
+missing data is never a pass and never a failure.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from gatekeeper.deploy.verify.config import MetricConfig
+
+BASELINE = "baseline"
+CANARY = "canary"
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Values of a sampled metric (latencies, per-step series)."""
+
+    values: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """A proportion: ``events`` of ``total`` (failed requests of all requests)."""
+
+    events: int
+    total: int
+
+    @property
+    def n(self) -> int:
+        return self.total
+
+
+Data = Samples | Counts
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One metric's data for one window. ``missing`` set: no usable data, and why."""
+
+    baseline: Data | None = None
+    canary: Data | None = None
+    missing: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def unavailable(cls, reason: str) -> Observation:
+        return cls(missing=reason)
+
+
+@dataclass(frozen=True)
+class AnalysisWindow:
+    """The interval under analysis (epoch seconds) and the two versions compared.
+
+    ``baseline``/``canary`` are the version labels a source selects series by (Prometheus
+    queries get them as ``$version``); ``step`` is the resolution of range queries.
+    """
+
+    start: float
+    end: float
+    baseline: str
+    canary: str
+    step: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.start) and math.isfinite(self.end)) or self.end <= self.start:
+            raise ValueError("an analysis window needs finite start < end")
+        if not (math.isfinite(self.step) and self.step > 0):
+            raise ValueError("step must be a positive number of seconds")
+
+
+def finite_values(values: Sequence[float]) -> tuple[tuple[float, ...], int]:
+    """The finite values, and how many were dropped (NaN from 0/0 rates, infinities)."""
+    kept = tuple(v for v in values if math.isfinite(v))
+    return kept, len(values) - len(kept)
+
+
+class MetricSource(ABC):
+    """One backend of metrics. Implementations register in ``sources/registry.py``."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def fetch(self, metric: MetricConfig, window: AnalysisWindow) -> Observation:
+        """Baseline and canary data of ``metric`` in ``window``; never raises for missing or
+        unreachable data (that is an Observation with ``missing``)."""

@@ -1,0 +1,266 @@
+"""Compliance report renderers, one per format, registered by name.
+
+HTML is one self-contained file: inline CSS, charts as inline SVG, no script and nothing fetched
+from the network, with print styles so it reads on paper. It is rendered by Jinja2 in a
+sandboxed environment with autoescaping and StrictUndefined: every value in it comes from
+recorded decisions, which come from evidence files nobody vetted.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from gatekeeper.errors import ConfigError
+from gatekeeper.ledger.report import REPORT_SCHEMA, ComplianceReport
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+
+
+class ReportRenderer(Protocol):
+    name: ClassVar[str]
+
+    def render(self, report: ComplianceReport) -> str: ...
+
+
+def report_document(report: ComplianceReport) -> dict[str, Any]:
+    document = dataclasses.asdict(report)
+    document = {"schema": REPORT_SCHEMA, **document}
+    document["summary"] = {
+        "releases": len(report.releases),
+        "passed": report.passed,
+        "failed": report.failed,
+        "pass_rate": round(report.pass_rate, 1),
+        "waivers_expiring_soon": [w.id for w in report.expiring_waivers],
+    }
+    return document
+
+
+class JsonRenderer:
+    name: ClassVar[str] = "json"
+
+    def render(self, report: ComplianceReport) -> str:
+        return json.dumps(report_document(report), indent=2, ensure_ascii=False)
+
+
+CSV_COLUMNS = (
+    "recorded_at",
+    "decision_id",
+    "service",
+    "version",
+    "environment",
+    "artifact_digest",
+    "outcome",
+    "failures",
+    "warnings",
+    "waived",
+    "rules",
+    "failing_policies",
+    "bundle_revision",
+    "bundle_digest",
+    "engine",
+    "input_digest",
+    "evidence",
+    "signed_by",
+)
+
+
+def _csv_safe(value: object) -> str:
+    """Spreadsheets run cells starting with = + - @ as formulas; quote them out."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+class CsvRenderer:
+    """One row per recorded decision: the auditor's spreadsheet."""
+
+    name: ClassVar[str] = "csv"
+
+    def render(self, report: ComplianceReport) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for row in report.releases:
+            values = dataclasses.asdict(row)
+            values["failing_policies"] = " ".join(row.failing_policies)
+            values["evidence"] = " ".join(f"{e.kind}:{e.sha256}" for e in row.evidence)
+            writer.writerow([_csv_safe(values[c]) for c in CSV_COLUMNS])
+        return out.getvalue()
+
+
+def _md(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+class MarkdownRenderer:
+    name: ClassVar[str] = "markdown"
+
+    def render(self, report: ComplianceReport) -> str:
+        period = f"{report.period_from or 'the beginning'} to {report.period_to or 'now'}"
+        chain = (
+            f"intact ({report.chain.records} records, head `{report.chain.head}`)"
+            if report.chain.intact
+            else f"**TAMPERED**: {_md(report.chain.problem)}"
+        )
+        lines = [
+            "# Compliance report",
+            "",
+            f"Period: {period}" + (f" · service {_md(report.service)}" if report.service else ""),
+            f"Generated {report.generated_at} from ledger `{_md(report.ledger)}` — chain {chain}.",
+            "",
+            f"**{len(report.releases)} releases, {report.passed} passed, {report.failed} failed "
+            f"({report.pass_rate:.0f}% pass rate).**",
+            "",
+            "## Releases",
+            "",
+            "| time | service | version | environment | outcome | failing policies | decision |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in report.releases:
+            lines.append(
+                f"| {r.recorded_at[:19]} | {_md(r.service)} | {_md(r.version)} | "
+                f"{_md(r.environment)} | {r.outcome} | {_md(', '.join(r.failing_policies))} | "
+                f"`{r.decision_id}` |"
+            )
+        lines += ["", "## Pass rate over time", "", "| day | releases | passed | failed | rate |"]
+        lines.append("|---|---|---|---|---|")
+        lines += [
+            f"| {d.day} | {d.total} | {d.passed} | {d.failed} | {d.pass_rate:.0f}% |"
+            for d in report.days
+        ]
+        lines += ["", "## Top failing policies", ""]
+        if report.top_failing:
+            lines += ["| policy | title | releases failed | violations |", "|---|---|---|---|"]
+            lines += [
+                f"| {_md(p.policy)} | {_md(p.title)} | {p.decisions} | {p.violations} |"
+                for p in report.top_failing
+            ]
+        else:
+            lines.append("No policy failed in this period.")
+        lines += ["", "## Waivers", ""]
+        if report.waivers:
+            lines += [
+                "| waiver | policy | subject | approved by | expires | used | status |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            for w in report.waivers:
+                status = (
+                    "expired" if w.expired else "expiring soon" if w.expiring_soon else "active"
+                )
+                lines.append(
+                    f"| {_md(w.id)} | {_md(w.policy)} | {_md(w.subject)} | {_md(w.approved_by)} "
+                    f"| {_md(w.expires)} | {w.uses} | {status} |"
+                )
+        else:
+            lines.append("No waivers were used.")
+        lines += ["", "## Control matrix", ""]
+        header = " | ".join(
+            _md(f"{r.service} {r.version}".strip() or r.decision_id[:8]) for r in report.releases
+        )
+        lines.append(f"| control | title | policies | evidence | {header} |")
+        lines.append("|---" * (4 + len(report.releases)) + "|")
+        for c in report.controls:
+            cells = " | ".join(c.results)
+            lines.append(
+                f"| {_md(c.control)} | {_md(c.title)} | {_md(', '.join(c.policies))} | "
+                f"{_md(', '.join(c.evidence_kinds))} | {cells} |"
+            )
+        return "\n".join(lines) + "\n"
+
+
+def _bar_chart(report: ComplianceReport) -> dict[str, Any]:
+    """Geometry of the pass/fail-per-day chart, computed here so the template only places it."""
+    width, height, top, bottom, left = 640, 200, 16, 36, 36
+    days = report.days[-60:]
+    peak = max((d.total for d in days), default=1) or 1
+    plot_h = height - top - bottom
+    slot = (width - left - 8) / max(len(days), 1)
+    bar_w = max(min(slot * 0.7, 48), 2)
+    bars = []
+    for i, d in enumerate(days):
+        x = left + i * slot + (slot - bar_w) / 2
+        h_pass = plot_h * d.passed / peak
+        h_fail = plot_h * d.failed / peak
+        bars.append(
+            {
+                "x": round(x, 1),
+                "w": round(bar_w, 1),
+                "pass_y": round(top + plot_h - h_pass, 1),
+                "pass_h": round(h_pass, 1),
+                "fail_y": round(top + plot_h - h_pass - h_fail, 1),
+                "fail_h": round(h_fail, 1),
+                "label": d.day[5:],
+                "label_x": round(x + bar_w / 2, 1),
+                "title": f"{d.day}: {d.passed} passed, {d.failed} failed",
+            }
+        )
+    return {
+        "width": width,
+        "height": height,
+        "base": top + plot_h,
+        "left": left,
+        "peak": peak,
+        "top": top,
+        "bars": bars,
+    }
+
+
+def _policy_chart(report: ComplianceReport) -> dict[str, Any]:
+    rows = report.top_failing[:10]
+    peak = max((p.decisions for p in rows), default=1) or 1
+    label_w, bar_max, row_h = 220, 380, 26
+    return {
+        "width": label_w + bar_max + 60,
+        "height": row_h * len(rows) + 8,
+        "rows": [
+            {
+                "y": 4 + i * row_h,
+                "text_y": 4 + i * row_h + 17,
+                "w": round(bar_max * p.decisions / peak, 1),
+                "label": p.policy,
+                "value": p.decisions,
+                "value_x": label_w + round(bar_max * p.decisions / peak, 1) + 6,
+            }
+            for i, p in enumerate(rows)
+        ],
+        "label_w": label_w,
+    }
+
+
+class HtmlRenderer:
+    name: ClassVar[str] = "html"
+
+    def render(self, report: ComplianceReport) -> str:
+        env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(TEMPLATE_DIR)),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        template = env.get_template("compliance_report.html.j2")
+        return template.render(
+            report=report,
+            chart=_bar_chart(report),
+            policy_chart=_policy_chart(report),
+        )
+
+
+RENDERERS: dict[str, type[ReportRenderer]] = {
+    cls.name: cls for cls in (HtmlRenderer, MarkdownRenderer, JsonRenderer, CsvRenderer)
+}
+
+
+def get_renderer(name: str) -> ReportRenderer:
+    try:
+        return RENDERERS[name]()
+    except KeyError:
+        known = ", ".join(sorted(RENDERERS))
+        raise ConfigError(f"unknown report format {name!r}; known: {known}") from None

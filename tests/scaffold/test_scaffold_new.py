@@ -1,0 +1,193 @@
+"""`gatekeeper scaffold list/new`: templates render into working, validated services."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.scaffold.helpers import BIN, run_service_tests, scaffold, tree
+
+TEMPLATES = ("python-service", "python-library")
+
+
+def test_list_shows_both_templates_with_versions() -> None:
+    result = run_cli("scaffold", "list")
+    assert result.code == 0, result.stderr
+    assert "python-service 1.1.0  (versions: 1.0.0, 1.1.0)" in result.stdout
+    assert "python-library 1.0.0" in result.stdout
+    assert "--set name=<str> (required)" in result.stdout
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_generated_project_passes_its_own_tests(tmp_path: Path, template: str) -> None:
+    dest = tmp_path / "svc"
+    scaffold(dest, template, "--set", "name=orders-api")
+    tests = run_service_tests(dest)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert " passed" in tests.stdout
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_generated_ci_files_validate_against_schemastore(tmp_path: Path, template: str) -> None:
+    dest = tmp_path / "svc"
+    scaffold(dest, template, "--set", "name=orders-api")
+    for schema, path in (
+        ("vendor.github-workflows", dest / ".github/workflows/ci.yml"),
+        ("vendor.gitlab-ci", dest / ".gitlab-ci.yml"),
+    ):
+        proc = subprocess.run(
+            [str(BIN / "check-jsonschema"), "--builtin-schema", schema, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_record_holds_template_version_answers_and_hashes(tmp_path: Path) -> None:
+    dest = tmp_path / "svc"
+    scaffold(dest, "python-service", "--set", "name=orders-api", "--set", "port=9000")
+    record = json.loads((dest / ".gatekeeper/template.json").read_text())
+    assert record["schema"] == "gatekeeper.template-record/v1"
+    assert (record["template"], record["version"]) == ("python-service", "1.1.0")
+    assert record["answers"]["name"] == "orders-api"
+    assert record["answers"]["package"] == "orders_api"  # default derived from name
+    assert record["answers"]["port"] == 9000  # typed, not the string "9000"
+    assert set(record["files"]) >= {"src/orders_api/app.py", "gatekeeper.yaml", "pipeline.yaml"}
+    assert "DEFAULT_PORT = 9000" in (dest / "src/orders_api/app.py").read_text()
+
+
+def test_service_config_has_the_deploy_section(tmp_path: Path) -> None:
+    import yaml
+
+    dest = tmp_path / "svc"
+    scaffold(dest, "python-service", "--set", "name=orders-api", "--set", "replicas=3")
+    config = yaml.safe_load((dest / "gatekeeper.yaml").read_text())
+    assert config["deploy"]["start"] == ["python", "-m", "orders_api"]
+    assert config["deploy"]["port_env"] == "PORT"
+    assert config["deploy"]["health_path"] == "/healthz"
+    assert config["deploy"]["replicas"] == 3
+
+
+def test_answers_file_and_set_combine_and_set_wins(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("name: from-file\nowner: payments\nport: 8181\n")
+    dest = tmp_path / "svc"
+    scaffold(dest, "python-service", "--answers", str(answers), "--set", "port=8282")
+    record = json.loads((dest / ".gatekeeper/template.json").read_text())["answers"]
+    assert (record["name"], record["owner"], record["port"]) == ("from-file", "payments", 8282)
+
+
+def test_dry_run_lists_files_and_writes_nothing(tmp_path: Path) -> None:
+    dest = tmp_path / "svc"
+    result = run_cli(
+        "scaffold", "new", "python-service", str(dest), "--set", "name=orders-api", "--dry-run"
+    )
+    assert result.code == 0, result.stderr
+    assert "would write" in result.stdout
+    assert "src/orders_api/app.py" in result.stdout
+    assert not dest.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--set", "name=Bad_Name"), "parameter name"),
+        (("--set", "name=../x"), "parameter name"),
+        (("--set", "name=ok-name", "--set", "package=../x"), "parameter package"),
+        (("--set", "name=ok-name", "--set", "port=80"), "must be at least 1024"),
+        (("--set", "name=ok-name", "--set", "python_version=2.7"), "must be one of"),
+        (("--set", "name=ok-name", "--set", "description=a\nb"), "control characters"),
+        (("--set", "name=ok-name", "--set", "colour=red"), "unknown key 'colour'"),
+        ((), "missing required parameter 'name'"),
+    ],
+)
+def test_bad_parameters_exit_2_and_write_nothing(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    dest = tmp_path / "svc"
+    result = run_cli("scaffold", "new", "python-service", str(dest), *args)
+    assert result.code == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1  # one line, no traceback
+    assert not dest.exists()
+
+
+def test_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    dest = tmp_path / "svc"
+    dest.mkdir()
+    (dest / "README.md").write_text("mine\n")
+    result = run_cli("scaffold", "new", "python-service", str(dest), "--set", "name=orders-api")
+    assert result.code == 2
+    assert "would overwrite README.md" in result.stderr
+    assert tree(dest) == {"README.md": b"mine\n"}  # nothing else written either
+
+    forced = run_cli(
+        "scaffold", "new", "python-service", str(dest), "--set", "name=orders-api", "--force"
+    )
+    assert forced.code == 0, forced.stderr
+    assert "README.md (overwrite)" in forced.stdout
+    assert (dest / "README.md").read_text().startswith("# orders-api")
+
+
+def test_refuses_to_write_through_a_symlink_in_dest(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "svc"
+    dest.mkdir()
+    (dest / "src").symlink_to(outside, target_is_directory=True)
+    result = run_cli(
+        "scaffold", "new", "python-service", str(dest), "--set", "name=orders-api", "--force"
+    )
+    assert result.code == 2
+    assert "symlink" in result.stderr
+    assert tree(outside) == {}
+    assert not (dest / "README.md").exists()
+
+
+def _custom_template(root: Path, files: dict[str, str], params: str = "") -> Path:
+    version = root / "evil" / "1.0.0"
+    (version / "files").mkdir(parents=True)
+    (version / "template.yaml").write_text(
+        "id: evil\nversion: 1.0.0\nparameters:\n  - name: name\n    default: x\n" + params
+    )
+    for name, content in files.items():
+        path = version / "files" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("files", "params", "message"),
+    [
+        # A parameter without a pattern still cannot smuggle a separator into a file name.
+        ({"{{ name }}.txt": "x"}, "", "would leave its directory"),
+        ({"a.txt.jinja": "{{ nope }}"}, "", "is undefined"),
+        ({"a.txt.jinja": "{{ ''.__class__.__mro__ }}"}, "", "unsafe"),
+        ({"{{ '..' }}/x.txt": "x"}, "", "would leave its directory"),
+    ],
+)
+def test_unsafe_or_broken_templates_exit_2_and_write_nothing(
+    tmp_path: Path, files: dict[str, str], params: str, message: str
+) -> None:
+    templates = _custom_template(tmp_path / "templates", files, params)
+    dest = tmp_path / "out"
+    result = run_cli(
+        "scaffold", "new", "evil", str(dest), "--set", "name=../../x", "--templates", str(templates)
+    )
+    assert result.code == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert not dest.exists()
+    assert not (tmp_path / "x.txt").exists()
+
+
+def test_unknown_template_names_the_available_ones(tmp_path: Path) -> None:
+    result = run_cli("scaffold", "new", "rust-service", str(tmp_path / "x"), "--set", "name=abc")
+    assert result.code == 2
+    assert "unknown template 'rust-service'" in result.stderr
+    assert "python-service" in result.stderr
