@@ -15,7 +15,6 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results import machine, write_section
 from synthetic import SIZES, generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,18 +72,6 @@ def time_floor(paths: list[Path], runs: int) -> float:
             json.loads(path.read_bytes())
         times.append(time.perf_counter() - started)
     return statistics.median(times)
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
 def load_average() -> str:
@@ -184,15 +172,7 @@ def main() -> None:
     )
     print(table)
     if args.write:
-        target = REPO / "BENCHMARKS.md"
-        text = target.read_text() if target.exists() else "# Benchmarks\n\n"
-        if MARK_BEGIN in text:
-            before, _, rest = text.partition(MARK_BEGIN)
-            _, _, after = rest.partition(MARK_END)
-            text = before + table + after
-        else:
-            text = text.rstrip("\n") + "\n\n## Gate run\n\n" + table + "\n"
-        target.write_text(text)
+        write_section("Gate run", MARK_BEGIN, MARK_END, table)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_gate import machine
+from results import machine, write_section
 
 from gatekeeper.deploy.verify import (
     Action,
@@ -225,15 +225,7 @@ def main() -> None:
     )
     print(table)
     if args.write:
-        target = REPO / "BENCHMARKS.md"
-        text = target.read_text() if target.exists() else "# Benchmarks\n"
-        if MARK_BEGIN in text:
-            before, _, rest = text.partition(MARK_BEGIN)
-            _, _, after = rest.partition(MARK_END)
-            text = before + table + after
-        else:
-            text = text.rstrip("\n") + "\n\n## Canary judge\n\n" + table + "\n"
-        target.write_text(text)
+        write_section("Canary judge", MARK_BEGIN, MARK_END, table)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -25,6 +23,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from results import machine, write_section  # noqa: E402
 
 from gatekeeper.gate.run import GateRequest, GateResult, run_gate  # noqa: E402
 from gatekeeper.ledger.chain import record_builder, verify_chain  # noqa: E402
@@ -179,11 +180,10 @@ def main() -> None:
                 )
             finally:
                 server.stop()
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     table = "\n".join(
         [
             MARK_BEGIN,
-            f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine} "
+            f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()} "
             "(`python benchmarks/bench_ledger.py`). Each append is a full `gate run` record: "
             "the decision of the example release (≈"
             f"{len(result.decision.model_dump_json()) // 1024} KiB), its gate input as a new "
@@ -198,15 +198,7 @@ def main() -> None:
     )
     print(table)
     if args.write:
-        target = REPO / "BENCHMARKS.md"
-        text = target.read_text() if target.exists() else "# Benchmarks\n\n"
-        if MARK_BEGIN in text:
-            before, _, rest = text.partition(MARK_BEGIN)
-            _, _, after = rest.partition(MARK_END)
-            text = before + table + after
-        else:
-            text = text.rstrip("\n") + "\n\n## Decision ledger\n\n" + table + "\n"
-        target.write_text(text)
+        write_section("Decision ledger", MARK_BEGIN, MARK_END, table)
 
 
 if __name__ == "__main__":

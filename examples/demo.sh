@@ -7,7 +7,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${GATEKEEPER_DEMO_OUT:-out/demo}
 mkdir -p "$OUT"
 # Every gate run records its decision; the demo keeps its own ledger, started afresh.
-LEDGER="$OUT/ledger.db"
+LEDGER="$(cd "$OUT" && pwd)/ledger.db"  # absolute: the pipeline runs inside the service folder
 rm -f "$LEDGER" "$LEDGER-wal" "$LEDGER-shm"
 export GATEKEEPER_LEDGER_URL="$LEDGER"
 
@@ -114,6 +114,85 @@ SERVICE_DIR="$OUT/orders-api"
 echo "service $SERVICE_DIR; its SBOM, semgrep results and decision are in $SERVICE_DIR/.gatekeeper/out/"
 [ "$golden_status" -eq 0 ] || status=$golden_status
 # ---- end golden path ----------------------------------------------------------------------------
+
+# ---- gatekeeper deploy: canary of the scaffolded service on the local target (docs/deployer.md) --
+# About 20-30 s: two versions of orders-api, each pinned by its code digest and gated, v1 first
+# deployed, then v2 as a canary under light load, judged from the proxy's measurements and the
+# workers' logs; `deploy status` shows the verdicts; everything is stopped at the end.
+echo
+echo "== gatekeeper deploy: orders-api v1, then a canary of v2 on the local target"
+deploy_status=0
+DEPLOY_OUT="$OUT/deploy"
+rm -rf "$DEPLOY_OUT"
+mkdir -p "$DEPLOY_OUT/releases"
+SERVICE_ABS=$(cd "$SERVICE_DIR" && pwd)
+GK_ABS="$(cd "$BIN" && pwd)/gatekeeper"
+DEPLOY_LEDGER="$SERVICE_ABS/.gatekeeper/ledger.db"
+# Short analysis intervals for the demo (the template's deploy section has no strategy).
+cat >> "$SERVICE_DIR/gatekeeper.yaml" <<'YAML'
+  stop_grace_period: 3
+  drain_timeout: 5
+  strategy:
+    kind: canary
+    steps:
+      - setWeight: 20
+      - pause: {duration: 2}
+      - setWeight: 50
+      - analysis: {interval: 4, max_inconclusive: 6}
+YAML
+for VERSION in 0.1.0 0.2.0; do
+  REL="$DEPLOY_OUT/releases/$VERSION"
+  mkdir -p "$REL"
+  (cd "$SERVICE_DIR" && tar --exclude=./.gatekeeper -cf - .) | (cd "$REL" && tar -xf -) \
+    || deploy_status=3
+  sed -i "s/^__version__ = .*/__version__ = \"$VERSION\"/" "$REL/src/orders_api/__init__.py"
+  DIGEST=$("$BIN/gatekeeper" deploy digest "$REL") || deploy_status=3
+  printf 'service: orders-api\nversion: %s\nartifact_digest: %s\n' "$VERSION" "$DIGEST" \
+    > "$REL/release.yaml"
+  # The gate judges this exact code (its digest) with the pipeline's evidence, and records it.
+  (cd "$SERVICE_DIR" && "$GK_ABS" gate run --no-color --ledger "$DEPLOY_LEDGER" \
+    --release "$(cd "$REL" && pwd)/release.yaml" \
+    .gatekeeper/out/sbom.cdx.json .gatekeeper/out/semgrep.json > /dev/null) || deploy_status=3
+done
+"$BIN/gatekeeper" deploy "$DEPLOY_OUT/releases/0.1.0/release.yaml" --env dev \
+  -C "$SERVICE_DIR" --ledger "$DEPLOY_LEDGER" || deploy_status=3
+PROXY_PORT=$("$BIN/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["proxy"]["port"])' \
+  "$SERVICE_DIR/.gatekeeper/deploy/orders-api/state.json" 2>/dev/null)
+# Light steady traffic through the proxy while the canary is judged (bounded: 60 s at most).
+"$BIN/python" - "${PROXY_PORT:-0}" > "$DEPLOY_OUT/load.txt" 2>&1 <<'PY' &
+import http.client, signal, sys, threading, time
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+port, stop, counts = int(sys.argv[1]), time.monotonic() + 60, {"ok": 0, "failed": 0}
+def run():
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    while time.monotonic() < stop:
+        try:
+            conn.request("GET", "/"); response = conn.getresponse(); response.read()
+            counts["ok" if response.status < 500 else "failed"] += 1
+        except (OSError, http.client.HTTPException):
+            counts["failed"] += 1; conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        time.sleep(0.005)
+threads = [threading.Thread(target=run, daemon=True) for _ in range(3)]
+[t.start() for t in threads]
+try:
+    while time.monotonic() < stop: time.sleep(0.2)
+finally:
+    print(f"load: {counts['ok']} requests answered, {counts['failed']} failed")
+PY
+LOAD_PID=$!
+"$BIN/gatekeeper" deploy "$DEPLOY_OUT/releases/0.2.0/release.yaml" --env dev \
+  -C "$SERVICE_DIR" --ledger "$DEPLOY_LEDGER"
+[ $? -le 1 ] || deploy_status=3
+kill "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null
+cat "$DEPLOY_OUT/load.txt"
+echo
+echo "== gatekeeper deploy status / history"
+"$BIN/gatekeeper" deploy status -C "$SERVICE_DIR" --ledger "$DEPLOY_LEDGER" || deploy_status=3
+"$BIN/gatekeeper" deploy history -C "$SERVICE_DIR" --ledger "$DEPLOY_LEDGER" || deploy_status=3
+"$BIN/gatekeeper" deploy stop -C "$SERVICE_DIR" --ledger "$DEPLOY_LEDGER" || deploy_status=3
+[ "$deploy_status" -eq 0 ] || status=$deploy_status
+# ---- end gatekeeper deploy ----------------------------------------------------------------------
 
 # The example is meant to fail its gate; only an error (2/3) fails the demo.
 [ "$status" -le 1 ]

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -45,6 +45,7 @@ MAX_YAML_BYTES = 1024 * 1024
 # ---------------------------------------------------------------------------------------------
 
 YamlPath = tuple[str | int, ...]
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,25 @@ class YamlDocument:
                 return self.lines[key]
             key = key[:-1]
         return self.lines.get(())
+
+    def validate_as(
+        self, model: type[ModelT], *, display: str, error: type[InputError], label: str = ""
+    ) -> ModelT:
+        """The document as ``model``; the first validation problem becomes one ``error`` line
+        naming the key path (or ``label`` for the whole document) and its line."""
+        try:
+            return model.model_validate(self.data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = tuple(first["loc"])
+            line = self.line_of(loc)
+            where = format_loc(loc) or label
+            message = describe_validation_error(first)
+            raise error(
+                f"{where}: {message}" if where else message,
+                path=display,
+                where=str(line) if line else None,
+            ) from None
 
 
 def read_yaml_file(
@@ -400,17 +420,7 @@ def _settings_from_file(path: Path, *, display: str) -> dict[str, Any]:
                 path=display,
                 where=str(line) if line else None,
             )
-    try:
-        parsed = GatekeeperConfig.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        line = document.line_of(loc)
-        raise ConfigError(
-            f"{format_loc(loc)}: {describe_validation_error(first)}",
-            path=display,
-            where=str(line) if line else None,
-        ) from None
+    parsed = document.validate_as(GatekeeperConfig, display=display, error=ConfigError)
     values = {name: getattr(parsed, name) for name in parsed.model_fields_set}
     return _resolve_paths(values, base=path.parent)
 

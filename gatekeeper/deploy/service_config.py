@@ -28,6 +28,7 @@ from pydantic import Field, ValidationError, field_validator
 from gatekeeper.config import describe_validation_error, format_loc, read_yaml_file
 from gatekeeper.deploy.k8s.config import KubernetesConfig
 from gatekeeper.deploy.strategy import Strategy
+from gatekeeper.deploy.verification_config import VerificationConfig
 from gatekeeper.errors import ConfigError
 from gatekeeper.model.base import Frozen
 
@@ -50,6 +51,9 @@ class ServiceDeployConfig(Frozen):
     strategy: Strategy | None = Field(default=None, description="default rollout strategy")
     kubernetes: KubernetesConfig | None = Field(
         default=None, description="the Kubernetes target's settings (docs/deployer.md)"
+    )
+    verification: VerificationConfig | None = Field(
+        default=None, description="how the controller judges a canary (docs/deployer.md)"
     )
 
     @field_validator("start", mode="before")

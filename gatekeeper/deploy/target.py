@@ -8,11 +8,22 @@ and a replica ratio.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import IO, Any, ClassVar, Self
 
-from gatekeeper.deploy.state import DeploymentState, Phase, ReleaseRecord
+from gatekeeper.deploy.errors import DeployError
+from gatekeeper.deploy.state import (
+    DeploymentState,
+    Phase,
+    ReleaseRecord,
+    load_state,
+    save_state,
+)
 
 STABLE = "stable"
 CANARY = "canary"
@@ -84,6 +95,85 @@ class DeployTarget(ABC):
     @abstractmethod
     def observe(self) -> dict[str, Any]:
         """Live view (state + what is actually running), for ``deploy status``."""
+
+
+def pool_field(pool: str) -> str:
+    """The state field holding a pool's workers."""
+    if pool not in (STABLE, CANARY):
+        raise ValueError(f"unknown pool {pool!r}")
+    return f"{pool}_workers"
+
+
+class StatefulTarget(DeployTarget):
+    """What every built-in target shares: persisted state in ``directory``, saved on every
+    change, and a directory lock so only one deployer works on a service at a time — the
+    kernel drops the flock when its holder dies, which tells a killed deployer from a running
+    one."""
+
+    def __init__(self, service: str, directory: Path, *, lock: bool) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock_handle: IO[str] | None = None
+        if lock:
+            self._acquire_lock()
+        self._mutex = threading.RLock()
+        self._state = load_state(self.dir, service) or DeploymentState(service=service)
+
+    def _acquire_lock(self) -> None:
+        handle = (self.dir / "lock").open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise DeployError(
+                f"another deployer (pid {holder}) is working on this service; "
+                "wait for it or stop it first",
+                path=str(self.dir),
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_handle = handle
+
+    def close(self) -> None:
+        """Release the directory lock. What runs keeps running: that is the point."""
+        if self._lock_handle is not None:
+            fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def state(self) -> DeploymentState:
+        return self._state
+
+    def _save(self, **update: Any) -> None:
+        self._state = save_state(self.dir, self._state.model_copy(update=update))
+
+    def set_progress(
+        self,
+        *,
+        phase: Phase | None = None,
+        step_index: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        update: dict[str, Any] = {}
+        if phase is not None:
+            update["phase"] = phase
+        if step_index is not None:
+            update["step_index"] = step_index
+        if reason is not None:
+            update["reason"] = reason
+        with self._mutex:
+            self._save(**update)
 
 
 _TARGETS: dict[str, type[DeployTarget]] = {}

@@ -20,6 +20,7 @@ from gatekeeper.errors import PolicyError
 from gatekeeper.model import Level, PolicyInfo, RuleLocation, RuleResult, Severity, Violation
 from gatekeeper.policy.bundle import PolicyBundle, RegoModule, RuleHead
 from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S, Engine
+from gatekeeper.policy.metadata import merge_policy_info
 
 _RULE_KINDS: tuple[tuple[str, Level], ...] = (
     ("deny", Level.DENY),
@@ -77,21 +78,6 @@ class Evaluation:
     elapsed_ms: float
 
 
-def _merge_info(package: PolicyInfo | None, rule: PolicyInfo | None, fallback: str) -> PolicyInfo:
-    """Rule-scoped METADATA overrides package-scoped METADATA field by field."""
-    base = package or PolicyInfo(id=fallback)
-    if rule is None:
-        return base
-    return PolicyInfo(
-        id=rule.id if rule.id and rule.id != fallback else base.id,
-        title=rule.title or base.title,
-        description=rule.description or base.description,
-        severity=rule.severity if rule.severity is not Severity.UNKNOWN else base.severity,
-        controls=rule.controls or base.controls,
-        remediation=rule.remediation or base.remediation,
-    )
-
-
 def select_rules(bundle: PolicyBundle, namespaces: Sequence[str] = ()) -> tuple[GateRule, ...]:
     """Every gate rule of the selected packages. Unmatched namespace patterns are an error."""
     modules = [m for m in bundle.modules if not m.is_test]
@@ -132,7 +118,7 @@ def select_rules(bundle: PolicyBundle, namespaces: Sequence[str] = ()) -> tuple[
 def _gate_rule(
     module: RegoModule, head: RuleHead, level: Level, package_info: PolicyInfo | None
 ) -> GateRule:
-    info = _merge_info(package_info, head.metadata, fallback=module.package)
+    info = merge_policy_info(package_info, head.metadata, fallback=module.package)
     return GateRule(
         package=module.package,
         name=head.name,

@@ -18,6 +18,7 @@ from typing import Any
 
 from gatekeeper import __version__
 from gatekeeper.config import GatekeeperConfig
+from gatekeeper.evidence import gc_paused
 from gatekeeper.gate.run import GateResult
 from gatekeeper.ledger.canonical import digest_of_text
 from gatekeeper.ledger.chain import record_builder
@@ -116,6 +117,12 @@ def record_gate_run(
     signer = signer_from_env(env)
     store = open_configured_store(ledger, config=config, env=env, cwd=cwd, create=True)
     try:
-        return record_gate_result(store, result, namespaces=tuple(config.namespaces), signer=signer)
+        # Dumping a decision with thousands of violations allocates ~10^5 acyclic containers
+        # while the run's evidence and models are still alive: each collector pass would
+        # rescan that whole heap (about half of recording at L), freeing nothing.
+        with gc_paused():
+            return record_gate_result(
+                store, result, namespaces=tuple(config.namespaces), signer=signer
+            )
     finally:
         store.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -91,8 +91,8 @@ class StoredDecision:
     decision: Decision
 
 
-def load_stored_decision(record: StoredRecord) -> StoredDecision:
-    doc = record.document()
+def load_stored_decision(record: StoredRecord, doc: dict[str, Any] | None = None) -> StoredDecision:
+    doc = record.document() if doc is None else doc
     try:
         decision = Decision.model_validate(doc["decision"])
     except (KeyError, ValidationError) as exc:
@@ -279,11 +279,20 @@ def _release_identity(doc: dict[str, Any], decision_id: str) -> tuple[str, ...]:
     )
 
 
+def stored_decisions(records: Iterable[StoredRecord]) -> Iterator[StoredDecision]:
+    """The gate decisions among ``records``: deployment records (``kind: deploy.*``, see
+    ledger/deployments.py) share the chain but hold no decision."""
+    for record in records:
+        doc = record.document()
+        if doc.get("kind", "gate.decision") == "gate.decision":
+            yield load_stored_decision(record, doc)
+
+
 def latest_per_release(records: Iterable[StoredRecord]) -> list[StoredDecision]:
     """The newest decision of each release (service, version, environment, artifact)."""
     latest: dict[tuple[str, ...], StoredDecision] = {}
-    for record in records:
-        stored = load_stored_decision(record)
+    for stored in stored_decisions(records):
+        record = stored.record
         latest[_release_identity(stored.document, record.decision_id)] = stored
     return sorted(latest.values(), key=lambda s: s.record.seq)
 
@@ -299,10 +308,7 @@ def impact(
     timeout: float = DEFAULT_TIMEOUT_S,
 ) -> ImpactResult:
     records = store.records(start=since, service=service)
-    if every_decision:
-        decisions = [load_stored_decision(r) for r in records]
-    else:
-        decisions = latest_per_release(records)
+    decisions = list(stored_decisions(records)) if every_decision else latest_per_release(records)
     entries: list[ImpactEntry] = []
     skipped: list[str] = []
     for stored in decisions:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gatekeeper.ledger.chain import verify_chain
-from gatekeeper.ledger.replay import StoredDecision, load_stored_decision
+from gatekeeper.ledger.replay import StoredDecision, stored_decisions
 from gatekeeper.ledger.store import LedgerStore
 from gatekeeper.model import Decision, Level, Outcome
 
@@ -297,9 +297,7 @@ def build_report(
 ) -> ComplianceReport:
     moment = now or datetime.now(UTC)
     chain = verify_chain(store.records, head=store.head())
-    decisions = [
-        load_stored_decision(r) for r in store.records(start=start, end=end, service=service)
-    ]
+    decisions = list(stored_decisions(store.records(start=start, end=end, service=service)))
     rows = [_release_row(s) for s in decisions]
     return ComplianceReport(
         period_from=start,

@@ -32,9 +32,9 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from gatekeeper.config import describe_validation_error, format_loc, read_yaml_file
+from gatekeeper.config import read_yaml_file
 from gatekeeper.errors import InputError
 from gatekeeper.model.base import Frozen
 
@@ -173,14 +173,4 @@ def load_pipeline(path: Path) -> PipelineSpec:
     data: Any = document.data
     if not isinstance(data, dict):
         raise InputError("expected a mapping with `version` and `stages`", path=shown)
-    try:
-        return PipelineSpec.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        line = document.line_of(loc)
-        raise InputError(
-            f"{format_loc(loc) or 'pipeline'}: {describe_validation_error(first)}",
-            path=shown,
-            where=str(line) if line else None,
-        ) from None
+    return document.validate_as(PipelineSpec, display=shown, error=InputError, label="pipeline")

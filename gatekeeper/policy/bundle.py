@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import tarfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -75,6 +77,9 @@ class _SourceFile:
     shown: str  # path shown to users
     relative: str  # path relative to its root (OPA data mounting uses it)
     content: bytes
+    # The name the bundle digest covers: where the file sits inside the bundle, never where
+    # the bundle was loaded from (the same bundle at two paths has one digest). None: ``shown``.
+    digest_name: str | None = None
 
 
 @dataclass
@@ -114,16 +119,24 @@ def _read_manifest(content: bytes, shown: str) -> str | None:
     return revision or None
 
 
-def _classify(collected: _Collected, relative: str, shown: str, content: bytes) -> None:
+def _classify(
+    collected: _Collected,
+    relative: str,
+    shown: str,
+    content: bytes,
+    *,
+    digest_name: str | None = None,
+) -> None:
     name = relative.rsplit("/", 1)[-1]
+    file = _SourceFile(shown, relative, content, digest_name)
     if name == ".manifest" and "/" not in relative:
         collected.revision = _read_manifest(content, shown)
     elif name.endswith(".rego"):
-        collected.rego.append(_SourceFile(shown, relative, content))
+        collected.rego.append(file)
     elif name in _DATA_FILE_NAMES:
-        collected.mounted_data.append(_SourceFile(shown, relative, content))
+        collected.mounted_data.append(file)
     elif name.endswith(_DATA_SUFFIXES):
-        collected.root_data.append(_SourceFile(shown, relative, content))
+        collected.root_data.append(file)
 
 
 def _read_bytes(path: Path, shown: str) -> bytes:
@@ -181,7 +194,10 @@ def _collect_members(archive: tarfile.TarFile, shown_root: str, collected: _Coll
         handle = archive.extractfile(member)
         if handle is None:  # pragma: no cover - isfile() members always have data
             continue
-        _classify(collected, relative, f"{shown_root}:{relative}", handle.read())
+        # Shown with the archive's path, digested by the member's path inside it.
+        _classify(
+            collected, relative, f"{shown_root}:{relative}", handle.read(), digest_name=relative
+        )
 
 
 def _parse_data(file: _SourceFile) -> Any:
@@ -197,12 +213,47 @@ def _parse_data(file: _SourceFile) -> Any:
                 f"invalid JSON data: {exc.msg}", path=file.shown, where=str(exc.lineno)
             ) from None
     try:
-        return yaml.safe_load(text)
+        loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = str(mark.line + 1) if mark is not None else None
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise PolicyError(f"invalid YAML data: {problem}", path=file.shown, where=where) from None
+    return _json_compatible(loaded, file.shown)
+
+
+def _json_compatible(value: Any, shown: str) -> Any:
+    """YAML data as JSON values, which is all a Rego engine takes.
+
+    YAML reads unquoted ``2026-11-01`` as a date and ``2026-11-01T10:00:00Z`` as a datetime;
+    they become ISO 8601 strings (a datetime without a zone is UTC, as YAML specifies), the
+    form the library's time helpers parse. Anything else without a JSON form (``!!binary``,
+    ``!!set``, NaN) is a PolicyError naming the file, not a crash when the engine is called.
+    """
+    if isinstance(value, dict):
+        return {_json_key(k, shown): _json_compatible(v, shown) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_compatible(v, shown) for v in value]
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PolicyError(f"data value {value} has no JSON form", path=shown)
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    raise PolicyError(
+        f"data value of YAML type {type(value).__name__} has no JSON form", path=shown
+    )
+
+
+def _json_key(key: Any, shown: str) -> str:
+    # JSON object keys are strings: YAML `2026-11-01: x` or `1: x` keys become their text.
+    if isinstance(key, datetime | date):
+        return str(_json_compatible(key, shown))
+    if key is None or isinstance(key, str | bool | int | float):
+        return key if isinstance(key, str) else json.dumps(key)
+    raise PolicyError(f"data key of YAML type {type(key).__name__} has no JSON form", path=shown)
 
 
 class _DataTree:
@@ -342,8 +393,10 @@ def _inherit_subpackage_metadata(
 
 def _digest(files: list[_SourceFile]) -> str:
     hasher = hashlib.sha256()
-    for file in sorted(files, key=lambda f: f.shown):
-        name = file.shown.encode("utf-8")
+    for digest_name, file in sorted(
+        ((f.digest_name or f.shown, f) for f in files), key=lambda pair: (pair[0], pair[1].content)
+    ):
+        name = digest_name.encode("utf-8")
         # Length-prefix both parts so no two different bundles hash the same byte stream.
         hasher.update(len(name).to_bytes(8, "big") + name)
         hasher.update(len(file.content).to_bytes(8, "big") + file.content)
@@ -363,9 +416,11 @@ def _collect_data_paths(data_paths: Sequence[str]) -> list[_SourceFile]:
                     and not any(part.startswith(".") for part in relative.split("/"))
                 ):
                     shown = _shown_path(given.rstrip("/"), relative)
-                    files.append(_SourceFile(shown, relative, _read_bytes(item, shown)))
+                    content = _read_bytes(item, shown)
+                    files.append(_SourceFile(shown, relative, content, f"data:{relative}"))
         elif path.is_file():
-            files.append(_SourceFile(given, path.name, _read_bytes(path, given)))
+            content = _read_bytes(path, given)
+            files.append(_SourceFile(given, path.name, content, f"data:{path.name}"))
         else:
             raise InputError("no such data file or directory", path=given)
     return files
@@ -401,7 +456,8 @@ def load_bundle(paths: Sequence[str], *, data_paths: Sequence[str] = ()) -> Poli
             collected.revision = None
         elif path.is_file() and given.endswith(".rego"):
             shown = given if several else path.name
-            collected.rego.append(_SourceFile(shown, path.name, _read_bytes(path, shown)))
+            content = _read_bytes(path, shown)
+            collected.rego.append(_SourceFile(shown, path.name, content, path.name))
         elif path.exists():
             raise PolicyError("not a directory, .rego file or .tar.gz bundle", path=given)
         else:

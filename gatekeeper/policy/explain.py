@@ -28,7 +28,7 @@ from gatekeeper.model import PolicyInfo
 from gatekeeper.model.gate_input import Severity
 from gatekeeper.policy.bundle import PolicyBundle, RegoModule
 from gatekeeper.policy.controls import Catalogue
-from gatekeeper.policy.metadata import Annotation, parse_annotations
+from gatekeeper.policy.metadata import Annotation, merge_policy_info, parse_annotations
 from gatekeeper.policy.rego_source import scan_rego
 
 _GATE_RULE_RE = re.compile(r"^(?P<kind>deny|violation|warn)(_[A-Za-z0-9_]*)?$")
@@ -71,18 +71,11 @@ class RuleMeta:
 
 
 def merge_info(package: Annotation | None, rule: Annotation | None, fallback: str) -> PolicyInfo:
-    """Rule-scoped METADATA overrides package-scoped METADATA field by field; the id falls
-    back to the package path (the gate's convention)."""
-    base = package.to_policy_info(fallback) if package else PolicyInfo(id=fallback)
-    if rule is None:
-        return base
-    return PolicyInfo(
-        id=rule.id or base.id,
-        title=rule.title or base.title,
-        description=rule.description or base.description,
-        severity=rule.severity if rule.severity is not Severity.UNKNOWN else base.severity,
-        controls=rule.controls or base.controls,
-        remediation=rule.remediation or base.remediation,
+    """The gate's merge (:func:`merge_policy_info`) applied to raw annotations."""
+    return merge_policy_info(
+        package.to_policy_info(fallback) if package else None,
+        rule.to_policy_info(fallback) if rule else None,
+        fallback,
     )
 
 

@@ -50,6 +50,24 @@ class Annotation:
         )
 
 
+def merge_policy_info(
+    package: PolicyInfo | None, rule: PolicyInfo | None, fallback: str
+) -> PolicyInfo:
+    """What a rule's METADATA says once merged: rule-scoped fields override package-scoped ones
+    field by field, and the id falls back to the package path (``fallback``)."""
+    base = package or PolicyInfo(id=fallback)
+    if rule is None:
+        return base
+    return PolicyInfo(
+        id=rule.id if rule.id and rule.id != fallback else base.id,
+        title=rule.title or base.title,
+        description=rule.description or base.description,
+        severity=rule.severity if rule.severity is not Severity.UNKNOWN else base.severity,
+        controls=rule.controls or base.controls,
+        remediation=rule.remediation or base.remediation,
+    )
+
+
 def _optional_str(value: object, key: str, path: str, line: int) -> str | None:
     if value is None:
         return None

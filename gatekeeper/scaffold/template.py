@@ -17,9 +17,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from gatekeeper.config import describe_validation_error, format_loc, read_yaml_file
+from gatekeeper.config import read_yaml_file
 from gatekeeper.errors import InputError
 from gatekeeper.model.base import Frozen
 
@@ -151,17 +151,7 @@ def load_manifest(path: Path) -> TemplateManifest:
     document = read_yaml_file(path, display=shown, error=InputError)
     if not isinstance(document.data, dict):
         raise InputError("template manifest must be a mapping", path=shown)
-    try:
-        return TemplateManifest.model_validate(document.data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        line = document.line_of(loc)
-        raise InputError(
-            f"{format_loc(loc) or 'manifest'}: {describe_validation_error(first)}",
-            path=shown,
-            where=str(line) if line else None,
-        ) from None
+    return document.validate_as(TemplateManifest, display=shown, error=InputError, label="manifest")
 
 
 class TemplateStore:

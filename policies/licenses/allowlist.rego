@@ -31,7 +31,8 @@ deny contains result if {
 	not component_allowed(component.licenses, allowed)
 
 	name_at_version := concat("@", [x | some x in [component.name, component.version]; x != null])
-	target := {true: component.purl, false: name_at_version}[component.purl != null]
+	target_options := {true: component.purl, false: name_at_version}
+	target := target_options[component.purl != null]
 	texts := [license_text(license) | some license in component.licenses]
 	result := {
 		"msg": concat("", [target, " is licensed under ", concat("; ", texts), ", which the license allow-list does not permit: choose a component under an allowed license"]),

@@ -48,8 +48,10 @@ problems contains result if {
 	some i, names in unknown
 	component := input.components[i]
 	name_at_version := concat("@", [x | some x in [component.name, component.version]; x != null])
-	target := {true: component.purl, false: name_at_version}[component.purl != null]
-	what := {true: "has no license information", false: concat("", ["names its license only as '", concat("', '", names), "', not as an SPDX id"])}[count(names) == 0]
+	target_options := {true: component.purl, false: name_at_version}
+	target := target_options[component.purl != null]
+	what_options := {true: "has no license information", false: concat("", ["names its license only as '", concat("', '", names), "', not as an SPDX id"])}
+	what := what_options[count(names) == 0]
 	result := {
 		"msg": concat("", [target, " ", what, ": license policies cannot judge it"]),
 		"subject": target,

@@ -32,7 +32,8 @@ deny contains result if {
 	required := required_by_environment[environment]
 	count(approvers) < required
 	names := sort([a | some a in approvers])
-	by := {true: "none", false: concat(", ", names)}[count(names) == 0]
+	by_options := {true: "none", false: concat(", ", names)}
+	by := by_options[count(names) == 0]
 	result := {
 		"msg": concat("", ["release ", release_name, " to ", environment, " needs ", sprintf("%v", [required]), " approvals by distinct people, has ", sprintf("%v", [count(names)]), " (", by, ")"]),
 		"subject": environment,

@@ -52,8 +52,10 @@ deny contains result if {
 	not ended(window)
 	reason := object.get(window, "reason", "deployment freeze")
 	end := object.get(window, "end", null)
-	until := {true: concat("", [" until ", sprintf("%v", [end])]), false: " until further notice"}[end != null]
-	env_text := {true: environment, false: "every environment"}[is_string(environment)]
+	until_options := {true: concat("", [" until ", sprintf("%v", [end])]), false: " until further notice"}
+	until := until_options[end != null]
+	env_text_options := {true: environment, false: "every environment"}
+	env_text := env_text_options[is_string(environment)]
 	result := {
 		"msg": concat("", ["deployments to ", env_text, " are frozen since ", window.start, until, ": ", reason]),
 		"subject": object.get(input.release, "environment", ""),

@@ -109,9 +109,11 @@ deny contains result if {
 	count(hits) > 0
 
 	name_at_version := concat("@", [x | some x in [component.name, version]; x != null])
-	target := {true: component.purl, false: name_at_version}[component.purl != null]
+	target_options := {true: component.purl, false: name_at_version}
+	target := target_options[component.purl != null]
 	reasons := sort([r | some entry in hits; r := entry.reason; is_string(r)])
-	because := {true: "is on the denied-package list", false: concat("", ["is a denied package: ", concat("; ", reasons)])}[count(reasons) == 0]
+	because_options := {true: "is on the denied-package list", false: concat("", ["is a denied package: ", concat("; ", reasons)])}
+	because := because_options[count(reasons) == 0]
 	result := {
 		"msg": concat("", [target, " ", because, ". Remove it or use a version that is not denied"]),
 		"subject": target,

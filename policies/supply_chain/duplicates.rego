@@ -18,19 +18,42 @@ import data.gatekeeper.lib
 
 fail_on_duplicates := object.get(lib.settings, ["supply_chain", "fail_on_duplicates"], false) == true
 
-# Versions grouped by package in one pass over the components (a multi-value rule keyed by
-# package, not a comparison of every pair of components: linear in the SBOM size).
-versions[key] contains version if {
+# The distinct (package, version) pairs, in one pass over the components. A package is in
+# several versions exactly when its key starts more than one pair; sorted, those pairs sit
+# side by side, so one scan finds the repeated keys and only their pairs are grouped. (A
+# multi-value rule keyed by package over every component cost regorus twice as much.)
+pairs := {[key, version] |
 	some component in input.components
-	is_string(component.purl)
+	purl := component.purl
+	is_string(purl)
+
 	# The purl up to its version (qualifiers follow the version). Split results are bound
 	# to variables before indexing: regorus takes ~40 µs to index a call's result in place
 	# (`split(x, "@")[0]`), seconds over a large SBOM.
-	at_parts := split(component.purl, "@")
+	at_parts := split(purl, "@")
 	query_parts := split(at_parts[0], "?")
 	key := query_parts[0]
-	version := object.get(component, "version", null)
+	version := component.version # undefined when absent: skipped, as null is
 	is_string(version)
+}
+
+sorted_pairs := sort([pair | some pair in pairs])
+
+# A partial set rule: regopy 1.5.2 rejects `some i, x in` inside a comprehension.
+repeated contains key if {
+	some i, pair in sorted_pairs
+	i > 0
+	key := pair[0]
+	previous := sorted_pairs[i - 1]
+	previous[0] == key
+}
+
+versions[key] contains version if {
+	count(repeated) > 0
+	some pair in pairs
+	key := pair[0]
+	key in repeated
+	version := pair[1]
 }
 
 problems contains result if {

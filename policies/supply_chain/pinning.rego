@@ -37,7 +37,8 @@ deny contains result if {
 	problem := version_problem(version)
 
 	label := concat("@", [x | some x in [component.name, version]; x != null])
-	subject := {true: component.purl, false: label}[component.purl != null]
+	subject_options := {true: component.purl, false: label}
+	subject := subject_options[component.purl != null]
 	result := {
 		"msg": concat("", ["component ", label, " ", problem, ": pin an exact version"]),
 		"subject": subject,

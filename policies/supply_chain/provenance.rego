@@ -44,7 +44,8 @@ deny contains result if {
 	some attestation in provenance
 	builder := object.get(attestation, "builder_id", null)
 	not builder_allowed(builder)
-	builder_text := {true: builder, false: "an unnamed builder"}[is_string(builder)]
+	builder_text_options := {true: builder, false: "an unnamed builder"}
+	builder_text := builder_text_options[is_string(builder)]
 	result := {
 		"msg": concat("", ["the provenance in ", attestation.source, " was produced by ", builder_text, ", which is not an allowed builder"]),
 		"subject": attestation.source,

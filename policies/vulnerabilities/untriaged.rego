@@ -45,8 +45,10 @@ deny contains result if {
 	some i in pending
 	vuln := input.vulnerabilities[i]
 	name_at_version := concat("@", [x | some x in [vuln.component_name, vuln.component_version]; x != null])
-	target := {true: vuln.purl, false: name_at_version}[vuln.purl != null]
-	state_text := {true: "has not been triaged", false: "is still under investigation"}[vuln.state == "untriaged"]
+	target_options := {true: vuln.purl, false: name_at_version}
+	target := target_options[vuln.purl != null]
+	state_text_options := {true: "has not been triaged", false: "is still under investigation"}
+	state_text := state_text_options[vuln.state == "untriaged"]
 	result := {
 		"msg": concat("", [vuln.id, " (", vuln.severity, ") on ", target, " ", state_text, " (", summary, "): publish a VEX decision"]),
 		"subject": target,

@@ -24,9 +24,6 @@ cluster objects carry the version, digest and decision as annotations, so that
 
 from __future__ import annotations
 
-import fcntl
-import os
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,28 +35,26 @@ from gatekeeper.deploy.k8s.client import DeploymentView, KubeApi, rollout_progre
 from gatekeeper.deploy.k8s.config import KubernetesConfig, check_dns1035
 from gatekeeper.deploy.service_config import ServiceDeployConfig
 from gatekeeper.deploy.state import (
-    DeploymentState,
     Phase,
     ReleaseRecord,
     WorkerRecord,
-    load_state,
-    save_state,
     state_dir,
 )
-from gatekeeper.deploy.target import CANARY, STABLE, DeployTarget, RecoveryReport, register_target
+from gatekeeper.deploy.target import (
+    CANARY,
+    STABLE,
+    RecoveryReport,
+    StatefulTarget,
+    pool_field,
+    register_target,
+)
 from gatekeeper.errors import ConfigError
 
 STATE_SUBDIR = "kubernetes"
 
 
-def _pool_field(pool: str) -> str:
-    if pool not in (STABLE, CANARY):
-        raise ValueError(f"unknown pool {pool!r}")
-    return f"{pool}_workers"
-
-
 @register_target
-class KubernetesTarget(DeployTarget):
+class KubernetesTarget(StatefulTarget):
     name: ClassVar[str] = "kubernetes"
 
     def __init__(
@@ -83,51 +78,16 @@ class KubernetesTarget(DeployTarget):
                 f"service name {service!r} cannot name Kubernetes objects ({exc}); "
                 "set deploy.kubernetes.name"
             ) from None
-        self.dir = state_dir(root.resolve(), service) / STATE_SUBDIR
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._lock_handle: Any = None
-        if lock:
-            self._acquire_lock()
-        self._mutex = threading.RLock()
-        self._state = load_state(self.dir, service) or DeploymentState(service=service)
+        super().__init__(service, state_dir(root.resolve(), service) / STATE_SUBDIR, lock=lock)
         self._api = api
         self._sleep = sleep
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _acquire_lock(self) -> None:
-        # One deployer per service and directory, as on the local target: the kernel drops
-        # the flock when its holder dies, which tells a killed deployer from a running one.
-        handle = (self.dir / "lock").open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
-            raise DeployError(
-                f"another deployer (pid {holder}) is working on this service",
-                path=str(self.dir),
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._lock_handle = handle
-
     def close(self) -> None:
-        if self._lock_handle is not None:
-            fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
-            self._lock_handle.close()
-            self._lock_handle = None
+        super().close()
         if self._api is not None:
             self._api.close()
-
-    def __enter__(self) -> KubernetesTarget:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     @property
     def api(self) -> KubeApi:
@@ -136,21 +96,14 @@ class KubernetesTarget(DeployTarget):
         return self._api
 
     @property
-    def state(self) -> DeploymentState:
-        return self._state
-
-    @property
     def replicas(self) -> int:
         return self.k8s.replicas or self.config.replicas
-
-    def _save(self, **update: Any) -> None:
-        self._state = save_state(self.dir, self._state.model_copy(update=update))
 
     def _release_of(self, pool: str) -> ReleaseRecord | None:
         return self._state.stable if pool == STABLE else self._state.canary
 
     def _count(self, pool: str) -> int:
-        workers: tuple[WorkerRecord, ...] = getattr(self._state, _pool_field(pool))
+        workers: tuple[WorkerRecord, ...] = getattr(self._state, pool_field(pool))
         return len(workers)
 
     def _slots(self, pool: str, release: ReleaseRecord, count: int, ready: bool) -> None:
@@ -168,7 +121,7 @@ class KubernetesTarget(DeployTarget):
             )
             for index in range(count)
         )
-        self._save(**{_pool_field(pool): slots})
+        self._save(**{pool_field(pool): slots})
 
     # -- cluster operations ----------------------------------------------------------------
 
@@ -202,7 +155,7 @@ class KubernetesTarget(DeployTarget):
         if release is None:
             if count:
                 raise DeployError(f"no {pool} release to run {count} pods of")
-            self._save(**{_pool_field(pool): ()})
+            self._save(**{pool_field(pool): ()})
             if self.api.scale_deployment(name, 0):
                 self._wait(name)
             return
@@ -296,23 +249,6 @@ class KubernetesTarget(DeployTarget):
             else:
                 self._save(canary_weight=weight)
                 self._apply_service(weight)
-
-    def set_progress(
-        self,
-        *,
-        phase: Phase | None = None,
-        step_index: int | None = None,
-        reason: str | None = None,
-    ) -> None:
-        update: dict[str, Any] = {}
-        if phase is not None:
-            update["phase"] = phase
-        if step_index is not None:
-            update["step_index"] = step_index
-        if reason is not None:
-            update["reason"] = reason
-        with self._mutex:
-            self._save(**update)
 
     def promote(self, reason: str) -> None:
         with self._mutex:

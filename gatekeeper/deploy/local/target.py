@@ -16,11 +16,9 @@ was never judged good must not be left serving. A rollout whose promotion had be
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import secrets
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,30 +28,28 @@ from gatekeeper.deploy.local import process
 from gatekeeper.deploy.proxy.client import PoolRoute, ProxyClient
 from gatekeeper.deploy.service_config import ServiceDeployConfig
 from gatekeeper.deploy.state import (
-    DeploymentState,
     Phase,
     ProxyRecord,
     ReleaseRecord,
     WorkerRecord,
-    load_state,
-    save_state,
     state_dir,
 )
-from gatekeeper.deploy.target import CANARY, STABLE, DeployTarget, RecoveryReport, register_target
+from gatekeeper.deploy.target import (
+    CANARY,
+    STABLE,
+    RecoveryReport,
+    StatefulTarget,
+    pool_field,
+    register_target,
+)
 
 PROXY_READY_TIMEOUT_S = 15.0
 START_ATTEMPTS = 3  # per worker: a free port can be taken between our probe and its bind
 LOG_TAIL_BYTES = 600
 
 
-def _pool_field(pool: str) -> str:
-    if pool not in (STABLE, CANARY):
-        raise ValueError(f"unknown pool {pool!r}")
-    return f"{pool}_workers"
-
-
 @register_target
-class LocalTarget(DeployTarget):
+class LocalTarget(StatefulTarget):
     name: ClassVar[str] = "local"
 
     def __init__(
@@ -65,59 +61,14 @@ class LocalTarget(DeployTarget):
         lock: bool = True,
     ) -> None:
         self.config = config
-        self.dir = state_dir(root.resolve(), service)
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._lock_handle: Any = None
-        if lock:
-            self._acquire_lock()
-        self._mutex = threading.RLock()
-        self._state = load_state(self.dir, service) or DeploymentState(service=service)
+        super().__init__(service, state_dir(root.resolve(), service), lock=lock)
         self._client: ProxyClient | None = None
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _acquire_lock(self) -> None:
-        handle = (self.dir / "lock").open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
-            raise DeployError(
-                f"another deployer (pid {holder}) is working on this service; "
-                "wait for it or stop it first",
-                path=str(self.dir),
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._lock_handle = handle
-
-    def close(self) -> None:
-        """Release the directory lock. Processes keep running: that is the point."""
-        if self._lock_handle is not None:
-            fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
-            self._lock_handle.close()
-            self._lock_handle = None
-
-    def __enter__(self) -> LocalTarget:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    @property
-    def state(self) -> DeploymentState:
-        return self._state
-
     @property
     def replicas(self) -> int:
         return self.config.replicas
-
-    def _save(self, **update: Any) -> None:
-        self._state = save_state(self.dir, self._state.model_copy(update=update))
 
     def _release_of(self, pool: str) -> ReleaseRecord:
         release = self._state.stable if pool == STABLE else self._state.canary
@@ -264,12 +215,12 @@ class LocalTarget(DeployTarget):
             stderr=str(stderr),
         )
         # Recorded before the readiness check: a deployer killed while waiting leaves a record.
-        field = _pool_field(pool)
+        field = pool_field(pool)
         self._save(**{field: (*getattr(self._state, field), record)})
         return record
 
     def _replace_record(self, pool: str, old: WorkerRecord, new: WorkerRecord | None) -> None:
-        field = _pool_field(pool)
+        field = pool_field(pool)
         workers = tuple(
             (new if w.id == old.id else w) for w in getattr(self._state, field) if new or w != old
         )
@@ -316,7 +267,7 @@ class LocalTarget(DeployTarget):
 
     def remove_workers(self, pool: str, count: int) -> None:
         with self._mutex:
-            field = _pool_field(pool)
+            field = pool_field(pool)
             workers: tuple[WorkerRecord, ...] = getattr(self._state, field)
             # Oldest first: those have served longest and are furthest from the new version.
             leaving, staying = workers[:count], workers[count:]
@@ -368,23 +319,6 @@ class LocalTarget(DeployTarget):
         with self._mutex:
             self._save(canary_weight=weight)
             self._push_routes()
-
-    def set_progress(
-        self,
-        *,
-        phase: Phase | None = None,
-        step_index: int | None = None,
-        reason: str | None = None,
-    ) -> None:
-        update: dict[str, Any] = {}
-        if phase is not None:
-            update["phase"] = phase
-        if step_index is not None:
-            update["step_index"] = step_index
-        if reason is not None:
-            update["reason"] = reason
-        with self._mutex:
-            self._save(**update)
 
     def promote(self, reason: str) -> None:
         with self._mutex:

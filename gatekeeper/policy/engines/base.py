@@ -6,7 +6,9 @@ and provides a ``handle(request, input_text)`` function that the worker calls in
 
 from __future__ import annotations
 
+import re
 from importlib import metadata
+from pathlib import Path
 from typing import Any, ClassVar
 
 from gatekeeper.errors import EngineError
@@ -14,8 +16,10 @@ from gatekeeper.policy.bundle import PolicyBundle
 from gatekeeper.policy.engines.guard import (
     bundle_payload,
     check_queries,
+    evaluation_workers,
     query_for,
     run_worker,
+    run_workers,
 )
 from gatekeeper.policy.engines.interface import (
     DEFAULT_TIMEOUT_S,
@@ -24,6 +28,7 @@ from gatekeeper.policy.engines.interface import (
     TestCaseResult,
     TestRunResult,
 )
+from gatekeeper.policy.engines.tasks import new_claim_file
 
 
 def distribution_version(name: str) -> str:
@@ -58,6 +63,31 @@ def _as_float(value: Any) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
+# ``data.<package>.<rule>``: the package part, so one package's rules share a worker (a deny
+# and a warn rule built on the same helper rule then compute it once).
+_RULE_OF_PACKAGE_RE = re.compile(r"^(?P<package>.+)\.[A-Za-z_][A-Za-z0-9_]*$")
+# A crude cost hint: policies that read the collections growing with the release (components,
+# vulnerabilities, findings) are the expensive ones. It only orders the groups (most expensive
+# first, so no worker is left with a big one at the end); claiming balances the rest, and
+# results never depend on it.
+_INPUT_REF_RE = re.compile(r"\binput\.(?:components|vulnerabilities|findings)\b")
+
+
+def query_groups(bundle: PolicyBundle, queries: tuple[str, ...]) -> list[list[str]]:
+    """The queries grouped by package, groups ordered by estimated cost (highest first)."""
+    groups: dict[str, list[str]] = {}
+    for query in queries:
+        match = _RULE_OF_PACKAGE_RE.match(query)
+        groups.setdefault(match.group("package") if match else query, []).append(query)
+    weight: dict[str, int] = {}
+    for module in bundle.modules:
+        if not module.is_test:
+            ref = query_for(module.package)
+            weight[ref] = weight.get(ref, 0) + len(_INPUT_REF_RE.findall(module.source))
+    ordered = sorted(groups, key=lambda ref: -weight.get(ref, 0))  # stable: ties keep order
+    return [groups[ref] for ref in ordered]
+
+
 class GuardedEngine:
     """Runs every operation in the worker child under a wall-clock timeout."""
 
@@ -81,6 +111,10 @@ class GuardedEngine:
         timeout: float = DEFAULT_TIMEOUT_S,
     ) -> EvalResult:
         check_queries(queries)
+        workers = evaluation_workers(self.name)
+        groups = query_groups(bundle, queries) if workers > 1 else []
+        if len(groups) > 1:
+            return self._evaluate_shared(bundle, input_json, groups, workers, timeout)
         request = {**bundle_payload(bundle, include_tests=False), "queries": list(queries)}
         reply = run_worker(self.name, "evaluate", request, input_json=input_json, timeout=timeout)
         values = reply.result.get("values")
@@ -91,6 +125,67 @@ class GuardedEngine:
             values=values,
             prints=tuple(str(p) for p in prints) if isinstance(prints, list) else (),
             elapsed_ms=_as_float(reply.result.get("elapsed_ms")),
+        )
+
+    def _evaluate_shared(
+        self,
+        bundle: PolicyBundle,
+        input_json: str,
+        groups: list[list[str]],
+        workers: int,
+        timeout: float,
+    ) -> EvalResult:
+        """Evaluate in ``workers`` children that claim the groups (see ``tasks.py``).
+
+        Fail closed: every group must be answered by exactly one worker, and a worker may only
+        answer the queries of the groups it reports; anything else is an EngineError.
+        """
+        claim_file = new_claim_file()
+        try:
+            request = {
+                **bundle_payload(bundle, include_tests=False),
+                "tasks": groups,
+                "claim_file": claim_file,
+            }
+            replies = run_workers(
+                self.name,
+                "evaluate",
+                request,
+                input_json=input_json,
+                timeout=timeout,
+                count=workers,
+            )
+        finally:
+            Path(claim_file).unlink(missing_ok=True)
+        unusable = EngineError(f"{self.name} evaluate returned an unusable result")
+        values: dict[str, Any] = {}
+        prints: list[str] = []
+        answered: set[int] = set()
+        for reply in replies:
+            part = reply.result.get("values")
+            done = reply.result.get("groups")
+            if not isinstance(part, dict) or not isinstance(done, list):
+                raise unusable
+            allowed: set[str] = set()
+            for group in done:
+                if not isinstance(group, int) or not 0 <= group < len(groups):
+                    raise unusable
+                if group in answered:
+                    raise EngineError(f"{self.name} evaluate answered a query group twice")
+                answered.add(group)
+                allowed.update(groups[group])
+            if not set(part) <= allowed:
+                raise unusable
+            values.update(part)
+            found = reply.result.get("prints", [])
+            if isinstance(found, list):
+                prints.extend(str(p) for p in found)
+        if len(answered) != len(groups):
+            raise EngineError(f"{self.name} evaluate left queries unevaluated")
+        return EvalResult(
+            values=values,
+            prints=tuple(prints),
+            elapsed_ms=max(_as_float(r.result.get("elapsed_ms")) for r in replies),
         )
 
     def run_tests(

@@ -13,13 +13,19 @@ import importlib
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 # Engine name -> module whose ``handle(request, input_text) -> dict`` runs in this child.
 HANDLERS = {
-    "regorus": "gatekeeper.policy.engines.regorus_engine",
+    "regorus": "gatekeeper.policy.engines.regorus_worker",
     "regopy": "gatekeeper.policy.engines.regopy_engine",
 }
+
+# Engines whose handler claims query groups from a shared claim file (``tasks.py``), so one
+# evaluation can run in this many workers at once. regopy stays at one: it builds a fresh
+# interpreter (and converts the whole input) per query batch, so splitting gains nothing.
+EVALUATION_WORKERS = {"regorus": 2}
 
 
 def _claim_result_channel() -> TextIO:
@@ -48,6 +54,12 @@ def _serve(channel_text: str) -> dict[str, Any]:
     module_name = HANDLERS.get(str(request.get("engine")))
     if module_name is None:
         return _error("engine", f"unknown engine {request.get('engine')!r}")
+    input_file = request.get("input_file")
+    if input_file is not None:  # a large input, handed over in a file (see guard.py)
+        try:
+            input_text = Path(str(input_file)).read_bytes().decode("utf-8", "replace")
+        except OSError as exc:
+            return _error("engine", f"engine worker cannot read its input: {exc.strerror}")
     try:
         module = importlib.import_module(module_name)
         result = module.handle(request, input_text)
@@ -68,7 +80,10 @@ def _preload(argv: list[str]) -> None:
     """
     if len(argv) == 2 and argv[0] == "--preload" and argv[1] in HANDLERS:
         with contextlib.suppress(BaseException):
-            importlib.import_module(HANDLERS[argv[1]])
+            module = importlib.import_module(HANDLERS[argv[1]])
+            preload = getattr(module, "preload", None)
+            if callable(preload):
+                preload()  # e.g. load the engine's native library
 
 
 def main() -> int:

@@ -1,0 +1,171 @@
+"""Deployments in the ledger: what the deployer was allowed to ship, and what it did.
+
+Two things live here:
+
+* :func:`find_gate_approval` — the deployer's permission: the **latest** gate decision recorded
+  for an artifact digest must have passed (``pass`` or ``warn``), and be **authentic**: the
+  hash chain verifies from the first record up to and including it, and when trusted keys are
+  given (``GATEKEEPER_LEDGER_KEY``'s public key, ``--trusted-key``) it is signed by one of
+  them. The latest one, because a later failing decision for the same artifact (a stricter
+  policy, a new vulnerability) withdraws an earlier pass.
+* :func:`record_deploy_event` — deployments, verdicts and rollbacks appended to the same
+  chain as decisions (``kind: deploy.*``), so an auditor sees which decision let each
+  artifact out, every verdict with its numbers, and every rollback with its reason.
+
+Records of other kinds than ``gate.decision`` carry no decision document: readers of decisions
+skip them (:func:`is_gate_decision`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gatekeeper import __version__
+from gatekeeper.ledger.chain import record_builder, verify_chain
+from gatekeeper.ledger.recorder import timestamp
+from gatekeeper.ledger.signing import Signer
+from gatekeeper.ledger.store import Head, LedgerStore, NewRecord, StoredRecord
+
+GATE_DECISION_KIND = "gate.decision"
+DEPLOY_KIND_PREFIX = "deploy."
+# The kinds the deployer writes (additive: readers must accept kinds they do not know).
+DEPLOY_KINDS = (
+    "deploy.refused",  # no passing, authentic decision, or a deploy-time policy said no
+    "deploy.started",
+    "deploy.verdict",  # one analysis interval: the judge's numbers and the log analysis
+    "deploy.promoted",
+    "deploy.rolled_back",
+    "deploy.paused",
+    "deploy.recovered",  # a later deployer finished or reverted a rollout left unfinished
+    "deploy.stopped",  # every process of the service stopped (`deploy stop`)
+)
+PASSING_OUTCOMES = ("pass", "warn")
+
+
+def is_gate_decision(document: Mapping[str, Any]) -> bool:
+    # Records written before kinds existed are decisions.
+    return bool(document.get("kind", GATE_DECISION_KIND) == GATE_DECISION_KIND)
+
+
+@dataclass(frozen=True)
+class GateApproval:
+    """The outcome of looking for the deployer's permission."""
+
+    allowed: bool
+    reason: str
+    decision_id: str | None = None
+    seq: int | None = None
+    outcome: str | None = None
+    recorded_at: str | None = None
+    signer: str | None = None
+
+
+def find_gate_approval(
+    store: LedgerStore,
+    artifact_digest: str,
+    *,
+    trusted_key_ids: Iterable[str] | None = None,
+) -> GateApproval:
+    latest: tuple[StoredRecord, dict[str, Any]] | None = None
+    for record in store.records():
+        doc = record.document()
+        if not is_gate_decision(doc):
+            continue
+        release = doc.get("release") or {}
+        if release.get("artifact_digest") == artifact_digest:
+            latest = (record, doc)
+    if latest is None:
+        return GateApproval(
+            False, f"no gate decision is recorded for artifact {artifact_digest} in the ledger"
+        )
+    record, doc = latest
+    outcome = str(doc.get("outcome"))
+    fields: dict[str, Any] = {
+        "decision_id": record.decision_id,
+        "seq": record.seq,
+        "outcome": outcome,
+        "recorded_at": record.recorded_at,
+    }
+    name = f"gate decision {record.decision_id} (record #{record.seq})"
+    if outcome not in PASSING_OUTCOMES:
+        return GateApproval(
+            False, f"the latest {name} for artifact {artifact_digest} is '{outcome}'", **fields
+        )
+    problem = _verify_up_to(store, record)
+    if problem is not None:
+        return GateApproval(False, f"{name} is not authentic: {problem}", **fields)
+    signer = doc.get("signer")
+    key_id = signer.get("key_id") if isinstance(signer, dict) else None
+    if trusted_key_ids is not None:
+        trusted = set(trusted_key_ids)
+        if key_id is None:
+            return GateApproval(
+                False, f"{name} is not signed, and a trusted signing key is configured", **fields
+            )
+        if key_id not in trusted:
+            return GateApproval(
+                False, f"{name} was signed by {key_id}, which is not a trusted key", **fields
+            )
+    return GateApproval(
+        True,
+        f"{name} passed ({outcome})",
+        signer=key_id if isinstance(key_id, str) else None,
+        **fields,
+    )
+
+
+def _verify_up_to(store: LedgerStore, target: StoredRecord) -> str | None:
+    """Verify the chain from genesis through ``target``: its content, every link before it,
+    and its signature when it has one. What comes after it cannot change it."""
+
+    def prefix() -> Iterator[StoredRecord]:
+        for record in store.records():
+            yield record
+            if record.seq >= target.seq:
+                return
+
+    result = verify_chain(prefix, head=Head(target.seq, target.hash))
+    if result.problem is not None:
+        return result.problem.message
+    return None
+
+
+def record_deploy_event(
+    store: LedgerStore,
+    *,
+    kind: str,
+    release: Mapping[str, Any],
+    outcome: str,
+    details: Mapping[str, Any],
+    signer: Signer | None = None,
+    now: datetime | None = None,
+) -> NewRecord:
+    """Append one deployment event. ``release`` holds service, version, artifact_digest and
+    environment (the same shape as a decision's, so ``audit log --service`` lists both)."""
+    if not kind.startswith(DEPLOY_KIND_PREFIX):
+        raise ValueError(f"not a deployment record kind: {kind!r}")
+    fields = {
+        "kind": kind,
+        # The store indexes every record by this column: each event gets its own id.
+        "decision_id": str(uuid.uuid4()),
+        "outcome": outcome,
+        "release": dict(release),
+        "deployment": dict(details),
+        "gatekeeper_version": __version__,
+    }
+    build = record_builder(fields, recorded_at=timestamp(now or datetime.now(UTC)), signer=signer)
+    return store.append(build, {})
+
+
+def deploy_events(
+    store: LedgerStore, *, service: str | None = None
+) -> Iterator[tuple[StoredRecord, dict[str, Any]]]:
+    """Deployment records in chain order (optionally of one service)."""
+    for record in store.records(service=service):
+        doc = record.document()
+        if str(doc.get("kind", "")).startswith(DEPLOY_KIND_PREFIX):
+            yield record, doc

@@ -1,0 +1,140 @@
+"""regorus evaluates one gate run in two workers that claim the policy packages between them.
+
+What a user relies on: the same violations as one worker, and fail-closed when any worker
+crashes, answers garbage, skips a package or answers one twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from gatekeeper.errors import EngineError
+from gatekeeper.policy.bundle import PolicyBundle, load_bundle
+from gatekeeper.policy.engines import base, guard
+from gatekeeper.policy.engines.registry import get_engine
+
+QUERIES = ("data.a.deny", "data.b.deny", "data.c.warn", "data.c.deny")
+
+
+def _bundle(tmp_path: Path) -> PolicyBundle:
+    (tmp_path / "a.rego").write_text(
+        "package a\n\ndeny contains x.name if {\n\tsome x in input.items\n\tx.bad\n}\n"
+    )
+    (tmp_path / "b.rego").write_text(
+        'package b\n\ndeny contains "too many" if count(input.items) > 2\n'
+    )
+    (tmp_path / "c.rego").write_text(
+        "package c\n\nwarn contains n if {\n\tsome n in input.names\n}\n\n"
+        'deny contains "empty" if count(input.names) == 0\n'
+    )
+    return load_bundle([str(tmp_path)])
+
+
+INPUT = {
+    "items": [{"name": "x", "bad": True}, {"name": "y", "bad": False}, {"name": "z"}],
+    "names": ["n1", "n2"],
+}
+
+
+def _fake_worker(result: dict[str, object]) -> list[str]:
+    """A worker command that reads the request and answers ``result``."""
+    answer = json.dumps({"ok": True, "result": result})
+    return [sys.executable, "-c", f"import sys; sys.stdin.buffer.read(); print({answer!r})"]
+
+
+@pytest.fixture(autouse=True)
+def _two_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The machine running the tests may have one CPU; the behaviour under test needs two.
+    monkeypatch.setattr(guard, "evaluation_workers", lambda engine: 2 if engine == "regorus" else 1)
+    monkeypatch.setattr(base, "evaluation_workers", guard.evaluation_workers)
+    guard.discard_spare()
+
+
+def test_two_workers_give_the_single_worker_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = _bundle(tmp_path)
+    shared = get_engine("regorus").evaluate(bundle, json.dumps(INPUT), QUERIES)
+    monkeypatch.setattr(base, "evaluation_workers", lambda engine: 1)
+    single = get_engine("regorus").evaluate(bundle, json.dumps(INPUT), QUERIES)
+    assert (
+        shared.values
+        == single.values
+        == {
+            "data.a.deny": ["x"],
+            "data.b.deny": ["too many"],
+            "data.c.warn": ["n1", "n2"],
+            "data.c.deny": [],
+        }
+    )
+
+
+def test_a_large_input_goes_through_a_private_file_that_is_removed(tmp_path: Path) -> None:
+    bundle = _bundle(tmp_path)
+    names = [f"name-{i:07d}" for i in range(80_000)]  # > 1 MB of JSON
+    document = json.dumps({**INPUT, "names": names})
+    assert len(document) >= guard.INPUT_FILE_MIN_CHARS
+    before = set(Path(tempfile.gettempdir()).glob("gatekeeper-input-*"))
+    result = get_engine("regorus").evaluate(bundle, document, QUERIES)
+    assert len(result.values["data.c.warn"]) == 80_000
+    assert set(Path(tempfile.gettempdir()).glob("gatekeeper-input-*")) == before
+
+
+def test_a_crashing_worker_fails_the_evaluation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        guard, "WORKER_COMMAND", [sys.executable, "-c", "import os; os.kill(os.getpid(), 9)"]
+    )
+    with pytest.raises(EngineError, match="killed by signal SIGKILL"):
+        get_engine("regorus").evaluate(_bundle(tmp_path), json.dumps(INPUT), QUERIES)
+
+
+def test_workers_that_skip_packages_fail_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(guard, "WORKER_COMMAND", _fake_worker({"values": {}, "groups": []}))
+    with pytest.raises(EngineError, match="left queries unevaluated"):
+        get_engine("regorus").evaluate(_bundle(tmp_path), json.dumps(INPUT), QUERIES)
+
+
+def test_a_package_answered_twice_fails_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(guard, "WORKER_COMMAND", _fake_worker({"values": {}, "groups": [0]}))
+    with pytest.raises(EngineError, match="answered a query group twice"):
+        get_engine("regorus").evaluate(_bundle(tmp_path), json.dumps(INPUT), QUERIES)
+
+
+def test_values_for_queries_a_worker_did_not_claim_fail_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = {"values": {"data.a.deny": []}, "groups": []}
+    monkeypatch.setattr(guard, "WORKER_COMMAND", _fake_worker(answer))
+    with pytest.raises(EngineError, match="unusable result"):
+        get_engine("regorus").evaluate(_bundle(tmp_path), json.dumps(INPUT), QUERIES)
+
+
+def test_both_spares_are_started_and_used(tmp_path: Path) -> None:
+    bundle = _bundle(tmp_path)
+    guard.prestart_worker("regorus")
+    spare = guard._spare
+    assert spare is not None and len(spare.children()) == 2
+    result = get_engine("regorus").evaluate(bundle, json.dumps(INPUT), QUERIES)
+    assert result.values["data.a.deny"] == ["x"]
+    assert guard._spare is None
+    assert all(child.poll() == 0 for child in spare.children())  # both answered and exited
+
+
+def test_groups_keep_the_rules_of_a_package_together(tmp_path: Path) -> None:
+    groups = base.query_groups(_bundle(tmp_path), QUERIES)
+    assert sorted(map(sorted, groups)) == [
+        ["data.a.deny"],
+        ["data.b.deny"],
+        ["data.c.deny", "data.c.warn"],
+    ]
