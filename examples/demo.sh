@@ -6,8 +6,10 @@ BIN=${1:-.venv/bin}
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${GATEKEEPER_DEMO_OUT:-out/demo}
 mkdir -p "$OUT"
+# Absolute from here on: later steps run commands from inside the scaffolded service.
+OUT=$(cd "$OUT" && pwd)
 # Every gate run records its decision; the demo keeps its own ledger, started afresh.
-LEDGER="$(cd "$OUT" && pwd)/ledger.db"  # absolute: the pipeline runs inside the service folder
+LEDGER="$OUT/ledger.db"
 rm -f "$LEDGER" "$LEDGER-wal" "$LEDGER-shm"
 export GATEKEEPER_LEDGER_URL="$LEDGER"
 
