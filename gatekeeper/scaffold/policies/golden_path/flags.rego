@@ -8,6 +8,7 @@
 # custom:
 #   id: GK-GP-003
 #   severity: high
+#   controls: [PO.4.2, PO.3.2]
 #   remediation: >-
 #     Restore the flags of the template's step (see the generated .github/workflows/ci.yml and
 #     .gitlab-ci.yml).

@@ -7,6 +7,7 @@
 # custom:
 #   id: GK-GP-002
 #   severity: high
+#   controls: [PO.4.1, PO.3.2]
 #   remediation: >-
 #     Move the gate step after the scans (GitHub: later in the job, or in a job that `needs`
 #     them; GitLab: a later stage).

@@ -7,6 +7,7 @@
 # custom:
 #   id: GK-GP-001
 #   severity: high
+#   controls: [PO.4.1, PO.3.2, PS.3.2, PW.7.2]
 #   remediation: >-
 #     Restore the step from the template: `gatekeeper scaffold new TEMPLATE /tmp/x --dry-run`
 #     shows the golden-path files, `gatekeeper scaffold update` brings in template changes.

@@ -7,6 +7,7 @@
 # custom:
 #   id: GK-GP-004
 #   severity: medium
+#   controls: [PO.3.2, CC8.1]
 #   remediation: >-
 #     Run `gatekeeper scaffold update` and resolve any conflicts it reports.
 package gatekeeper.scaffold.template
