@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from gatekeeper.cli.options import use_color
+from gatekeeper.cli.options import engine_option, use_color
 from gatekeeper.errors import ConfigError
 from gatekeeper.evidence import DEFAULT_MAX_BYTES
 from gatekeeper.gate.check import (
@@ -28,7 +28,6 @@ from gatekeeper.gate.check import (
     Message,
     run_check,
 )
-from gatekeeper.policy.engines.registry import DEFAULT_ENGINE, ENGINES
 
 OUTPUTS = ("stdout", "json", "table")
 _CONFTEST_ONLY_OUTPUTS = ("tap", "junit", "github", "azuredevops", "sarif")
@@ -262,13 +261,7 @@ def _check_output(_ctx: click.Context, _param: click.Parameter, value: str) -> s
     default="v1",
     help="Rego syntax of the policies; only v1 (conftest's default) is supported.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(sorted(ENGINES)),
-    default=DEFAULT_ENGINE,
-    show_default=True,
-    help="Rego engine.",
-)
+@engine_option()
 def check(
     files: tuple[str, ...],
     policies: tuple[str, ...],

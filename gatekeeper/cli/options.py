@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
+
+import click
 
 from gatekeeper.errors import ConfigError
 from gatekeeper.model import Decision
+from gatekeeper.policy.engines.registry import DEFAULT_ENGINE, ENGINES
 from gatekeeper.report.registry import REPORTERS, get_reporter
+
+FC = TypeVar("FC", bound=Callable[..., Any])
+
+
+def engine_option(help_text: str = "Rego engine.") -> Callable[[FC], FC]:
+    """``--engine`` with the registered engines as choices and the default engine."""
+    return click.option(
+        "--engine",
+        type=click.Choice(sorted(ENGINES)),
+        default=DEFAULT_ENGINE,
+        show_default=True,
+        help=help_text,
+    )
 
 
 def use_color(no_color_flag: bool, stream: object = None) -> bool:

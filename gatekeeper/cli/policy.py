@@ -14,12 +14,13 @@ from pathlib import Path
 
 import click
 
+from gatekeeper.cli.options import engine_option
 from gatekeeper.config import load_config
 from gatekeeper.errors import EXIT_FAIL, EXIT_PASS
 from gatekeeper.policy.build import build_bundle
 from gatekeeper.policy.bundle import PolicyBundle, builtin_policy_dir, load_bundle
 from gatekeeper.policy.controls import load_catalogue
-from gatekeeper.policy.engines.registry import DEFAULT_ENGINE, ENGINES, get_engine
+from gatekeeper.policy.engines.registry import ENGINES, get_engine
 from gatekeeper.policy.explain import (
     describe_policies,
     find_policy,
@@ -78,13 +79,7 @@ def policy() -> None:
 
 @policy.command("test")
 @_paths_argument
-@click.option(
-    "--engine",
-    type=click.Choice(sorted(ENGINES)),
-    default=DEFAULT_ENGINE,
-    show_default=True,
-    help="Engine that runs the tests.",
-)
+@engine_option("Engine that runs the tests.")
 @click.option(
     "--coverage",
     is_flag=True,

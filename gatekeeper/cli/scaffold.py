@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
+from gatekeeper.cli.options import engine_option
 from gatekeeper.errors import EXIT_FAIL, EXIT_PASS
 from gatekeeper.model import Outcome
-from gatekeeper.policy.engines.registry import DEFAULT_ENGINE, ENGINES
 from gatekeeper.scaffold.answers import Asker, parse_set_options, read_answers_file
 from gatekeeper.scaffold.check import check_service
 from gatekeeper.scaffold.new import scaffold_new
@@ -229,13 +229,7 @@ def update(
     is_flag=True,
     help="Only the -p policies, not the built-in golden-path policies.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(sorted(ENGINES)),
-    default=DEFAULT_ENGINE,
-    show_default=True,
-    help="Rego engine.",
-)
+@engine_option()
 @click.option(
     "--format",
     "format_",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 from gatekeeper.deploy.artifact import tree_digest
 from tests.conftest import CliResult, run_cli
+from tests.deploy_local.helpers import LoadGenerator, LoadResult, get
 
 SERVICE = "shop"
 # Short analysis windows (the tests run ~100 requests/s through the proxy); everything else is
@@ -142,3 +144,38 @@ def make_world(root: Path) -> World:
     sbom = root / "sbom.cdx.json"
     write_sbom(sbom)
     return World(root=root, svc=svc, sbom=sbom)
+
+
+def proxy_port(world: World) -> int:
+    return int(world.state()["proxy"]["port"])
+
+
+def serving(world: World) -> str:
+    """Which version answers GET / through the proxy now (sampled 20 times: all the same)."""
+    labels = set()
+    for _ in range(20):
+        status, body = get(proxy_port(world))
+        assert status == 200
+        labels.add(json.loads(body)["version"])
+    assert len(labels) == 1, labels
+    return labels.pop()
+
+
+def deploy_under_load(world: World, release: Path) -> tuple[Any, LoadResult]:
+    with LoadGenerator(proxy_port(world), threads=3, max_seconds=90) as load:
+        load.wait_for(50)
+        result = world.deploy(str(release), "--env", "dev")
+        time.sleep(0.3)  # requests right after the switch are part of the test too
+    return result, load.result
+
+
+def settled_on(world: World, version: str) -> dict[str, Any]:
+    status = world.status()
+    state = status["live"]["state"]
+    assert state["phase"] == "stable"
+    assert state["stable"]["version"] == version
+    assert state["canary"] is None and state["canary_workers"] == []
+    assert state["canary_weight"] == 0
+    alive = status["live"]["workers_alive"]
+    assert len(state["stable_workers"]) == 2 and all(alive.values())
+    return status

@@ -24,8 +24,17 @@ import pytest
 from gatekeeper.deploy.local import process
 from gatekeeper.deploy.local.target import LocalTarget
 from gatekeeper.deploy.service_config import load_service_deploy_config
-from tests.deploy_e2e.helpers import SERVICE, World, index_code, make_world
-from tests.deploy_local.helpers import LoadGenerator, LoadResult, get
+from tests.deploy_e2e.helpers import (
+    SERVICE,
+    World,
+    deploy_under_load,
+    index_code,
+    make_world,
+    proxy_port,
+    serving,
+    settled_on,
+)
+from tests.deploy_local.helpers import get
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the local target uses /proc")
 
@@ -55,41 +64,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 target.close()
             assert stopped.code == 0, stopped.stderr
             assert process.find_marked(state_dir.resolve()) == []
-
-
-def proxy_port(world: World) -> int:
-    return int(world.state()["proxy"]["port"])
-
-
-def serving(world: World) -> str:
-    """Which version answers GET / through the proxy now (sampled 20 times: all the same)."""
-    labels = set()
-    for _ in range(20):
-        status, body = get(proxy_port(world))
-        assert status == 200
-        labels.add(json.loads(body)["version"])
-    assert len(labels) == 1, labels
-    return labels.pop()
-
-
-def deploy_under_load(world: World, release: Path) -> tuple[Any, LoadResult]:
-    with LoadGenerator(proxy_port(world), threads=3, max_seconds=90) as load:
-        load.wait_for(50)
-        result = world.deploy(str(release), "--env", "dev")
-        time.sleep(0.3)  # requests right after the switch are part of the test too
-    return result, load.result
-
-
-def settled_on(world: World, version: str) -> dict[str, Any]:
-    status = world.status()
-    state = status["live"]["state"]
-    assert state["phase"] == "stable"
-    assert state["stable"]["version"] == version
-    assert state["canary"] is None and state["canary_workers"] == []
-    assert state["canary_weight"] == 0
-    alive = status["live"]["workers_alive"]
-    assert len(state["stable_workers"]) == 2 and all(alive.values())
-    return status
 
 
 def history_rows(world: World) -> list[dict[str, Any]]:
