@@ -16,14 +16,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -39,7 +36,7 @@ from tests.deploy_e2e.helpers import (
     serving,
     settled_on,
 )
-from tests.deploy_verify.prom import free_port, prometheus_binary
+from tests.deploy_verify.prom import exited_error, prometheus_binary, prometheus_server
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the local target uses /proc")
 
@@ -82,53 +79,28 @@ def _query(url: str, promql: str) -> list[dict[str, object]]:
 
 
 @contextlib.contextmanager
-def scraping_prometheus(binary: str, port: int, target: str) -> Iterator[str]:
-    """Prometheus on 127.0.0.1:``port`` scraping ``target``'s /metrics every second; yields
-    its URL once it has scraped the target successfully."""
-    with tempfile.TemporaryDirectory(prefix="gk-prom-e2e-") as tmp:
-        config = Path(tmp) / "prometheus.yml"
-        config.write_text(
-            "global:\n"
-            "  scrape_interval: 1s\n"
-            "  scrape_timeout: 900ms\n"
-            "scrape_configs:\n"
-            "  - job_name: gatekeeper-proxy\n"
-            "    static_configs:\n"
-            f"      - targets: ['{target}']\n"
-        )
-        server = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={Path(tmp) / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--log.level=error",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if server.poll() is not None:
-                    err = server.stderr.read().decode(errors="replace") if server.stderr else ""
-                    raise RuntimeError(f"prometheus exited with {server.returncode}: {err[-2000:]}")
-                with contextlib.suppress(OSError, ValueError, KeyError):
-                    up = _query(url, 'up{job="gatekeeper-proxy"}')
-                    if up and float(up[0]["value"][1]) == 1:  # type: ignore[index]
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("prometheus did not scrape the proxy within 60 s")
-                time.sleep(0.25)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+def scraping_prometheus(binary: str, target: str) -> Iterator[str]:
+    """Prometheus scraping ``target``'s /metrics every second; yields its URL once it has
+    scraped the target successfully."""
+    with prometheus_server(
+        binary,
+        job="gatekeeper-proxy",
+        target=target,
+        scrape_interval="1s",
+        scrape_timeout="900ms",
+    ) as running:
+        deadline = time.monotonic() + 60
+        while True:
+            if running.process.poll() is not None:
+                raise exited_error(running.process)
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                up = _query(running.url, 'up{job="gatekeeper-proxy"}')
+                if up and float(up[0]["value"][1]) == 1:  # type: ignore[index]
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("prometheus did not scrape the proxy within 60 s")
+            time.sleep(0.25)
+        yield running.url
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +119,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         first = built.deploy(str(release), "--env", "dev")
         assert first.code == 0, first.stdout + first.stderr
         admin_port = int(built.state()["proxy"]["admin_port"])
-        with scraping_prometheus(binary, free_port(), f"127.0.0.1:{admin_port}") as url:
+        with scraping_prometheus(binary, f"127.0.0.1:{admin_port}") as url:
             config = built.svc / "gatekeeper.yaml"
             config.write_text(config.read_text() + verification_section(url))
             yield built

@@ -92,22 +92,22 @@ def _get_json(url: str) -> dict[str, object]:
 
 
 @contextlib.contextmanager
-def running_prometheus(binary: str, *, min_points: int = 16) -> Iterator[RunningPrometheus]:
-    """Start the exporter and Prometheus; yield once every series has ``min_points`` scrapes."""
-    exporter = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Exporter)
-    thread = threading.Thread(target=exporter.serve_forever, daemon=True)
-    thread.start()
+def prometheus_server(
+    binary: str, *, job: str, target: str, scrape_interval: str, scrape_timeout: str
+) -> Iterator[RunningPrometheus]:
+    """The real binary on a free loopback port scraping ``target`` (host:port) as ``job``,
+    with a throwaway config and storage; stopped (then killed if it must be) on exit."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="gk-prom-") as tmp:
         config = Path(tmp) / "prometheus.yml"
         config.write_text(
             "global:\n"
-            f"  scrape_interval: {SCRAPE_INTERVAL}\n"
-            "  scrape_timeout: 200ms\n"
+            f"  scrape_interval: {scrape_interval}\n"
+            f"  scrape_timeout: {scrape_timeout}\n"
             "scrape_configs:\n"
-            "  - job_name: app\n"
+            f"  - job_name: {job}\n"
             "    static_configs:\n"
-            f"      - targets: ['127.0.0.1:{exporter.server_address[1]}']\n"
+            f"      - targets: ['{target}']\n"
         )
         process = subprocess.Popen(
             [
@@ -120,10 +120,8 @@ def running_prometheus(binary: str, *, min_points: int = 16) -> Iterator[Running
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        url = f"http://127.0.0.1:{port}"
         try:
-            _wait_for_points(url, process, min_points)
-            yield RunningPrometheus(url=url, process=process)
+            yield RunningPrometheus(url=f"http://127.0.0.1:{port}", process=process)
         finally:
             process.terminate()
             try:
@@ -131,8 +129,33 @@ def running_prometheus(binary: str, *, min_points: int = 16) -> Iterator[Running
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            exporter.shutdown()
-            exporter.server_close()
+
+
+def exited_error(process: subprocess.Popen[bytes]) -> RuntimeError:
+    """What a Prometheus that died during start-up said, as an error to raise."""
+    err = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    return RuntimeError(f"prometheus exited with {process.returncode}: {err[-2000:]}")
+
+
+@contextlib.contextmanager
+def running_prometheus(binary: str, *, min_points: int = 16) -> Iterator[RunningPrometheus]:
+    """Start the exporter and Prometheus; yield once every series has ``min_points`` scrapes."""
+    exporter = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Exporter)
+    thread = threading.Thread(target=exporter.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with prometheus_server(
+            binary,
+            job="app",
+            target=f"127.0.0.1:{exporter.server_address[1]}",
+            scrape_interval=SCRAPE_INTERVAL,
+            scrape_timeout="200ms",
+        ) as running:
+            _wait_for_points(running.url, running.process, min_points)
+            yield running
+    finally:
+        exporter.shutdown()
+        exporter.server_close()
 
 
 def _wait_for_points(url: str, process: subprocess.Popen[bytes], min_points: int) -> None:
@@ -140,8 +163,7 @@ def _wait_for_points(url: str, process: subprocess.Popen[bytes], min_points: int
     query = urllib.parse.urlencode({"query": "count_over_time(app_latency_ms[1m])"})
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            err = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            raise RuntimeError(f"prometheus exited with {process.returncode}: {err[-2000:]}")
+            raise exited_error(process)
         with contextlib.suppress(OSError, ValueError):
             data = _get_json(f"{url}/api/v1/query?{query}")
             result = data.get("data", {}).get("result", [])  # type: ignore[union-attr]
