@@ -65,7 +65,7 @@ def read_document(path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedDoc
     first = stripped[0]
     syntax: Literal["json", "xml"]
     if first in "{[":
-        syntax, data = "json", _parse_json(path, text)
+        syntax, data = "json", parse_json(path, text)
     elif first == "<":
         syntax, data = "xml", _parse_xml(path, stripped)
     else:
@@ -123,7 +123,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _parse_json(path: str, text: str) -> Any:
+def parse_json(path: str, text: str) -> Any:
+    """Decode JSON text read from ``path``; any problem is one InputError with line:column
+    (and "truncated" when the document ends early). Shared with `gatekeeper check`."""
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:

@@ -30,7 +30,7 @@ from gatekeeper.evidence import DEFAULT_MAX_BYTES
 
 # The evidence reader's JSON parsing (NaN refused, line:column, truncation named) is exactly
 # what conftest inputs need too.
-from gatekeeper.evidence.loading import _parse_json as parse_json
+from gatekeeper.evidence.loading import parse_json
 from gatekeeper.gate.evaluate import data_ref
 from gatekeeper.policy.bundle import PolicyBundle, load_bundle
 from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S, Engine
