@@ -16,19 +16,21 @@ from typing import Any, TypeVar
 
 import click
 
-from gatekeeper.config import GatekeeperConfig, load_config
-from gatekeeper.errors import EXIT_FAIL, EXIT_PASS, ConfigError
-from gatekeeper.gate.run import GateResult
-from gatekeeper.ledger.chain import verify_chain
-from gatekeeper.ledger.export import oscal_assessment_results, vsa_statement
-from gatekeeper.ledger.recorder import open_configured_store, record_gate_run, timestamp
-from gatekeeper.ledger.replay import (
+from gatekeeper.audit.recorder import record_gate_run
+from gatekeeper.audit.replay import (
     ReplayResult,
     ViolationKey,
     comparison_document,
-    find_decision,
     replay_decision,
 )
+from gatekeeper.config import GatekeeperConfig, load_config
+from gatekeeper.errors import EXIT_FAIL, EXIT_PASS, ConfigError
+from gatekeeper.gate.run import GateResult
+from gatekeeper.ledger.canonical import timestamp
+from gatekeeper.ledger.chain import verify_chain
+from gatekeeper.ledger.decisions import find_decision
+from gatekeeper.ledger.export import oscal_assessment_results, vsa_statement
+from gatekeeper.ledger.registry import open_configured_store
 from gatekeeper.ledger.report import build_report
 from gatekeeper.ledger.report_render import RENDERERS, get_renderer
 from gatekeeper.ledger.signing import generate_key_pem, load_public_key_id

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from gatekeeper.config import GatekeeperConfig
 from gatekeeper.errors import ConfigError
 from gatekeeper.ledger.postgres_store import PostgresStore
 from gatekeeper.ledger.sqlite_store import SqliteStore
@@ -76,3 +77,23 @@ def resolve_ledger_url(
     if from_env:
         return from_env, cwd
     return str(DEFAULT_LEDGER_PATH), cwd
+
+
+def open_configured_store(
+    ledger: str | None,
+    *,
+    config: GatekeeperConfig,
+    env: Mapping[str, str],
+    cwd: Path,
+    create: bool,
+) -> LedgerStore:
+    """The ledger the command line, gatekeeper.yaml or the environment names (see
+    :func:`resolve_ledger_url`)."""
+    url, base = resolve_ledger_url(
+        ledger,
+        config_value=config.ledger,
+        config_dir=config.config_path.parent if config.config_path else None,
+        env=env,
+        cwd=cwd,
+    )
+    return open_store(url, base=base, create=create)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gatekeeper.ledger.chain import verify_chain
-from gatekeeper.ledger.replay import StoredDecision, stored_decisions
+from gatekeeper.ledger.decisions import StoredDecision, stored_decisions
 from gatekeeper.ledger.store import LedgerStore
 from gatekeeper.model import Decision, Level, Outcome
 

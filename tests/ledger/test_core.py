@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gatekeeper.audit.snapshot import restore_bundle, snapshot_bundle
 from gatekeeper.cli.audit import period_bound
 from gatekeeper.cli.impact import since_timestamp
 from gatekeeper.errors import ConfigError
@@ -14,7 +15,6 @@ from gatekeeper.ledger.canonical import GENESIS_HASH
 from gatekeeper.ledger.chain import record_builder, verify_chain
 from gatekeeper.ledger.postgres_store import mask_password
 from gatekeeper.ledger.registry import open_store, resolve_ledger_url
-from gatekeeper.ledger.snapshot import restore_bundle, snapshot_bundle
 from gatekeeper.ledger.store import LedgerError
 from gatekeeper.policy.bundle import load_bundle
 from tests.ledger.ledger_helpers import POLICIES

@@ -17,22 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper import __version__
+from gatekeeper.audit.snapshot import snapshot_bundle
 from gatekeeper.config import GatekeeperConfig
 from gatekeeper.evidence import gc_paused
 from gatekeeper.gate.run import GateResult
-from gatekeeper.ledger.canonical import digest_of_text
+from gatekeeper.ledger.canonical import digest_of_text, timestamp
 from gatekeeper.ledger.chain import record_builder
-from gatekeeper.ledger.registry import open_store, resolve_ledger_url
+from gatekeeper.ledger.decisions import DECISION_RECORD_KIND
+from gatekeeper.ledger.registry import open_configured_store
 from gatekeeper.ledger.signing import Signer, signer_from_env
-from gatekeeper.ledger.snapshot import snapshot_bundle
 from gatekeeper.ledger.store import LedgerStore, NewRecord
 
-RECORD_KIND = "gate.decision"
-
-
-def timestamp(moment: datetime) -> str:
-    """Microsecond RFC 3339 UTC: sorts as text, so time ranges are string comparisons."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+RECORD_KIND = DECISION_RECORD_KIND
 
 
 def record_fields(
@@ -83,26 +79,6 @@ def record_gate_result(
     fields = record_fields(result, namespaces=namespaces, snapshot_digest=snapshot_digest)
     build = record_builder(fields, recorded_at=timestamp(now or datetime.now(UTC)), signer=signer)
     return store.append(build, blobs)
-
-
-def open_configured_store(
-    ledger: str | None,
-    *,
-    config: GatekeeperConfig,
-    env: Mapping[str, str],
-    cwd: Path,
-    create: bool,
-) -> LedgerStore:
-    """The ledger the command line, gatekeeper.yaml or the environment names (see
-    :func:`~gatekeeper.ledger.registry.resolve_ledger_url`)."""
-    url, base = resolve_ledger_url(
-        ledger,
-        config_value=config.ledger,
-        config_dir=config.config_path.parent if config.config_path else None,
-        env=env,
-        cwd=cwd,
-    )
-    return open_store(url, base=base, create=create)
 
 
 def record_gate_run(
