@@ -601,10 +601,7 @@ class _Recorder:
 def open_target(
     name: str, service: str, context: ServiceContext, *, lock: bool = True
 ) -> DeployTarget:
-    try:
-        cls = target_class(name)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    cls = target_class(name)
     # Both built-in targets take (service, config, root=, lock=); the ABC does not say so.
     target: DeployTarget = cls(service, context.deploy_config, root=context.service_dir, lock=lock)  # type: ignore[call-arg]
     return target
