@@ -74,7 +74,7 @@ from gatekeeper.ledger.deployments import (
 )
 from gatekeeper.ledger.registry import open_configured_store
 from gatekeeper.ledger.signing import load_public_key_id, signer_from_env
-from gatekeeper.ledger.store import LedgerError, LedgerStore
+from gatekeeper.ledger.store import LedgerError, LedgerMissing, LedgerStore
 from gatekeeper.model import Decision, Release
 
 DEPLOYMENT_SCHEMA = "gatekeeper.deployment/v1"
@@ -504,10 +504,8 @@ def plan_deploy(request: DeployRequest, context: ServiceContext) -> Plan:
 def _approval(request: DeployRequest, context: ServiceContext, digest: str) -> GateApproval:
     try:
         store = context.open_ledger(create=False)
-    except LedgerError as exc:
-        if "no ledger here" in exc.message:
-            return GateApproval(False, f"no ledger at {exc.path}: no gate decision is recorded")
-        raise
+    except LedgerMissing as exc:
+        return GateApproval(False, f"no ledger at {exc.path}: no gate decision is recorded")
     try:
         return find_gate_approval(
             store, digest, trusted_key_ids=_trusted_key_ids(request, context.env)
@@ -1074,10 +1072,8 @@ def history(context: ServiceContext, service: str | None) -> list[dict[str, Any]
     """Deployment events from the ledger, oldest first (verdicts included)."""
     try:
         store = context.open_ledger(create=False)
-    except LedgerError as exc:
-        if "no ledger here" in exc.message:
-            return []
-        raise
+    except LedgerMissing:
+        return []
     try:
         rows: list[dict[str, Any]] = []
         for stored, doc in deploy_events(store, service=service):

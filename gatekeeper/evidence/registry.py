@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gatekeeper.errors import InputError
-from gatekeeper.evidence.interface import EvidenceReader, ParsedDocument
+from gatekeeper.evidence.interface import EvidenceError, EvidenceReader, ParsedDocument
 from gatekeeper.evidence.readers.attestation import AttestationReader
 from gatekeeper.evidence.readers.cyclonedx import CycloneDxReader
 from gatekeeper.evidence.readers.cyclonedx_vex import CycloneDxVexReader
@@ -39,7 +39,7 @@ _IN_PRIORITY_ORDER: tuple[EvidenceReader, ...] = (
     PipAuditReader(),
 )
 
-READERS: Registry[EvidenceReader] = Registry("evidence kind", error=InputError)
+READERS: Registry[EvidenceReader] = Registry("evidence kind", error=EvidenceError, plural="kinds")
 
 
 def _shared(reader: EvidenceReader) -> Callable[[], EvidenceReader]:
@@ -63,8 +63,6 @@ def syntaxes_of(reader: EvidenceReader) -> tuple[str, ...]:
 
 def get_reader(kind: str) -> EvidenceReader:
     """The reader for ``--kind``; an unknown name is a usage error listing the valid ones."""
-    if kind not in READERS:
-        raise InputError(f"unknown evidence kind {kind!r}; known kinds: {known_kinds()}")
     return READERS.create(kind)
 
 
@@ -74,7 +72,7 @@ def detect_kind(doc: ParsedDocument) -> EvidenceReader:
         reader = READERS.create(name)
         if doc.syntax in syntaxes_of(reader) and reader.detect(doc):
             return reader
-    raise InputError(
+    raise EvidenceError(
         f"unknown evidence kind ({doc.syntax.upper()} document matches no reader); "
         f"known kinds: {known_kinds()}; pass --kind to force one",
         path=doc.path,

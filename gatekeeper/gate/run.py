@@ -12,14 +12,12 @@ from gatekeeper.errors import InputError
 from gatekeeper.evidence import gc_paused, load_evidence
 from gatekeeper.gate.decide import DecideOptions, decide
 from gatekeeper.gate.input import build_gate_input, load_release
-from gatekeeper.gate.waivers import load_waivers
+from gatekeeper.gate.waivers import default_waivers_path, load_waivers
 from gatekeeper.model import Decision, GateInput, Level, Release, Waiver
 from gatekeeper.policy.bundle import PolicyBundle, builtin_policy_dir, load_bundle
 from gatekeeper.policy.engines.guard import discard_spare, prestart_worker
 from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S
 from gatekeeper.policy.engines.registry import DEFAULT_ENGINE, get_engine
-
-DEFAULT_WAIVERS_FILE = Path(".gatekeeper/waivers.yaml")
 
 
 @dataclass(frozen=True)
@@ -118,12 +116,5 @@ def load_gate_waivers(
 ) -> tuple[Waiver, ...]:
     """The waivers a gate applies: ``waivers_file``, else ``.gatekeeper/waivers.yaml`` under
     ``cwd`` when it exists, else none."""
-    path = _waivers_path(waivers_file, cwd)
+    path = Path(waivers_file) if waivers_file else default_waivers_path(cwd)
     return load_waivers(path, max_days=max_days, now=now) if path else ()
-
-
-def _waivers_path(waivers_file: str | Path | None, cwd: Path) -> Path | None:
-    if waivers_file:
-        return Path(waivers_file)
-    default = cwd / DEFAULT_WAIVERS_FILE
-    return default if default.is_file() else None
