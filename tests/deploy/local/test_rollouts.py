@@ -19,7 +19,7 @@ from gatekeeper.deploy.local import process
 from gatekeeper.deploy.local.target import LocalTarget
 from gatekeeper.deploy.state import Phase, load_state
 from gatekeeper.deploy.strategy import BlueGreenStrategy, CanaryStrategy, RollingStrategy
-from tests.deploy_local.helpers import LoadGenerator, get, release
+from tests.deploy.local.helpers import LoadGenerator, get, release
 
 FIRST = CanaryStrategy.model_validate({"steps": [{"setWeight": 0}]})
 

@@ -24,7 +24,7 @@ import pytest
 from gatekeeper.deploy.local import process
 from gatekeeper.deploy.local.target import LocalTarget
 from gatekeeper.deploy.service_config import load_service_deploy_config
-from tests.deploy_e2e.helpers import (
+from tests.deploy.e2e.helpers import (
     SERVICE,
     World,
     deploy_under_load,
@@ -34,7 +34,7 @@ from tests.deploy_e2e.helpers import (
     serving,
     settled_on,
 )
-from tests.deploy_local.helpers import get
+from tests.deploy.local.helpers import get
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the local target uses /proc")
 

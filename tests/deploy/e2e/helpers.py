@@ -13,7 +13,7 @@ from typing import Any
 
 from gatekeeper.deploy.artifact import tree_digest
 from tests.conftest import CliResult, run_cli
-from tests.deploy_local.helpers import LoadGenerator, LoadResult, get
+from tests.deploy.local.helpers import LoadGenerator, LoadResult, get
 
 SERVICE = "shop"
 # Short analysis windows (the tests run ~100 requests/s through the proxy); everything else is

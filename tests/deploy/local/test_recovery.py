@@ -13,7 +13,7 @@ from gatekeeper.deploy.local import process
 from gatekeeper.deploy.local.target import LocalTarget
 from gatekeeper.deploy.state import Phase, load_state, state_dir
 from tests.conftest import REPO
-from tests.deploy_local.helpers import LoadGenerator, get, service_config
+from tests.deploy.local.helpers import LoadGenerator, get, service_config
 
 
 def wait_for_canary_at_50(directory: Path, deployer: subprocess.Popen[bytes]) -> None:
@@ -29,7 +29,7 @@ def wait_for_canary_at_50(directory: Path, deployer: subprocess.Popen[bytes]) ->
 
 def test_killed_deployer_mid_canary_is_reverted_to_stable(tmp_path):
     deployer = subprocess.Popen(
-        [sys.executable, str(REPO / "tests" / "deploy_local" / "deployer.py"), str(tmp_path)],
+        [sys.executable, str(REPO / "tests" / "deploy" / "local" / "deployer.py"), str(tmp_path)],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
@@ -72,7 +72,7 @@ def test_killed_deployer_mid_canary_is_reverted_to_stable(tmp_path):
 
 def test_recovery_restarts_a_dead_proxy_and_missing_workers(target, tmp_path):
     from gatekeeper.deploy.executor import RolloutExecutor
-    from tests.deploy_local.test_rollouts import FIRST, release
+    from tests.deploy.local.test_rollouts import FIRST, release
 
     RolloutExecutor(target).run(release("v1", tmp_path), FIRST)
     old_proxy = target.state.proxy

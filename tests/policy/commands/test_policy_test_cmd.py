@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.policy_cmds.helpers import FIXTURES, LIBRARY
+from tests.policy.commands.helpers import FIXTURES, LIBRARY
 
 BOTH = pytest.mark.parametrize("engine", ["regorus", "regopy"])
 

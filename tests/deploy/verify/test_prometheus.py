@@ -27,7 +27,7 @@ from gatekeeper.deploy.verify import (
     analyze,
 )
 from gatekeeper.errors import ConfigError
-from tests.deploy_verify.prom import (
+from tests.deploy.verify.prom import (
     RunningPrometheus,
     free_port,
     prometheus_binary,

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.deploy_k8s.fakeapi import FakeApiServer
+from tests.deploy.k8s.fakeapi import FakeApiServer
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from gatekeeper.deploy.errors import DeployError
 from gatekeeper.deploy.local import process
 from gatekeeper.deploy.proxy import PoolRoute, ProxyClient, ProxyServer, Sample, SampleFeed
-from tests.deploy_local.helpers import SERVICE, get
+from tests.deploy.local.helpers import SERVICE, get
 
 
 class Worker:

@@ -9,7 +9,7 @@ from pathlib import Path
 from gatekeeper.deploy.executor import RolloutExecutor
 from gatekeeper.deploy.local.target import LocalTarget
 from gatekeeper.deploy.strategy import CanaryStrategy
-from tests.deploy_local.helpers import release, service_config
+from tests.deploy.local.helpers import release, service_config
 
 
 def main() -> int:

@@ -9,7 +9,7 @@ import tarfile
 from pathlib import Path
 
 from tests.conftest import run_cli
-from tests.policy_cmds.helpers import EVIDENCE, FIXTURES, LIBRARY, RELEASE
+from tests.policy.commands.helpers import EVIDENCE, FIXTURES, LIBRARY, RELEASE
 
 
 def _members(path: Path) -> dict[str, tarfile.TarInfo]:

@@ -15,7 +15,7 @@ from gatekeeper.deploy.k8s import manifests
 from gatekeeper.deploy.k8s.config import KubernetesConfig
 from gatekeeper.deploy.service_config import ServiceDeployConfig, load_service_deploy_config
 from gatekeeper.errors import ConfigError, InputError
-from tests.deploy_k8s.helpers import APP, IMAGE, digest_of, image_of, release, service_config
+from tests.deploy.k8s.helpers import APP, IMAGE, digest_of, image_of, release, service_config
 
 # The oldest and newest schemas kubernetes-validate ships, and one in between.
 SCHEMA_VERSIONS = ("1.25.0", "1.30.0", "1.37.0")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.deploy_e2e.helpers import World, index_code, make_world
+from tests.deploy.e2e.helpers import World, index_code, make_world
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from gatekeeper.deploy.state import Phase
 from gatekeeper.deploy.strategy import BlueGreenStrategy, CanaryStrategy, RollingStrategy
 from gatekeeper.deploy.target import CANARY, STABLE, target_class
 from gatekeeper.errors import ConfigError
-from tests.deploy_k8s.fakeapi import Behaviour, FakeApiServer, Fault, Snapshot
-from tests.deploy_k8s.helpers import (
+from tests.deploy.k8s.fakeapi import Behaviour, FakeApiServer, Fault, Snapshot
+from tests.deploy.k8s.helpers import (
     APP,
     IMAGE,
     NAMESPACE,

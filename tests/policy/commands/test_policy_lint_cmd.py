@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import run_cli
-from tests.policy_cmds.helpers import FIXTURES, LIBRARY
+from tests.policy.commands.helpers import FIXTURES, LIBRARY
 
 
 def test_builtin_library_is_clean_on_both_engines() -> None:

@@ -27,7 +27,7 @@ import pytest
 from gatekeeper.deploy.local import process
 from gatekeeper.deploy.local.target import LocalTarget
 from gatekeeper.deploy.service_config import load_service_deploy_config
-from tests.deploy_e2e.helpers import (
+from tests.deploy.e2e.helpers import (
     SERVICE,
     World,
     deploy_under_load,
@@ -36,7 +36,7 @@ from tests.deploy_e2e.helpers import (
     serving,
     settled_on,
 )
-from tests.deploy_verify.prom import exited_error, prometheus_binary, prometheus_server
+from tests.deploy.verify.prom import exited_error, prometheus_binary, prometheus_server
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the local target uses /proc")
 

@@ -9,7 +9,7 @@ from typing import Any
 from gatekeeper.deploy.k8s.target import KubernetesTarget
 from gatekeeper.deploy.service_config import ServiceDeployConfig
 from gatekeeper.deploy.state import ReleaseRecord
-from tests.deploy_k8s.fakeapi import FakeApiServer
+from tests.deploy.k8s.fakeapi import FakeApiServer
 
 NAMESPACE = "shop"
 APP = "payments"

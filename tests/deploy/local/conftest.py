@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from gatekeeper.deploy.local.target import LocalTarget
-from tests.deploy_local.helpers import service_config
+from tests.deploy.local.helpers import service_config
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import run_cli
-from tests.policy_cmds.helpers import FIXTURES, LIBRARY
+from tests.policy.commands.helpers import FIXTURES, LIBRARY
 
 
 def test_list_shows_every_library_policy() -> None:
