@@ -36,7 +36,10 @@ from tests.deploy.e2e.helpers import (
 )
 from tests.deploy.local.helpers import get
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the local target uses /proc")
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(sys.platform != "linux", reason="the local target uses /proc"),
+]
 
 V1 = index_code("v1")
 V2 = index_code("v2")

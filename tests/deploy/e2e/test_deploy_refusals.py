@@ -11,6 +11,8 @@ import pytest
 from tests.conftest import run_cli
 from tests.deploy.e2e.helpers import World, index_code, make_world
 
+pytestmark = pytest.mark.e2e  # seconds per test: real processes or servers (README, Development)
+
 
 @pytest.fixture
 def world(tmp_path: Path) -> World:

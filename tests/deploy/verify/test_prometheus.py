@@ -34,6 +34,8 @@ from tests.deploy.verify.prom import (
     running_prometheus,
 )
 
+pytestmark = pytest.mark.e2e  # seconds per test: real processes or servers (README, Development)
+
 LATENCY = 'max(app_latency_ms{version="$version"})'
 ERRORS = 'sum(increase(app_requests_total{version="$version",code="500"}[1m]))'
 TOTAL = 'sum(increase(app_requests_total{version="$version"}[1m]))'
