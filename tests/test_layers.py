@@ -18,14 +18,15 @@ PACKAGE = REPO / "gatekeeper"
 # recorded decisions again (replay, impact) and records gate runs: it sits above the gate and
 # the ledger, which the table's ledger row ("model, decision") would otherwise forbid.
 ALLOWED: dict[str, set[str]] = {
-    "cli": {"server", "audit", "report", "deploy", "scaffold", "pipeline", "ledger", "gate"}
-    | {"policy", "evidence", "model"},
+    "cli": {"server", "audit", "report", "deploy", "scaffold", "pipeline", "ledger", "conftest"}
+    | {"gate", "policy", "evidence", "model"},
     "audit": {"gate", "ledger", "policy", "evidence", "model"},
     "report": {"model"},
     "deploy": {"gate", "ledger", "model"},
     "scaffold": {"policy", "gate", "model"},
     "pipeline": {"policy", "gate", "model"},
     "ledger": {"model"},
+    "conftest": {"gate", "policy", "evidence", "model"},
     "gate": {"policy", "evidence", "model"},
     "policy": {"model"},
     "evidence": {"model"},

@@ -16,9 +16,7 @@ from typing import Any
 import click
 
 from gatekeeper.cli.options import engine_option, parsed_into, use_color
-from gatekeeper.errors import ConfigError
-from gatekeeper.evidence import DEFAULT_MAX_BYTES
-from gatekeeper.gate.check import (
+from gatekeeper.conftest.check import (
     DEFAULT_NAMESPACE,
     DEFAULT_POLICY,
     PARSERS,
@@ -29,6 +27,8 @@ from gatekeeper.gate.check import (
     Message,
     run_check,
 )
+from gatekeeper.errors import ConfigError
+from gatekeeper.evidence import DEFAULT_MAX_BYTES
 
 OUTPUTS = ("stdout", "json", "table")
 _CONFTEST_ONLY_OUTPUTS = ("tap", "junit", "github", "azuredevops", "sarif")

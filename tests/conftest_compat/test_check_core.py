@@ -1,4 +1,4 @@
-"""The conftest counting and parsing rules of gatekeeper.gate.check, without an engine.
+"""The conftest counting and parsing rules of gatekeeper.conftest.check, without an engine.
 
 Each expectation cites the conftest source it reproduces (github.com/open-policy-agent/conftest).
 """
@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from gatekeeper.cli.check import render_stdout, summary_line
-from gatekeeper.errors import ConfigError, InputError, PolicyError
-from gatekeeper.gate.check import (
+from gatekeeper.conftest.check import (
     CheckReport,
     CheckResult,
     Message,
@@ -29,6 +28,7 @@ from gatekeeper.gate.check import (
     tally_document,
     to_json_value,
 )
+from gatekeeper.errors import ConfigError, InputError, PolicyError
 from gatekeeper.policy.bundle import load_bundle
 
 
