@@ -35,7 +35,7 @@ test: lint typecheck unit
 
 # The fast set: everything but the slow end-to-end tests (marker `e2e`, see README).
 test-fast: lint typecheck
-	$(BIN)/pytest -q -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/pytest -q -m "not e2e" -n 2 $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_gate.py
