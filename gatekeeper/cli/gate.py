@@ -24,7 +24,7 @@ def gate() -> None:
 
 
 @gate.command("run")
-@click.argument("evidence", nargs=-1, type=click.Path(dir_okay=False))
+@click.argument("evidence", nargs=-1, type=click.Path())
 @click.option(
     "-p",
     "--policy",
@@ -43,14 +43,14 @@ def gate() -> None:
 @click.option(
     "--release",
     "release_file",
-    type=click.Path(dir_okay=False),
+    type=click.Path(),
     help="Release metadata file (YAML/JSON): service, version, commit, "
     "artifact_digest, environment, ...",
 )
 @click.option(
     "--waivers",
     "waivers_file",
-    type=click.Path(dir_okay=False),
+    type=click.Path(),
     help="Waivers file. Default: .gatekeeper/waivers.yaml when present.",
 )
 @click.option("--engine", type=click.Choice(sorted(ENGINES)), help="Rego engine. Default: regorus.")
@@ -93,7 +93,7 @@ def gate() -> None:
 @click.option(
     "--config",
     "config_file",
-    type=click.Path(dir_okay=False),
+    type=click.Path(),
     help="Configuration file. Default: ./gatekeeper.yaml when present.",
 )
 @click.option(
