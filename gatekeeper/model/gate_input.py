@@ -76,12 +76,33 @@ class VexState(StrEnum):
     UNTRIAGED = "untriaged"  # no VEX statement covers it
 
 
+class LicenseChoice(Frozen):
+    """One way of licensing a component: every id here must be acceptable (the ``AND`` of a
+    license expression in disjunctive normal form)."""
+
+    ids: tuple[str, ...] = Field(
+        description="SPDX license ids (normalized: `GPL-2.0` is `GPL-2.0-only`), sorted"
+    )
+    exceptions: dict[str, str] = Field(
+        default_factory=dict, description="id -> its `WITH` exception, for ids that have one"
+    )
+
+
 class License(Frozen):
     """One license of a component: an SPDX id, a free-text name, or an SPDX expression."""
 
     id: str | None = None
     name: str | None = None
     expression: str | None = None
+    choices: tuple[LicenseChoice, ...] = Field(
+        default=(),
+        description="the alternatives an id or expression allows (`A AND (B OR C)` is "
+        "[{A,B}, {A,C}]); empty for a name-only license. An expression that cannot be parsed "
+        "has one choice holding every id-like word in it (judged as if all applied)",
+    )
+    expression_error: str | None = Field(
+        default=None, description="why `expression` is not a valid SPDX expression; else null"
+    )
 
 
 class Hash(Frozen):

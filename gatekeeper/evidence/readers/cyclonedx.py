@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal
 from xml.etree.ElementTree import Element
 
 from gatekeeper.evidence.interface import EvidencePart, ParsedDocument
+from gatekeeper.evidence.licenses import make_license
 from gatekeeper.evidence.shape import JsonObject, Shape, pointer, severity_from_score, unique
 from gatekeeper.model import (
     Component,
@@ -150,7 +151,7 @@ def _plain_text(value: object) -> bool:
 def _license(lic_id: str | None, name: str | None, expression: str | None) -> License:
     # Licenses repeat across components (a few dozen distinct ones per SBOM), and frozen models
     # can be shared: one instance per distinct license instead of one per component.
-    return License(id=lic_id, name=name, expression=expression)
+    return make_license(lic_id, name, expression)
 
 
 def _plain_licenses(value: object) -> tuple[License, ...] | None:
@@ -245,7 +246,7 @@ def _licenses(s: Shape, item: JsonObject, where: str) -> tuple[License, ...]:
     for lw, choice in s.objects(item, "licenses", where):
         expression = s.get_str(choice, "expression", lw)
         if expression:
-            out.append(License(expression=expression))
+            out.append(make_license(expression=expression))
             continue
         lic = s.get_obj(choice, "license", lw)
         if lic is None:
@@ -254,7 +255,7 @@ def _licenses(s: Shape, item: JsonObject, where: str) -> tuple[License, ...]:
         lic_id, name = s.get_str(lic, "id", inner), s.get_str(lic, "name", inner)
         if not lic_id and not name:
             s.fail(inner, "license has neither 'id' nor 'name'")
-        out.append(License(id=lic_id, name=name))
+        out.append(make_license(lic_id, name))
     return tuple(out)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from gatekeeper.evidence.interface import EvidencePart, ParsedDocument
+from gatekeeper.evidence.licenses import make_license
 from gatekeeper.evidence.shape import JsonObject, Shape, pointer, unique
 from gatekeeper.model import Component, License, Severity, Vulnerability
 
@@ -103,11 +104,11 @@ def _licenses(s: Shape, artifact: JsonObject, where: str) -> tuple[License, ...]
     lw = pointer(where, "licenses")
     for index, item in enumerate(s.get_arr(artifact, "licenses", where)):
         if isinstance(item, str):  # older grype: plain strings, not necessarily SPDX ids
-            out.append(License(name=item))
+            out.append(make_license(name=item))
         else:  # newer grype: {"value", "spdxExpression", "type", ...}
             entry = s.obj(item, pointer(lw, index))
             expression = s.get_str(entry, "spdxExpression", pointer(lw, index))
             value = s.get_str(entry, "value", pointer(lw, index))
             if expression or value:
-                out.append(License(expression=expression, name=None if expression else value))
+                out.append(make_license(name=None if expression else value, expression=expression))
     return tuple(out)
