@@ -157,10 +157,23 @@ class Vulnerability(Frozen):
     sources: tuple[str, ...] = Field(default=(), description="evidence files that reported it")
 
 
+class FindingCategory(StrEnum):
+    """What a finding is about: code (SAST), configuration (IaC), or an exposed secret."""
+
+    SAST = "sast"
+    MISCONFIGURATION = "misconfiguration"
+    SECRET = "secret"  # noqa: S105 - a category name, not a credential
+
+
 class Finding(Frozen):
-    """A static-analysis (SAST) result."""
+    """A static-analysis result: a SAST finding, an IaC misconfiguration or an exposed secret."""
 
     tool: str
+    category: FindingCategory = Field(
+        default=FindingCategory.SAST,
+        description="sast (code), misconfiguration (Dockerfile, Kubernetes, Terraform …) "
+        "or secret (a credential found in the code or image)",
+    )
     rule_id: str
     severity: Severity = Severity.UNKNOWN
     message: str
