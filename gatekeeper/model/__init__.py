@@ -36,6 +36,7 @@ from gatekeeper.model.gate_input import (
     VexState,
     VexStatement,
     Vulnerability,
+    severity_of_score,
 )
 
 __all__ = [
@@ -72,4 +73,5 @@ __all__ = [
     "Vulnerability",
     "WaivedViolation",
     "Waiver",
+    "severity_of_score",
 ]

@@ -7,10 +7,12 @@ these models (``gatekeeper evidence schema``, docs/gate-input.md).
 
 from __future__ import annotations
 
+import math
+import unicodedata
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from gatekeeper.model.base import Frozen
 
@@ -33,9 +35,54 @@ class Severity(StrEnum):
 
     @classmethod
     def parse(cls, value: object) -> Severity:
-        """Map the many spellings scanners use onto the normalized scale."""
-        text = str(value or "").strip().lower()
-        return _SEVERITY_ALIASES.get(text, cls.UNKNOWN)
+        """Map the many spellings scanners use onto the normalized scale.
+
+        Normalized before lookup: Unicode NFKC (full-width letters), control and zero-width
+        characters removed, trimmed, case-folded. A number (or numeric text) is a CVSS score
+        and maps to its qualitative band (``"10.0"`` is critical). What is left is ``unknown``,
+        which the library reports (GK-VULN-004) instead of passing silently.
+        """
+        if isinstance(value, bool):
+            return cls.UNKNOWN
+        if isinstance(value, int | float):
+            return severity_of_score(float(value))
+        text = str(value or "")
+        found = _SEVERITY_ALIASES.get(text.lower())  # the common, already-clean spelling
+        if found is not None:
+            return found
+        cleaned = "".join(
+            ch
+            for ch in unicodedata.normalize("NFKC", text)
+            if unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
+        )
+        cleaned = cleaned.strip().casefold()
+        found = _SEVERITY_ALIASES.get(cleaned)
+        if found is not None:
+            return found
+        try:
+            return severity_of_score(float(cleaned))
+        except ValueError:
+            return cls.UNKNOWN
+
+
+# Control (Cc), format (Cf: zero-width space, joiners, BOM), unassigned, private-use and
+# surrogate characters carry no meaning in a severity word.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs"})
+
+
+def severity_of_score(score: float) -> Severity:
+    """CVSS v3/v4 qualitative rating of a base score; outside 0–10 is ``unknown``."""
+    if not math.isfinite(score) or score < 0.0 or score > 10.0:
+        return Severity.UNKNOWN
+    if score >= 9.0:
+        return Severity.CRITICAL
+    if score >= 7.0:
+        return Severity.HIGH
+    if score >= 4.0:
+        return Severity.MEDIUM
+    if score > 0.0:
+        return Severity.LOW
+    return Severity.INFO
 
 
 SEVERITY_RANK: dict[Severity, int] = {
@@ -155,6 +202,18 @@ class Vulnerability(Frozen):
     cwes: tuple[str, ...] = ()
     scanners: tuple[str, ...] = Field(default=(), description="tools that reported it")
     sources: tuple[str, ...] = Field(default=(), description="evidence files that reported it")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _severity_from_score(cls, data: Any) -> Any:
+        # A scanner that gave a score but no usable severity word: the score's CVSS band.
+        if isinstance(data, dict) and data.get("cvss_score") is not None:
+            severity = data.get("severity")
+            if severity is None or Severity.parse(severity) is Severity.UNKNOWN:
+                score = data["cvss_score"]
+                if isinstance(score, int | float) and not isinstance(score, bool):
+                    data = {**data, "severity": severity_of_score(float(score))}
+        return data
 
 
 class FindingCategory(StrEnum):

@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any, ClassVar, Literal
 from xml.etree.ElementTree import Element
 
+from gatekeeper.evidence.cvss import base_score
 from gatekeeper.evidence.interface import EvidencePart, ParsedDocument
 from gatekeeper.evidence.licenses import make_license
 from gatekeeper.evidence.shape import JsonObject, Shape, pointer, severity_from_score, unique
@@ -411,6 +412,9 @@ def _rating(s: Shape, vuln: JsonObject, where: str) -> tuple[Severity, float | N
     best, best_score = Severity.UNKNOWN, None
     for rw, rating in s.objects(vuln, "ratings", where):
         score = s.get_num(rating, "score", rw)
+        if score is None:
+            vector = s.get_str(rating, "vector", rw)
+            score = base_score(vector) if vector else None
         text = s.get_str(rating, "severity", rw)
         severity = Severity.parse(text if text else severity_from_score(score))
         if severity.rank > best.rank:

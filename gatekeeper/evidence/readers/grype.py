@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from gatekeeper.evidence.cvss import base_score
 from gatekeeper.evidence.interface import EvidencePart, ParsedDocument
 from gatekeeper.evidence.licenses import make_license
 from gatekeeper.evidence.shape import JsonObject, Shape, pointer, unique
@@ -94,6 +95,9 @@ def _max_score(s: Shape, vuln: JsonObject, where: str) -> float | None:
     for cw, cvss in s.objects(vuln, "cvss", where):
         metrics = s.get_obj(cvss, "metrics", cw) or {}
         score = s.get_num(metrics, "baseScore", pointer(cw, "metrics"))
+        if score is None:
+            vector = s.get_str(cvss, "vector", cw)
+            score = base_score(vector) if vector else None
         if score is not None and (best is None or score > best):
             best = score
     return best

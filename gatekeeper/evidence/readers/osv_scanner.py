@@ -115,7 +115,7 @@ class OsvScannerReader:
             text = s.get_text(item, "score", sw)
             if not text:
                 continue
-            value = base_score(text) if kind.startswith("CVSS_V3") else None
+            value = base_score(text) if kind.startswith("CVSS_V") else None
             if value is None:
                 try:
                     value = float(text)

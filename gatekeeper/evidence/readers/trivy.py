@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from gatekeeper.evidence.cvss import base_score
 from gatekeeper.evidence.interface import EvidencePart, ParsedDocument
 from gatekeeper.evidence.licenses import make_license
 from gatekeeper.evidence.shape import JsonObject, Shape, pointer, unique
@@ -153,11 +154,20 @@ class TrivyReader:
         )
 
     def _max_v3(self, s: Shape, item: JsonObject, where: str) -> float | None:
+        """The highest vendor score: v3 where given, else v4.0, else v2 (each from its score
+        or, when only the vector is there, scored from the vector)."""
         cvss = s.get_obj(item, "CVSS", where) or {}
-        best: float | None = None
-        for vendor in cvss:
-            entry = s.obj(cvss[vendor], pointer(pointer(where, "CVSS"), vendor))
-            score = s.get_num(entry, "V3Score", pointer(pointer(where, "CVSS"), vendor))
-            if score is not None and (best is None or score > best):
-                best = score
-        return best
+        for version in ("V3", "V40", "V2"):
+            best: float | None = None
+            for vendor in cvss:
+                vw = pointer(pointer(where, "CVSS"), vendor)
+                entry = s.obj(cvss[vendor], vw)
+                score = s.get_num(entry, f"{version}Score", vw)
+                if score is None:
+                    vector = s.get_str(entry, f"{version}Vector", vw)
+                    score = base_score(vector) if vector else None
+                if score is not None and (best is None or score > best):
+                    best = score
+            if best is not None:
+                return best
+        return None
