@@ -62,7 +62,15 @@ def read_document(path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedDoc
     first = stripped[0]
     syntax: Literal["json", "xml"]
     if first in "{[":
-        syntax, data = "json", parse_json(path, text)
+        syntax = "json"
+        try:
+            data = parse_json(path, text)
+        except InputError as exc:
+            # JSON Lines (`.intoto.jsonl`: one attestation per line) parses as "extra data"
+            # after the first value; read it as the list of its lines' values.
+            if "Extra data" not in exc.message:
+                raise
+            data = _parse_json_lines(path, text)
     elif first == "<":
         syntax, data = "xml", _parse_xml(path, stripped)
     else:
@@ -71,6 +79,21 @@ def read_document(path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedDoc
             path=path,
         )
     return ParsedDocument(path=path, sha256=digest, syntax=syntax, data=data, size=len(raw))
+
+
+def _parse_json_lines(path: str, text: str) -> list[Any]:
+    values: list[Any] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            values.append(parse_json_text(line, display=path))
+        except InputError as exc:
+            column = (exc.where or "1:1").rpartition(":")[2]
+            raise InputError(
+                f"JSON Lines: {exc.message}", path=path, where=f"{number}:{column}"
+            ) from None
+    return values
 
 
 def _read_bytes(path: str, max_bytes: int) -> bytes:

@@ -19,6 +19,7 @@ from gatekeeper.evidence.readers.pip_audit import PipAuditReader
 from gatekeeper.evidence.readers.sarif import SarifReader
 from gatekeeper.evidence.readers.semgrep import SemgrepReader
 from gatekeeper.evidence.readers.spdx import SpdxReader
+from gatekeeper.evidence.readers.syft import SyftReader
 from gatekeeper.evidence.readers.trivy import TrivyReader
 
 _IN_PRIORITY_ORDER: tuple[EvidenceReader, ...] = (
@@ -27,6 +28,7 @@ _IN_PRIORITY_ORDER: tuple[EvidenceReader, ...] = (
     CycloneDxVexReader(),
     CycloneDxReader(),
     SpdxReader(),
+    SyftReader(),
     SarifReader(),
     SemgrepReader(),
     GrypeReader(),

@@ -269,6 +269,18 @@ class Attestation(Frozen):
     builder_id: str | None = None
     build_type: str | None = None
     subjects: tuple[dict[str, Any], ...] = ()
+    envelope: str = Field(
+        default="none",
+        description="how the statement came: none (a bare statement), dsse (a DSSE envelope) "
+        "or sigstore-bundle (a Sigstore bundle wrapping a DSSE envelope)",
+    )
+    signed: bool = Field(default=False, description="the envelope carries signatures")
+    signature_verified: bool | None = Field(
+        default=None,
+        description="true: a signature verified against the configured public key "
+        "(GATEKEEPER_ATTESTATION_KEY); false: a key is configured and no signature verified; "
+        "null: no key configured, or nothing signed",
+    )
     source: str
 
 

@@ -31,6 +31,7 @@ def test_every_registered_reader_has_its_name_and_description() -> None:
         "cyclonedx-vex",
         "cyclonedx",
         "spdx",
+        "syft",
         "sarif",
         "semgrep",
         "grype",

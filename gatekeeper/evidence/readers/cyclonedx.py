@@ -1,4 +1,4 @@
-"""CycloneDX SBOMs: JSON 1.2–1.7 and XML 1.0–1.6.
+"""CycloneDX SBOMs: JSON 1.2–1.7 and XML 1.0–1.7.
 
 XML is first converted to the JSON document shape (same field names), so one code path reads
 both; pointers in errors about XML files therefore use the JSON field names and 0-based element
@@ -62,7 +62,9 @@ def ref_target(ref: str) -> str:
 
 class CycloneDxReader:
     kind: ClassVar[str] = "cyclonedx"
-    description: ClassVar[str] = "CycloneDX SBOM (JSON 1.2-1.7, XML 1.0-1.6)"
+    description: ClassVar[str] = (
+        "CycloneDX SBOM (JSON 1.2-1.7, XML 1.0-1.7; XSDs shipped for --validate)"
+    )
     syntax: ClassVar[Literal["json", "xml"]] = "json"
     syntaxes: ClassVar[tuple[str, ...]] = ("json", "xml")
 

@@ -1,0 +1,188 @@
+"""Evidence formats users have: syft JSON, CycloneDX XML 1.7, .intoto.jsonl, Sigstore bundles
+(with DSSE signature verification against a configured key)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from gatekeeper.errors import InputError
+from gatekeeper.evidence import load_evidence
+from gatekeeper.evidence.signatures import KEY_VARIABLE, pae
+from tests.conftest import run_cli
+from tests.evidence.evidence_corpus import fixture
+
+
+def test_syft_json_is_an_sbom_with_every_artifact() -> None:
+    merged = load_evidence([fixture("syft.json")])
+    assert [c.name for c in merged.components] == ["flask", "readline", "old-style"]
+    assert merged.sbom.present and merged.sbom.format == "syft"
+    assert merged.sbom.spec_version == "16.0.18" and merged.sbom.tools == ("syft 1.14.0",)
+    assert merged.sbom.has_dependencies and merged.sbom.component_count == 3
+    readline = merged.components[1]
+    assert readline.licenses[0].choices[0].ids == ("GPL-3.0-or-later",)
+    assert merged.components[2].licenses[0].choices[0].ids == ("MIT",)
+
+
+def test_syft_sbom_is_judged_by_the_license_policy() -> None:
+    result = run_cli("gate", "run", "--no-ledger", "--format", "json", fixture("syft.json"))
+    assert result.code == 1, result.stderr
+    denied = {v["subject"] for v in result.json()["violations"] if v["policy"] == "GK-LIC-001"}
+    assert denied == {"pkg:apk/alpine/readline@8.2-r1?arch=x86_64&distro=alpine-3.19.1"}
+
+
+def test_cyclonedx_xml_1_7_reads_and_validates() -> None:
+    merged = load_evidence([fixture("cyclonedx-1.7.xml")], validate=True)
+    assert merged.sbom.spec_version == "1.7"
+    assert [c.purl for c in merged.components] == ["pkg:pypi/flask@3.0.3", "pkg:pypi/jinja2@3.1.4"]
+    kinds = run_cli("evidence", "kinds")
+    assert "XML 1.0-1.7" in kinds.stdout
+
+
+def _statement(digest: str = "a" * 64) -> dict[str, object]:
+    return {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "billing", "digest": {"sha256": digest}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {
+            "buildDefinition": {"buildType": "https://actions.github.io/buildtypes/workflow/v1"},
+            "runDetails": {"builder": {"id": "https://github.com/actions/runner"}},
+        },
+    }
+
+
+def _envelope(statement: dict[str, object], sign: object = None) -> dict[str, object]:
+    payload = json.dumps(statement).encode()
+    signatures = []
+    if sign is not None:
+        message = pae("application/vnd.in-toto+json", payload)
+        if isinstance(sign, ed25519.Ed25519PrivateKey):
+            sig = sign.sign(message)
+        else:
+            assert isinstance(sign, ec.EllipticCurvePrivateKey)
+            sig = sign.sign(message, ec.ECDSA(hashes.SHA256()))
+        signatures.append({"keyid": "", "sig": base64.b64encode(sig).decode()})
+    return {
+        "payloadType": "application/vnd.in-toto+json",
+        "payload": base64.b64encode(payload).decode(),
+        "signatures": signatures,
+    }
+
+
+def _bundle(envelope: dict[str, object]) -> dict[str, object]:
+    return {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"publicKey": {"hint": "release-key"}, "tlogEntries": []},
+        "dsseEnvelope": envelope,
+    }
+
+
+def _write_key(tmp_path: Path, private: object) -> str:
+    public = private.public_key()  # type: ignore[attr-defined]
+    path = tmp_path / "key.pub"
+    path.write_bytes(
+        public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return str(path)
+
+
+def test_intoto_jsonl_reads_every_line(tmp_path: Path) -> None:
+    path = tmp_path / "provenance.intoto.jsonl"
+    lines = [_envelope(_statement("a" * 64)), _statement("b" * 64), _envelope(_statement("c" * 64))]
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    attestations = load_evidence([str(path)]).attestations
+    assert [a.subjects[0]["digest"]["sha256"][0] for a in attestations] == ["a", "b", "c"]
+    assert [a.envelope for a in attestations] == ["dsse", "none", "dsse"]
+
+
+def test_jsonl_with_a_broken_line_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "provenance.intoto.jsonl"
+    path.write_text(json.dumps(_statement()) + "\n{broken\n")
+    with pytest.raises(InputError, match=r"provenance\.intoto\.jsonl:2:"):
+        load_evidence([str(path)])
+
+
+@pytest.mark.parametrize(
+    "make_key",
+    [ed25519.Ed25519PrivateKey.generate, lambda: ec.generate_private_key(ec.SECP256R1())],
+)
+def test_sigstore_bundle_signature_verifies_with_the_configured_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_key: object
+) -> None:
+    private = make_key()  # type: ignore[operator]
+    path = tmp_path / "attestation.sigstore.json"
+    path.write_text(json.dumps(_bundle(_envelope(_statement(), sign=private))))
+    monkeypatch.delenv(KEY_VARIABLE, raising=False)
+    [unchecked] = load_evidence([str(path)]).attestations
+    assert (unchecked.envelope, unchecked.signed, unchecked.signature_verified) == (
+        "sigstore-bundle",
+        True,
+        None,
+    )
+    assert unchecked.builder_id == "https://github.com/actions/runner"
+    monkeypatch.setenv(KEY_VARIABLE, _write_key(tmp_path, private))
+    [checked] = load_evidence([str(path)]).attestations
+    assert checked.signature_verified is True
+
+
+def test_a_signature_by_another_key_or_a_changed_payload_does_not_verify(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signer, other = ed25519.Ed25519PrivateKey.generate(), ed25519.Ed25519PrivateKey.generate()
+    envelope = _envelope(_statement(), sign=signer)
+    path = tmp_path / "a.sigstore.json"
+    path.write_text(json.dumps(_bundle(envelope)))
+    monkeypatch.setenv(KEY_VARIABLE, _write_key(tmp_path, other))
+    assert load_evidence([str(path)]).attestations[0].signature_verified is False
+    monkeypatch.setenv(KEY_VARIABLE, _write_key(tmp_path, signer))
+    tampered = dict(
+        envelope, payload=base64.b64encode(json.dumps(_statement("f" * 64)).encode()).decode()
+    )
+    path.write_text(json.dumps(_bundle(tampered)))
+    assert load_evidence([str(path)]).attestations[0].signature_verified is False
+
+
+def test_a_bad_key_file_is_one_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = tmp_path / "bad.pub"
+    key.write_text("not a key")
+    path = tmp_path / "a.sigstore.json"
+    path.write_text(
+        json.dumps(_bundle(_envelope(_statement(), sign=ed25519.Ed25519PrivateKey.generate())))
+    )
+    monkeypatch.setenv(KEY_VARIABLE, str(key))
+    with pytest.raises(InputError, match="not a PEM public key"):
+        load_evidence([str(path)])
+
+
+def test_a_bundle_without_an_envelope_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "blob.sigstore.json"
+    path.write_text(
+        json.dumps(
+            {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "messageSignature": {}}
+        )
+    )
+    with pytest.raises(InputError, match="no dsseEnvelope"):
+        load_evidence([str(path)])
+
+
+def test_duplicate_keys_in_a_dsse_payload_are_refused(tmp_path: Path) -> None:
+    payload = b'{"_type": "https://in-toto.io/Statement/v1", "_type": "x"}'
+    path = tmp_path / "a.dsse.json"
+    path.write_text(
+        json.dumps(
+            {
+                "payloadType": "application/vnd.in-toto+json",
+                "payload": base64.b64encode(payload).decode(),
+                "signatures": [],
+            }
+        )
+    )
+    with pytest.raises(InputError, match="duplicate key"):
+        load_evidence([str(path)])
