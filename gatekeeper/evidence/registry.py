@@ -10,6 +10,7 @@ from __future__ import annotations
 from gatekeeper.errors import InputError
 from gatekeeper.evidence.interface import EvidenceReader, ParsedDocument
 from gatekeeper.evidence.readers.attestation import AttestationReader
+from gatekeeper.evidence.readers.csaf import CsafVexReader
 from gatekeeper.evidence.readers.cyclonedx import CycloneDxReader
 from gatekeeper.evidence.readers.cyclonedx_vex import CycloneDxVexReader
 from gatekeeper.evidence.readers.grype import GrypeReader
@@ -25,6 +26,7 @@ from gatekeeper.evidence.readers.trivy import TrivyReader
 _IN_PRIORITY_ORDER: tuple[EvidenceReader, ...] = (
     AttestationReader(),
     OpenVexReader(),
+    CsafVexReader(),
     CycloneDxVexReader(),
     CycloneDxReader(),
     SpdxReader(),

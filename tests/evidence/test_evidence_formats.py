@@ -186,3 +186,23 @@ def test_duplicate_keys_in_a_dsse_payload_are_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match="duplicate key"):
         load_evidence([str(path)])
+
+
+def test_csaf_vex_sets_the_state_of_the_products_it_identifies() -> None:
+    without = load_evidence([fixture("grype-jackson.json")])
+    assert without.vulnerabilities[0].state.value == "untriaged"
+    merged = load_evidence([fixture("grype-jackson.json"), fixture("csaf-vex.json")])
+    assert merged.kinds == ("grype", "csaf-vex")
+    [vuln] = merged.vulnerabilities
+    assert vuln.state.value == "not_affected"
+    assert vuln.vex is not None
+    assert vuln.vex.justification == "vulnerable_code_not_in_execute_path"
+    assert vuln.vex.detail == "XML entity expansion is disabled in our parser setup."
+
+
+def test_csaf_vex_statements_about_unidentified_products_apply_to_nothing() -> None:
+    from gatekeeper.evidence import read_evidence_file
+
+    _, part = read_evidence_file(fixture("csaf-vex.json"))
+    assert {r.vulnerability for r in part.vex} == {"CVE-2020-25649"}
+    assert all(r.products for r in part.vex)

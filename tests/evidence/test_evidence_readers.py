@@ -28,6 +28,7 @@ def test_every_registered_reader_has_its_name_and_description() -> None:
     assert set(READERS) == {
         "attestation",
         "openvex",
+        "csaf-vex",
         "cyclonedx-vex",
         "cyclonedx",
         "spdx",
