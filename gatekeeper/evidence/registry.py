@@ -20,6 +20,7 @@ from gatekeeper.evidence.readers.pip_audit import PipAuditReader
 from gatekeeper.evidence.readers.sarif import SarifReader
 from gatekeeper.evidence.readers.semgrep import SemgrepReader
 from gatekeeper.evidence.readers.spdx import SpdxReader
+from gatekeeper.evidence.readers.spdx3 import Spdx3Reader
 from gatekeeper.evidence.readers.syft import SyftReader
 from gatekeeper.evidence.readers.trivy import TrivyReader
 
@@ -30,6 +31,7 @@ _IN_PRIORITY_ORDER: tuple[EvidenceReader, ...] = (
     CycloneDxVexReader(),
     CycloneDxReader(),
     SpdxReader(),
+    Spdx3Reader(),
     SyftReader(),
     SarifReader(),
     SemgrepReader(),

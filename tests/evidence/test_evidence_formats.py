@@ -206,3 +206,26 @@ def test_csaf_vex_statements_about_unidentified_products_apply_to_nothing() -> N
     _, part = read_evidence_file(fixture("csaf-vex.json"))
     assert {r.vulnerability for r in part.vex} == {"CVE-2020-25649"}
     assert all(r.products for r in part.vex)
+
+
+def test_spdx3_jsonld_reads_packages_licenses_and_creation_info() -> None:
+    merged = load_evidence([fixture("spdx3.jsonld")])
+    assert [(c.name, c.version, c.purl) for c in merged.components] == [
+        ("flask", "3.0.3", "pkg:pypi/flask@3.0.3"),
+        ("readline", "8.2", "pkg:generic/readline@8.2"),
+    ]
+    sbom = merged.sbom
+    assert (sbom.format, sbom.spec_version, sbom.timestamp) == (
+        "spdx",
+        "3.0.1",
+        "2026-11-20T09:00:00Z",
+    )
+    assert sbom.subject == "billing-worker@1.4.0" and sbom.supplier == "Example Corp"
+    assert sbom.tools == ("sbom-builder 2.1",) and sbom.authors == ("Example Corp",)
+    assert sbom.has_dependencies and sbom.component_count == 2
+    assert merged.components[0].supplier == "Example Corp"
+    readline = merged.components[1].licenses[0]
+    assert [c.ids for c in readline.choices] == [
+        ("GPL-3.0-only", "MIT"),
+        ("Apache-2.0", "GPL-3.0-only"),
+    ]

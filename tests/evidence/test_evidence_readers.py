@@ -32,6 +32,7 @@ def test_every_registered_reader_has_its_name_and_description() -> None:
         "cyclonedx-vex",
         "cyclonedx",
         "spdx",
+        "spdx3",
         "syft",
         "sarif",
         "semgrep",
