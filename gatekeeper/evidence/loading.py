@@ -16,6 +16,7 @@ from xml.etree.ElementTree import Element, ParseError
 
 from gatekeeper.errors import InputError
 from gatekeeper.evidence.interface import ParsedDocument
+from gatekeeper.evidence.readers.spdx_tag_value import looks_like_tag_value
 from gatekeeper.loading import decode_utf8, parse_json_text, read_regular_file
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
@@ -73,9 +74,15 @@ def read_document(path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedDoc
             data = _parse_json_lines(path, text)
     elif first == "<":
         syntax, data = "xml", _parse_xml(path, stripped)
+    elif looks_like_tag_value(stripped):
+        # SPDX 2.x tag-value: read as the SPDX JSON shape it is defined to be equivalent to.
+        from gatekeeper.evidence.readers.spdx_tag_value import tag_value_to_json
+
+        syntax, data = "json", tag_value_to_json(path, text)
     else:
         raise InputError(
-            f"not JSON or XML (starts with {first!r}); evidence must be a JSON or XML document",
+            f"not JSON or XML (starts with {first!r}); evidence must be a JSON or XML document "
+            "(or SPDX tag-value)",
             path=path,
         )
     return ParsedDocument(path=path, sha256=digest, syntax=syntax, data=data, size=len(raw))

@@ -229,3 +229,27 @@ def test_spdx3_jsonld_reads_packages_licenses_and_creation_info() -> None:
         ("GPL-3.0-only", "MIT"),
         ("Apache-2.0", "GPL-3.0-only"),
     ]
+
+
+def test_spdx_tag_value_reads_like_spdx_json() -> None:
+    merged = load_evidence([fixture("spdx-2.3.spdx")], validate=True)
+    assert [(c.name, c.version, c.purl) for c in merged.components] == [
+        ("flask", "3.0.3", "pkg:pypi/flask@3.0.3"),
+        ("readline", "8.2", "pkg:generic/readline@8.2"),
+    ]
+    assert merged.refs[0].kind == "spdx"
+    sbom = merged.sbom
+    assert (sbom.format, sbom.spec_version, sbom.subject) == ("spdx", "2.3", "billing-worker@1.4.0")
+    assert sbom.has_dependencies and sbom.tools == ("sbom-builder-2.1",)
+    assert merged.components[0].hashes[0].value.startswith("2a4b")
+    assert all(c.direct for c in merged.components)
+
+
+def test_spdx_tag_value_errors_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.spdx"
+    path.write_text("SPDXVersion: SPDX-2.3\nSPDXID: SPDXRef-DOCUMENT\nthis is not a tag\n")
+    with pytest.raises(InputError, match=r"bad\.spdx:3: SPDX tag-value"):
+        load_evidence([str(path)])
+    path.write_text("SPDXVersion: SPDX-2.3\nPackageName: x\nPackageCopyrightText: <text>open\n")
+    with pytest.raises(InputError, match="never closed"):
+        load_evidence([str(path)])
