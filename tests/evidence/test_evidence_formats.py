@@ -253,3 +253,18 @@ def test_spdx_tag_value_errors_name_the_line(tmp_path: Path) -> None:
     path.write_text("SPDXVersion: SPDX-2.3\nPackageName: x\nPackageCopyrightText: <text>open\n")
     with pytest.raises(InputError, match="never closed"):
         load_evidence([str(path)])
+
+
+def test_gate_fails_a_provenance_whose_signature_does_not_verify(tmp_path: Path) -> None:
+    signer, other = ed25519.Ed25519PrivateKey.generate(), ed25519.Ed25519PrivateKey.generate()
+    path = tmp_path / "provenance.sigstore.json"
+    path.write_text(json.dumps(_bundle(_envelope(_statement(), sign=signer))))
+    release = tmp_path / "release.yaml"
+    release.write_text(f"service: billing\nversion: '1.4.0'\nartifact_digest: sha256:{'a' * 64}\n")
+    args = ("gate", "run", "--no-ledger", "--format", "json", "--release", str(release), str(path))
+    good = run_cli(*args, env={KEY_VARIABLE: _write_key(tmp_path, signer)})
+    assert "GK-SC-004" not in {v["policy"] for v in good.json()["violations"]}
+    bad = run_cli(*args, env={KEY_VARIABLE: _write_key(tmp_path, other)})
+    assert bad.code == 1
+    messages = [v["msg"] if "msg" in v else v["message"] for v in bad.json()["violations"]]
+    assert any("no signature verifies" in m for m in messages)
