@@ -26,10 +26,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gatekeeper.errors import ConfigError, InputError
+from gatekeeper.loading import YamlPath, load_yaml_file
+from gatekeeper.loading import parse_yaml_text as parse_bounded_yaml
 from gatekeeper.model import Level
 from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S
 
@@ -44,7 +45,6 @@ MAX_YAML_BYTES = 1024 * 1024
 # Guarded YAML reading (shared with gatekeeper.gate.waivers)
 # ---------------------------------------------------------------------------------------------
 
-YamlPath = tuple[str | int, ...]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -91,87 +91,15 @@ def read_yaml_file(
     error: type[InputError],
     max_bytes: int = MAX_YAML_BYTES,
 ) -> YamlDocument:
-    """Read one YAML document from ``path`` safely; every failure raises ``error``."""
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(max_bytes + 1)
-    except FileNotFoundError:
-        raise error("file not found", path=display) from None
-    except IsADirectoryError:
-        raise error("is a directory, expected a YAML file", path=display) from None
-    except OSError as exc:
-        raise error(f"cannot read: {exc.strerror or exc}", path=display) from None
-    if len(raw) > max_bytes:
-        raise error(f"file is larger than {max_bytes} bytes", path=display)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise error(f"not UTF-8 text (byte {exc.start})", path=display) from None
-    return parse_yaml_text(text, display=display, error=error)
-
-
-def parse_yaml_text(text: str, *, display: str, error: type[InputError]) -> YamlDocument:
-    try:
-        loader = yaml.SafeLoader(text)
-    except yaml.YAMLError as exc:  # the reader rejects control characters up front
-        raise error(f"invalid YAML: {exc}".splitlines()[0], path=display) from None
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return YamlDocument(data=None, lines={})
-        lines: dict[YamlPath, int] = {}
-        _index_node(node, (), lines, set(), display=display, error=error)
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = str(mark.line + 1) if mark is not None else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise error(f"invalid YAML: {problem}", path=display, where=where) from None
-    except yaml.YAMLError as exc:
-        raise error(f"invalid YAML: {exc}", path=display) from None
-    except RecursionError:
-        raise error("invalid YAML: nested too deeply", path=display) from None
-    except (ValueError, TypeError, OverflowError) as exc:
-        # PyYAML's constructors raise these for values like the date 2026-13-45.
-        raise error(f"invalid YAML value: {exc}", path=display) from None
-    finally:
-        loader.dispose()
+    """Read one YAML document from ``path`` with :mod:`gatekeeper.loading`'s bounds (regular
+    files only, size, depth, aliases, duplicate keys); every failure raises ``error``."""
+    data, lines = load_yaml_file(path, display=display, error=error, max_bytes=max_bytes)
     return YamlDocument(data=data, lines=lines)
 
 
-def _index_node(
-    node: yaml.Node,
-    path: YamlPath,
-    lines: dict[YamlPath, int],
-    seen: set[int],
-    *,
-    display: str,
-    error: type[InputError],
-) -> None:
-    """Record line numbers and reject duplicate keys (PyYAML silently keeps the last one)."""
-    lines.setdefault(path, node.start_mark.line + 1)
-    # Aliases make the node graph a DAG; visiting a shared node once keeps this linear even for
-    # "billion laughs" documents.
-    if id(node) in seen:
-        return
-    seen.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        keys: set[str] = set()
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                _index_node(value_node, path, lines, seen, display=display, error=error)
-                continue
-            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
-            if isinstance(key_node, yaml.ScalarNode) and key in keys:
-                raise error(
-                    f"duplicate key '{key}'", path=display, where=str(key_node.start_mark.line + 1)
-                )
-            keys.add(key)
-            _index_node(value_node, (*path, key), lines, seen, display=display, error=error)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _index_node(item, (*path, index), lines, seen, display=display, error=error)
+def parse_yaml_text(text: str, *, display: str, error: type[InputError]) -> YamlDocument:
+    data, lines = parse_bounded_yaml(text, display=display, error=error)
+    return YamlDocument(data=data, lines=lines)
 
 
 def closest_key(unknown: str, known: Iterable[str]) -> str | None:

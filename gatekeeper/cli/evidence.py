@@ -20,11 +20,11 @@ def evidence() -> None:
 
 
 @evidence.command("inspect")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False))
 @click.option("--kind", type=click.Choice(sorted(READERS)), help="Read every file as this kind.")
 @click.option("--validate", is_flag=True, help="Validate SBOMs against the official schemas.")
 @click.option(
-    "--release", "release_file", type=click.Path(dir_okay=False), help="Release metadata file."
+    "--release", "release_file", type=click.Path(readable=False), help="Release metadata file."
 )
 def inspect(
     paths: tuple[str, ...], kind: str | None, validate: bool, release_file: str | None

@@ -84,7 +84,8 @@ def gate() -> None:
 
 
 @gate.command("run")
-@click.argument("evidence", nargs=-1, type=click.Path(dir_okay=False))
+# Paths are checked by the bounded loader (one line naming the file), not by click's usage text.
+@click.argument("evidence", nargs=-1, type=click.Path(readable=False))
 @click.option(
     "-p",
     "--policy",
@@ -103,14 +104,14 @@ def gate() -> None:
 @click.option(
     "--release",
     "release_file",
-    type=click.Path(dir_okay=False),
+    type=click.Path(readable=False),
     help="Release metadata file (YAML/JSON): service, version, commit, "
     "artifact_digest, environment, ...",
 )
 @click.option(
     "--waivers",
     "waivers_file",
-    type=click.Path(dir_okay=False),
+    type=click.Path(readable=False),
     help="Waivers file. Default: .gatekeeper/waivers.yaml when present.",
 )
 @click.option("--engine", type=click.Choice(sorted(ENGINES)), help="Rego engine. Default: regorus.")
@@ -153,7 +154,7 @@ def gate() -> None:
 @click.option(
     "--config",
     "config_file",
-    type=click.Path(dir_okay=False),
+    type=click.Path(readable=False),
     help="Configuration file. Default: ./gatekeeper.yaml when present.",
 )
 @click.option(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -32,6 +31,7 @@ from gatekeeper.evidence import DEFAULT_MAX_BYTES
 # what conftest inputs need too.
 from gatekeeper.evidence.loading import parse_json
 from gatekeeper.gate.evaluate import data_ref
+from gatekeeper.loading import read_regular_file
 from gatekeeper.policy.bundle import PolicyBundle, load_bundle
 from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S, Engine
 from gatekeeper.policy.engines.registry import DEFAULT_ENGINE, get_engine
@@ -221,19 +221,7 @@ def expand_paths(paths: Sequence[str], ignore: str | None = None) -> tuple[str, 
 
 
 def _read_file(path: str, max_bytes: int) -> bytes:
-    try:
-        info = Path(path).stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError("is not a regular file", path=path)
-        if info.st_size > max_bytes:
-            raise InputError(f"file is over the limit of {max_bytes} bytes", path=path)
-        with Path(path).open("rb") as handle:
-            raw = handle.read(max_bytes + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from None
-    if len(raw) > max_bytes:
-        raise InputError(f"file is over the limit of {max_bytes} bytes", path=path)
-    return raw
+    return read_regular_file(path, max_bytes=max_bytes)
 
 
 def _decode(raw: bytes, shown: str) -> str:

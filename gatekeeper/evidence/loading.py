@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import json
-import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Literal
 from xml.etree.ElementTree import Element, ParseError
 
 from gatekeeper.errors import InputError
 from gatekeeper.evidence.interface import ParsedDocument
+from gatekeeper.evidence.readers.spdx_tag_value import looks_like_tag_value
+from gatekeeper.loading import decode_utf8, parse_json_text, read_regular_file
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
-_UTF8_BOM = b"\xef\xbb\xbf"
 _JSON_WHITESPACE = " \t\r\n"
 
 
@@ -55,80 +53,61 @@ def read_document(path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedDoc
     first = stripped[0]
     syntax: Literal["json", "xml"]
     if first in "{[":
-        syntax, data = "json", parse_json(path, text)
+        syntax = "json"
+        try:
+            data = parse_json(path, text)
+        except InputError as exc:
+            # JSON Lines (`.intoto.jsonl`: one attestation per line) parses as "extra data"
+            # after the first value; read it as the list of its lines' values.
+            if "Extra data" not in exc.message:
+                raise
+            data = _parse_json_lines(path, text)
     elif first == "<":
         syntax, data = "xml", _parse_xml(path, stripped)
+    elif looks_like_tag_value(stripped):
+        # SPDX 2.x tag-value: read as the SPDX JSON shape it is defined to be equivalent to.
+        from gatekeeper.evidence.readers.spdx_tag_value import tag_value_to_json
+
+        syntax, data = "json", tag_value_to_json(path, text)
     else:
         raise InputError(
-            f"not JSON or XML (starts with {first!r}); evidence must be a JSON or XML document",
+            f"not JSON or XML (starts with {first!r}); evidence must be a JSON or XML document "
+            "(or SPDX tag-value)",
             path=path,
         )
     return ParsedDocument(path=path, sha256=digest, syntax=syntax, data=data, size=len(raw))
 
 
+def _parse_json_lines(path: str, text: str) -> list[Any]:
+    values: list[Any] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            values.append(parse_json_text(line, display=path))
+        except InputError as exc:
+            column = (exc.where or "1:1").rpartition(":")[2]
+            raise InputError(
+                f"JSON Lines: {exc.message}", path=path, where=f"{number}:{column}"
+            ) from None
+    return values
+
+
 def _read_bytes(path: str, max_bytes: int) -> bytes:
-    file = Path(path)
-    try:
-        info = file.stat()
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise InputError("is a directory, not an evidence file", path=path)
-    if not stat.S_ISREG(info.st_mode):
-        raise InputError("is not a regular file", path=path)
-    if info.st_size > max_bytes:
-        raise InputError(
-            f"file is {info.st_size} bytes, over the limit of {max_bytes} bytes", path=path
-        )
-    try:
-        with file.open("rb") as handle:
-            # Read one byte past the bound: the file may have grown since stat().
-            raw = handle.read(max_bytes + 1)
-    except PermissionError:
-        raise InputError("cannot read: permission denied", path=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from None
-    if len(raw) > max_bytes:
-        raise InputError(f"file is over the limit of {max_bytes} bytes", path=path)
+    raw = read_regular_file(path, max_bytes=max_bytes, what="evidence file")
     if not raw.strip():
         raise InputError("file is empty", path=path)
     return raw
 
 
 def _decode(path: str, raw: bytes) -> str:
-    body = raw[len(_UTF8_BOM) :] if raw.startswith(_UTF8_BOM) else raw
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"not valid UTF-8 (bad byte at offset {exc.start}); evidence must be UTF-8 text",
-            path=path,
-        ) from None
-
-
-def _reject_constant(name: str) -> Any:
-    # NaN/Infinity are not JSON; accepting them would let a score compare as neither high nor low.
-    raise ValueError(f"{name} is not valid JSON")
+    return decode_utf8(raw, display=path)
 
 
 def parse_json(path: str, text: str) -> Any:
     """Decode JSON text read from ``path``; any problem is one InputError with line:column
     (and "truncated" when the document ends early). Shared with `gatekeeper check`."""
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        at_end = exc.pos >= len(text.rstrip(_JSON_WHITESPACE))
-        truncated = at_end or exc.msg.startswith("Unterminated string")
-        reason = f"{exc.msg}; the document is truncated" if truncated else exc.msg
-        raise InputError(
-            f"invalid JSON: {reason}", path=path, where=f"{exc.lineno}:{exc.colno}"
-        ) from None
-    except ValueError as exc:
-        raise InputError(f"invalid JSON: {exc}", path=path) from None
-    except RecursionError:
-        raise InputError("invalid JSON: nested too deeply", path=path) from None
+    return parse_json_text(text, display=path)
 
 
 class _StartLines:

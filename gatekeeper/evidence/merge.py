@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from gatekeeper.evidence.interface import EvidencePart, VexRecord
-from gatekeeper.evidence.purl import base_purl, purl_matches
+from gatekeeper.evidence.purl import purl_identity, purl_matches
 from gatekeeper.evidence.shape import unique
 from gatekeeper.model import (
     Attestation,
@@ -88,7 +88,7 @@ def _merge_sbom(infos: list[SbomInfo]) -> SbomInfo:
 
 def component_key(vuln: Vulnerability) -> str:
     if vuln.purl:
-        return "purl:" + base_purl(vuln.purl).lower()
+        return "purl:" + purl_identity(vuln.purl)
     if vuln.component_name:
         return f"name:{vuln.component_name}@{vuln.component_version or ''}"
     if vuln.component_ref:

@@ -1,8 +1,15 @@
-"""The few package-URL operations matching needs (no full purl parser: we only compare)."""
+"""Package-URL comparison with the purl spec's per-type normalisation.
+
+Purls are parsed by the maintained ``packageurl-python``, which applies each type's rules:
+``pkg:pypi/Django_Rest`` is ``pkg:pypi/django-rest``, GitHub and npm names are lower-case,
+golang and maven names keep their case. A string that is not a valid purl is compared as
+written (qualifiers and subpath cut, case-folded), as before.
+"""
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 # OSV ecosystem -> purl type, for the ecosystems scanners commonly report.
@@ -31,25 +38,49 @@ def base_purl(purl: str) -> str:
     return unquote(purl[:cut]).rstrip("/")
 
 
+@lru_cache(maxsize=65536)
+def _canonical(purl: str) -> tuple[str, str | None] | None:
+    """(``pkg:type/namespace/name`` normalized per type, version), or None if not a purl."""
+    from packageurl import PackageURL
+
+    try:
+        parsed = PackageURL.from_string(purl.strip())
+    except ValueError:
+        return None
+    name = PackageURL(type=parsed.type, namespace=parsed.namespace, name=parsed.name)
+    return str(name.to_string()), parsed.version or None
+
+
 def split_version(purl: str) -> tuple[str, str | None]:
-    """``pkg:type/ns/name@version?q`` -> (``pkg:type/ns/name``, ``version``)."""
+    """``pkg:type/ns/name@version?q`` -> (``pkg:type/ns/name``, ``version``), normalized per
+    purl type when the purl parses."""
+    canonical = _canonical(purl)
+    if canonical is not None:
+        return canonical
     base = base_purl(purl)
     slash = base.rfind("/")
     at = base.find("@", slash + 1)
     if at == -1:
-        return base, None
-    return base[:at], base[at + 1 :]
+        return base.lower(), None
+    return base[:at].lower(), base[at + 1 :]
+
+
+def purl_identity(purl: str) -> str:
+    """The package and version a purl names, normalized: equal for purls that name the same
+    package version (qualifiers and subpath ignored)."""
+    name, version = split_version(purl)
+    return f"{name}@{version}" if version is not None else name
 
 
 def purl_matches(product: str, purl: str) -> bool:
     """Whether a VEX product purl covers a component purl.
 
-    Qualifiers and subpath are ignored on both sides; a product without a version covers every
-    version of that package.
+    Names compare after the purl type's normalisation; qualifiers and subpath are ignored on
+    both sides; a product without a version covers every version of that package.
     """
     product_name, product_version = split_version(product)
     name, version = split_version(purl)
-    if product_name.lower() != name.lower():
+    if product_name != name:
         return False
     return product_version is None or product_version == version
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from gatekeeper.errors import InputError
 from gatekeeper.evidence.interface import EvidenceError, EvidenceReader, ParsedDocument
 from gatekeeper.evidence.readers.attestation import AttestationReader
+from gatekeeper.evidence.readers.csaf import CsafVexReader
 from gatekeeper.evidence.readers.cyclonedx import CycloneDxReader
 from gatekeeper.evidence.readers.cyclonedx_vex import CycloneDxVexReader
 from gatekeeper.evidence.readers.grype import GrypeReader
@@ -22,15 +23,20 @@ from gatekeeper.evidence.readers.pip_audit import PipAuditReader
 from gatekeeper.evidence.readers.sarif import SarifReader
 from gatekeeper.evidence.readers.semgrep import SemgrepReader
 from gatekeeper.evidence.readers.spdx import SpdxReader
+from gatekeeper.evidence.readers.spdx3 import Spdx3Reader
+from gatekeeper.evidence.readers.syft import SyftReader
 from gatekeeper.evidence.readers.trivy import TrivyReader
 from gatekeeper.registry import Registry
 
 _IN_PRIORITY_ORDER: tuple[EvidenceReader, ...] = (
     AttestationReader(),
     OpenVexReader(),
+    CsafVexReader(),
     CycloneDxVexReader(),
     CycloneDxReader(),
     SpdxReader(),
+    Spdx3Reader(),
+    SyftReader(),
     SarifReader(),
     SemgrepReader(),
     GrypeReader(),

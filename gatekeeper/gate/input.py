@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from gatekeeper.errors import InputError
 from gatekeeper.evidence import MergedEvidence
+from gatekeeper.loading import load_yaml_file
 from gatekeeper.model import CiContext, Context, GateInput, Release
 
 # Release files are small hand-written metadata; anything bigger is a mistake.
@@ -21,20 +21,9 @@ MAX_RELEASE_BYTES = 1 << 20
 
 def load_release(path: Path) -> Release:
     """Read ``--release FILE`` (YAML or JSON) into a Release."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read release file: {exc.strerror}", path=str(path)) from None
-    if len(raw) > MAX_RELEASE_BYTES:
-        raise InputError(f"release file larger than {MAX_RELEASE_BYTES} bytes", path=str(path))
-    try:
-        document = yaml.safe_load(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError("release file is not UTF-8 text", path=str(path)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{mark.line + 1}" if mark is not None else None
-        raise InputError(f"not valid YAML/JSON: {exc}", path=str(path), where=where) from None
+    document, _lines = load_yaml_file(
+        path, display=str(path), error=InputError, max_bytes=MAX_RELEASE_BYTES
+    )
     if not isinstance(document, dict):
         raise InputError("release file must be a mapping of fields", path=str(path))
     # Accept `release:` as a wrapper so a release file can share a document with other data.

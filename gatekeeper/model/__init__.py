@@ -25,15 +25,18 @@ from gatekeeper.model.gate_input import (
     Context,
     EvidenceRef,
     Finding,
+    FindingCategory,
     GateInput,
     Hash,
     License,
+    LicenseChoice,
     Release,
     SbomInfo,
     Severity,
     VexState,
     VexStatement,
     Vulnerability,
+    severity_of_score,
 )
 
 __all__ = [
@@ -49,10 +52,12 @@ __all__ = [
     "EngineInfo",
     "EvidenceRef",
     "Finding",
+    "FindingCategory",
     "GateInput",
     "Hash",
     "Level",
     "License",
+    "LicenseChoice",
     "Outcome",
     "PolicyInfo",
     "Release",
@@ -68,4 +73,5 @@ __all__ = [
     "Vulnerability",
     "WaivedViolation",
     "Waiver",
+    "severity_of_score",
 ]

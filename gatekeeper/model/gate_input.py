@@ -7,10 +7,12 @@ these models (``gatekeeper evidence schema``, docs/gate-input.md).
 
 from __future__ import annotations
 
+import math
+import unicodedata
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from gatekeeper.model.base import Frozen
 
@@ -33,9 +35,54 @@ class Severity(StrEnum):
 
     @classmethod
     def parse(cls, value: object) -> Severity:
-        """Map the many spellings scanners use onto the normalized scale."""
-        text = str(value or "").strip().lower()
-        return _SEVERITY_ALIASES.get(text, cls.UNKNOWN)
+        """Map the many spellings scanners use onto the normalized scale.
+
+        Normalized before lookup: Unicode NFKC (full-width letters), control and zero-width
+        characters removed, trimmed, case-folded. A number (or numeric text) is a CVSS score
+        and maps to its qualitative band (``"10.0"`` is critical). What is left is ``unknown``,
+        which the library reports (GK-VULN-004) instead of passing silently.
+        """
+        if isinstance(value, bool):
+            return cls.UNKNOWN
+        if isinstance(value, int | float):
+            return severity_of_score(float(value))
+        text = str(value or "")
+        found = _SEVERITY_ALIASES.get(text.lower())  # the common, already-clean spelling
+        if found is not None:
+            return found
+        cleaned = "".join(
+            ch
+            for ch in unicodedata.normalize("NFKC", text)
+            if unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
+        )
+        cleaned = cleaned.strip().casefold()
+        found = _SEVERITY_ALIASES.get(cleaned)
+        if found is not None:
+            return found
+        try:
+            return severity_of_score(float(cleaned))
+        except ValueError:
+            return cls.UNKNOWN
+
+
+# Control (Cc), format (Cf: zero-width space, joiners, BOM), unassigned, private-use and
+# surrogate characters carry no meaning in a severity word.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs"})
+
+
+def severity_of_score(score: float) -> Severity:
+    """CVSS v3/v4 qualitative rating of a base score; outside 0–10 is ``unknown``."""
+    if not math.isfinite(score) or score < 0.0 or score > 10.0:
+        return Severity.UNKNOWN
+    if score >= 9.0:
+        return Severity.CRITICAL
+    if score >= 7.0:
+        return Severity.HIGH
+    if score >= 4.0:
+        return Severity.MEDIUM
+    if score > 0.0:
+        return Severity.LOW
+    return Severity.INFO
 
 
 SEVERITY_RANK: dict[Severity, int] = {
@@ -76,12 +123,33 @@ class VexState(StrEnum):
     UNTRIAGED = "untriaged"  # no VEX statement covers it
 
 
+class LicenseChoice(Frozen):
+    """One way of licensing a component: every id here must be acceptable (the ``AND`` of a
+    license expression in disjunctive normal form)."""
+
+    ids: tuple[str, ...] = Field(
+        description="SPDX license ids (normalized: `GPL-2.0` is `GPL-2.0-only`), sorted"
+    )
+    exceptions: dict[str, str] = Field(
+        default_factory=dict, description="id -> its `WITH` exception, for ids that have one"
+    )
+
+
 class License(Frozen):
     """One license of a component: an SPDX id, a free-text name, or an SPDX expression."""
 
     id: str | None = None
     name: str | None = None
     expression: str | None = None
+    choices: tuple[LicenseChoice, ...] = Field(
+        default=(),
+        description="the alternatives an id or expression allows (`A AND (B OR C)` is "
+        "[{A,B}, {A,C}]); empty for a name-only license. An expression that cannot be parsed "
+        "has one choice holding every id-like word in it (judged as if all applied)",
+    )
+    expression_error: str | None = Field(
+        default=None, description="why `expression` is not a valid SPDX expression; else null"
+    )
 
 
 class Hash(Frozen):
@@ -135,11 +203,36 @@ class Vulnerability(Frozen):
     scanners: tuple[str, ...] = Field(default=(), description="tools that reported it")
     sources: tuple[str, ...] = Field(default=(), description="evidence files that reported it")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _severity_from_score(cls, data: Any) -> Any:
+        # A scanner that gave a score but no usable severity word: the score's CVSS band.
+        if isinstance(data, dict) and data.get("cvss_score") is not None:
+            severity = data.get("severity")
+            if severity is None or Severity.parse(severity) is Severity.UNKNOWN:
+                score = data["cvss_score"]
+                if isinstance(score, int | float) and not isinstance(score, bool):
+                    data = {**data, "severity": severity_of_score(float(score))}
+        return data
+
+
+class FindingCategory(StrEnum):
+    """What a finding is about: code (SAST), configuration (IaC), or an exposed secret."""
+
+    SAST = "sast"
+    MISCONFIGURATION = "misconfiguration"
+    SECRET = "secret"  # noqa: S105 - a category name, not a credential
+
 
 class Finding(Frozen):
-    """A static-analysis (SAST) result."""
+    """A static-analysis result: a SAST finding, an IaC misconfiguration or an exposed secret."""
 
     tool: str
+    category: FindingCategory = Field(
+        default=FindingCategory.SAST,
+        description="sast (code), misconfiguration (Dockerfile, Kubernetes, Terraform …) "
+        "or secret (a credential found in the code or image)",
+    )
     rule_id: str
     severity: Severity = Severity.UNKNOWN
     message: str
@@ -176,6 +269,18 @@ class Attestation(Frozen):
     builder_id: str | None = None
     build_type: str | None = None
     subjects: tuple[dict[str, Any], ...] = ()
+    envelope: str = Field(
+        default="none",
+        description="how the statement came: none (a bare statement), dsse (a DSSE envelope) "
+        "or sigstore-bundle (a Sigstore bundle wrapping a DSSE envelope)",
+    )
+    signed: bool = Field(default=False, description="the envelope carries signatures")
+    signature_verified: bool | None = Field(
+        default=None,
+        description="true: a signature verified against the configured public key "
+        "(GATEKEEPER_ATTESTATION_KEY); false: a key is configured and no signature verified; "
+        "null: no key configured, or nothing signed",
+    )
     source: str
 
 

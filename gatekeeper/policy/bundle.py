@@ -9,20 +9,25 @@ policy, not to the evidence.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import math
 import re
 import tarfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
-from gatekeeper.errors import InputError, PolicyError
+from gatekeeper.errors import GatekeeperError, InputError, PolicyError
+from gatekeeper.loading import (
+    check_depth,
+    decode_utf8,
+    parse_json_text,
+    parse_yaml_text,
+    read_regular_file,
+    to_json_compatible,
+)
 from gatekeeper.model import PolicyInfo
 from gatekeeper.policy.metadata import parse_annotations
 from gatekeeper.policy.rego_source import scan_rego
@@ -80,6 +85,8 @@ class _SourceFile:
     # The name the bundle digest covers: where the file sits inside the bundle, never where
     # the bundle was loaded from (the same bundle at two paths has one digest). None: ``shown``.
     digest_name: str | None = None
+    # Policy files are the policy's (exit 3); ``-d`` data files are the user's input (exit 2).
+    error: type[GatekeeperError] = PolicyError
 
 
 @dataclass
@@ -139,11 +146,8 @@ def _classify(
         collected.root_data.append(file)
 
 
-def _read_bytes(path: Path, shown: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"cannot read: {exc.strerror or exc}", path=shown) from None
+def _read_bytes(path: Path, shown: str, error: type[GatekeeperError] = PolicyError) -> bytes:
+    return read_regular_file(path, max_bytes=MAX_BUNDLE_BYTES, display=shown, error=error)
 
 
 def _collect_dir(root: Path, prefix: str, collected: _Collected) -> None:
@@ -162,8 +166,11 @@ def _collect_dir(root: Path, prefix: str, collected: _Collected) -> None:
 
 
 def _collect_tarball(path: Path, shown_root: str, collected: _Collected) -> None:
+    # Read the compressed file bounded (a FIFO or device is refused), then decompress as a
+    # stream so the size and member limits stop a decompression bomb at the limit.
+    compressed = _read_bytes(path, shown_root)
     try:
-        with tarfile.open(path, mode="r:gz") as archive:
+        with tarfile.open(fileobj=io.BytesIO(compressed), mode="r|gz") as archive:
             _collect_members(archive, shown_root, collected)
     except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
         raise PolicyError(f"not a readable .tar.gz bundle: {exc}", path=shown_root) from None
@@ -171,10 +178,9 @@ def _collect_tarball(path: Path, shown_root: str, collected: _Collected) -> None
 
 def _collect_members(archive: tarfile.TarFile, shown_root: str, collected: _Collected) -> None:
     total = 0
-    members = archive.getmembers()
-    if len(members) > MAX_BUNDLE_MEMBERS:
-        raise PolicyError(f"more than {MAX_BUNDLE_MEMBERS} members", path=shown_root)
-    for member in members:
+    for count, member in enumerate(archive, start=1):
+        if count > MAX_BUNDLE_MEMBERS:
+            raise PolicyError(f"more than {MAX_BUNDLE_MEMBERS} members", path=shown_root)
         name = member.name
         parts = PurePosixPath(name).parts
         if name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", name):
@@ -185,6 +191,7 @@ def _collect_members(archive: tarfile.TarFile, shown_root: str, collected: _Coll
             raise PolicyError(
                 f"member {name!r} is a link or special file; rejected", path=shown_root
             )
+        # Checked against the header before any of the member is decompressed.
         total += member.size
         if total > MAX_BUNDLE_BYTES:
             raise PolicyError(
@@ -195,65 +202,25 @@ def _collect_members(archive: tarfile.TarFile, shown_root: str, collected: _Coll
         if handle is None:  # pragma: no cover - isfile() members always have data
             continue
         # Shown with the archive's path, digested by the member's path inside it.
-        _classify(
-            collected, relative, f"{shown_root}:{relative}", handle.read(), digest_name=relative
-        )
+        content = handle.read(member.size + 1)
+        if len(content) != member.size:
+            raise PolicyError(f"member {name!r} is truncated", path=shown_root)
+        _classify(collected, relative, f"{shown_root}:{relative}", content, digest_name=relative)
 
 
 def _parse_data(file: _SourceFile) -> Any:
-    try:
-        text = file.content.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PolicyError("data file is not UTF-8", path=file.shown) from None
+    """A data file as JSON values, bounded like every user file (:mod:`gatekeeper.loading`):
+    duplicate keys, non-finite or over-long numbers, deep nesting, YAML alias bombs and bad
+    timestamps are refused. Data given with ``-d`` is the user's input (exit 2); data inside
+    a policy bundle belongs to the policy (exit 3)."""
+    error = file.error
+    text = decode_utf8(file.content, display=file.shown, error=error)
     if file.relative.endswith(".json"):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PolicyError(
-                f"invalid JSON data: {exc.msg}", path=file.shown, where=str(exc.lineno)
-            ) from None
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = str(mark.line + 1) if mark is not None else None
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise PolicyError(f"invalid YAML data: {problem}", path=file.shown, where=where) from None
-    return _json_compatible(loaded, file.shown)
-
-
-def _json_compatible(value: Any, shown: str) -> Any:
-    """YAML data as JSON values, which is all a Rego engine takes.
-
-    YAML reads unquoted ``2026-11-01`` as a date and ``2026-11-01T10:00:00Z`` as a datetime;
-    they become ISO 8601 strings (a datetime without a zone is UTC, as YAML specifies), the
-    form the library's time helpers parse. Anything else without a JSON form (``!!binary``,
-    ``!!set``, NaN) is a PolicyError naming the file, not a crash when the engine is called.
-    """
-    if isinstance(value, dict):
-        return {_json_key(k, shown): _json_compatible(v, shown) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_compatible(v, shown) for v in value]
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        raise PolicyError(f"data value {value} has no JSON form", path=shown)
-    if value is None or isinstance(value, str | bool | int | float):
+        value = parse_json_text(text, display=file.shown, error=error)
+        check_depth(value, display=file.shown, error=error)
         return value
-    raise PolicyError(
-        f"data value of YAML type {type(value).__name__} has no JSON form", path=shown
-    )
-
-
-def _json_key(key: Any, shown: str) -> str:
-    # JSON object keys are strings: YAML `2026-11-01: x` or `1: x` keys become their text.
-    if isinstance(key, datetime | date):
-        return str(_json_compatible(key, shown))
-    if key is None or isinstance(key, str | bool | int | float):
-        return key if isinstance(key, str) else json.dumps(key)
-    raise PolicyError(f"data key of YAML type {type(key).__name__} has no JSON form", path=shown)
+    loaded, _lines = parse_yaml_text(text, display=file.shown, error=error)
+    return to_json_compatible(loaded, display=file.shown, error=error, what="data value")
 
 
 class _DataTree:
@@ -416,11 +383,13 @@ def _collect_data_paths(data_paths: Sequence[str]) -> list[_SourceFile]:
                     and not any(part.startswith(".") for part in relative.split("/"))
                 ):
                     shown = _shown_path(given.rstrip("/"), relative)
-                    content = _read_bytes(item, shown)
-                    files.append(_SourceFile(shown, relative, content, f"data:{relative}"))
-        elif path.is_file():
-            content = _read_bytes(path, given)
-            files.append(_SourceFile(given, path.name, content, f"data:{path.name}"))
+                    content = _read_bytes(item, shown, InputError)
+                    files.append(
+                        _SourceFile(shown, relative, content, f"data:{relative}", InputError)
+                    )
+        elif path.exists():
+            content = _read_bytes(path, given, InputError)
+            files.append(_SourceFile(given, path.name, content, f"data:{path.name}", InputError))
         else:
             raise InputError("no such data file or directory", path=given)
     return files

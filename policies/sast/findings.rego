@@ -1,7 +1,8 @@
 # METADATA
 # title: No static-analysis findings at or above the severity threshold
 # description: >-
-#   Fails on SAST findings (SARIF from any tool, semgrep JSON) at or above
+#   Fails on SAST findings (SARIF from any tool, semgrep JSON) and IaC misconfigurations
+#   (Trivy) at or above
 #   `settings.sast.fail_severity` (default `high`). Findings the tool itself marks as ignored
 #   or suppressed (e.g. `nosemgrep`) do not fail the gate; they stay visible in the evidence.
 # custom:
@@ -24,6 +25,9 @@ deny contains result if {
 	# Only an explicit `true` exempts a finding: `not finding.ignored` would also exempt a
 	# finding whose flag is null, since null is not false in Rego.
 	not finding.ignored == true
+
+	# Secrets are GK-SAST-003's (one violation per secret, whatever its severity).
+	not finding.category == "secret"
 	lib.severity_rank[finding.severity] >= lib.severity_rank[threshold]
 
 	# "path:line", "path", or "" when the tool gave no location. Built with concat, not

@@ -58,3 +58,11 @@ test_ignored_findings_are_not_counted if {
 	some r in results
 	r.evidence.fingerprint == "b"
 }
+
+test_secrets_are_left_to_gk_sast_003 if {
+	count(findings.deny) == 0 with input.findings as [object.union(high, {"category": "secret"})]
+}
+
+test_misconfiguration_fails_like_code if {
+	count(findings.deny) == 1 with input.findings as [object.union(high, {"category": "misconfiguration", "tool": "trivy"})]
+}

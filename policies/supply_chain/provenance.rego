@@ -6,6 +6,8 @@
 #   true and none was given; when `settings.supply_chain.allowed_builders` (default empty: any)
 #   is set and a provenance names another builder (an entry ending in `*` matches by prefix);
 #   and when the release names its `artifact_digest` but no provenance subject has that digest.
+#   With an attestation key configured (GATEKEEPER_ATTESTATION_KEY), a provenance whose
+#   signature does not verify fails the gate and counts as no provenance.
 # custom:
 #   id: GK-SC-004
 #   severity: high
@@ -21,7 +23,21 @@ require_provenance := object.get(lib.settings, ["supply_chain", "require_provena
 
 allowed_builders := object.get(lib.settings, ["supply_chain", "allowed_builders"], [])
 
-provenance := [a | some a in input.attestations; startswith(a.predicate_type, "https://slsa.dev/provenance/")]
+slsa_attestations := [a | some a in input.attestations; startswith(a.predicate_type, "https://slsa.dev/provenance/")]
+
+# A provenance whose signature was checked against the configured key and did not verify
+# (`signature_verified: false`) counts for nothing: it cannot satisfy the rules below.
+provenance := [a | some a in slsa_attestations; not a.signature_verified == false]
+
+deny contains result if {
+	some attestation in slsa_attestations
+	attestation.signature_verified == false
+	result := {
+		"msg": concat("", ["the provenance in ", attestation.source, " is signed, but no signature verifies against the configured attestation key: it may have been forged or altered"]),
+		"subject": attestation.source,
+		"evidence": {"envelope": attestation.envelope, "signed": attestation.signed},
+	}
+}
 
 release_name := concat(" ", [x | some x in [input.release.service, input.release.version]; x != null])
 

@@ -74,3 +74,17 @@ test_no_artifact_digest_skips_the_subject_check if {
 	count(provenance.deny) == 0 with input.attestations as [slsa]
 		with input.release as object.union(release, {"artifact_digest": null})
 }
+
+test_provenance_whose_signature_does_not_verify_fails_and_counts_for_nothing if {
+	forged := object.union(slsa, {"envelope": "sigstore-bundle", "signed": true, "signature_verified": false})
+	results := provenance.deny with input.attestations as [forged] with input.release as object.union(release, {})
+		with data.settings as {"supply_chain": {"require_provenance": true}}
+	count(results) == 2
+	some r in results
+	contains(r.msg, "no signature verifies")
+}
+
+test_verified_and_unchecked_provenance_both_count if {
+	verified := object.union(slsa, {"envelope": "dsse", "signed": true, "signature_verified": true})
+	count(provenance.deny) == 0 with input.attestations as [verified] with input.release as object.union(release, {})
+}

@@ -272,5 +272,5 @@ def test_permission_denied_is_an_input_error(
     def refuse(*_args: object, **_kwargs: object) -> object:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "open", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     assert "permission denied" in str(_error_for(path))

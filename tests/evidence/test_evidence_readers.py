@@ -28,9 +28,12 @@ def test_every_registered_reader_has_its_name_and_description() -> None:
     assert set(READERS) == {
         "attestation",
         "openvex",
+        "csaf-vex",
         "cyclonedx-vex",
         "cyclonedx",
         "spdx",
+        "spdx3",
+        "syft",
         "sarif",
         "semgrep",
         "grype",
@@ -282,9 +285,13 @@ def test_standalone_cyclonedx_vex_is_detected_before_the_sbom_reader(tmp_path: P
         ("CVSS:3.0/AV:N/AC:L/PR:L/UI:N/S:C/C:H/I:H/A:H", 9.9),
         ("CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N", 5.9),
         ("CVSS:3.1/AV:L/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N", 0.0),
-        ("AV:N/AC:L/Au:N/C:P/I:P/A:P", None),
+        # v2 and v4.0 vectors score too (the `cvss` library).
+        ("AV:N/AC:L/Au:N/C:P/I:P/A:P", 7.5),
+        ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", 9.3),
         ("CVSS:3.1/AV:X/AC:L", None),
+        ("CVSS:4.0/AV:X", None),
+        ("not a vector", None),
     ],
 )
-def test_cvss_v3_base_score(vector: str, score: float | None) -> None:
+def test_cvss_base_score(vector: str, score: float | None) -> None:
     assert base_score(vector) == score

@@ -221,7 +221,7 @@ def test_missing_file_and_oversized_file(tmp_path: Path) -> None:
         load_waivers(tmp_path / "nope.yaml", now=NOW)
     big = tmp_path / "big.yaml"
     big.write_text("waivers: []\n" + "#" * (1024 * 1024 + 10), encoding="utf-8")
-    with pytest.raises(WaiverError, match="larger than"):
+    with pytest.raises(WaiverError, match="over the limit of"):
         load_waivers(big, now=NOW)
 
 

@@ -83,7 +83,7 @@ def test_conflicting_data_names_both_files(tmp_path: Path) -> None:
 def test_bad_data_json_is_policy_error_with_line(tmp_path: Path) -> None:
     write(tmp_path / "p.rego", DENY.format(pkg="p"))
     write(tmp_path / "data.json", '{\n  "a": 1,\n  oops\n}')
-    with pytest.raises(PolicyError, match=r"^data\.json:3: invalid JSON"):
+    with pytest.raises(PolicyError, match=r"^data\.json:3:\d+: invalid JSON"):
         load_bundle([str(tmp_path)])
 
 

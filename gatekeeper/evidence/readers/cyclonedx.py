@@ -1,4 +1,4 @@
-"""CycloneDX SBOMs: JSON 1.2–1.7 and XML 1.0–1.6.
+"""CycloneDX SBOMs: JSON 1.2–1.7 and XML 1.0–1.7.
 
 XML is first converted to the JSON document shape (same field names), so one code path reads
 both; pointers in errors about XML files therefore use the JSON field names and 0-based element
@@ -11,7 +11,9 @@ from functools import lru_cache
 from typing import Any, ClassVar, Literal
 from xml.etree.ElementTree import Element
 
+from gatekeeper.evidence.cvss import base_score
 from gatekeeper.evidence.interface import EvidencePart, ParsedDocument
+from gatekeeper.evidence.licenses import make_license
 from gatekeeper.evidence.shape import JsonObject, Shape, pointer, severity_from_score, unique
 from gatekeeper.model import (
     Component,
@@ -60,7 +62,9 @@ def ref_target(ref: str) -> str:
 
 class CycloneDxReader:
     kind: ClassVar[str] = "cyclonedx"
-    description: ClassVar[str] = "CycloneDX SBOM (JSON 1.2-1.7, XML 1.0-1.6)"
+    description: ClassVar[str] = (
+        "CycloneDX SBOM (JSON 1.2-1.7, XML 1.0-1.7; XSDs shipped for --validate)"
+    )
     syntax: ClassVar[Literal["json", "xml"]] = "json"
     syntaxes: ClassVar[tuple[str, ...]] = ("json", "xml")
 
@@ -150,7 +154,7 @@ def _plain_text(value: object) -> bool:
 def _license(lic_id: str | None, name: str | None, expression: str | None) -> License:
     # Licenses repeat across components (a few dozen distinct ones per SBOM), and frozen models
     # can be shared: one instance per distinct license instead of one per component.
-    return License(id=lic_id, name=name, expression=expression)
+    return make_license(lic_id, name, expression)
 
 
 def _plain_licenses(value: object) -> tuple[License, ...] | None:
@@ -245,7 +249,7 @@ def _licenses(s: Shape, item: JsonObject, where: str) -> tuple[License, ...]:
     for lw, choice in s.objects(item, "licenses", where):
         expression = s.get_str(choice, "expression", lw)
         if expression:
-            out.append(License(expression=expression))
+            out.append(make_license(expression=expression))
             continue
         lic = s.get_obj(choice, "license", lw)
         if lic is None:
@@ -254,7 +258,7 @@ def _licenses(s: Shape, item: JsonObject, where: str) -> tuple[License, ...]:
         lic_id, name = s.get_str(lic, "id", inner), s.get_str(lic, "name", inner)
         if not lic_id and not name:
             s.fail(inner, "license has neither 'id' nor 'name'")
-        out.append(License(id=lic_id, name=name))
+        out.append(make_license(lic_id, name))
     return tuple(out)
 
 
@@ -410,6 +414,9 @@ def _rating(s: Shape, vuln: JsonObject, where: str) -> tuple[Severity, float | N
     best, best_score = Severity.UNKNOWN, None
     for rw, rating in s.objects(vuln, "ratings", where):
         score = s.get_num(rating, "score", rw)
+        if score is None:
+            vector = s.get_str(rating, "vector", rw)
+            score = base_score(vector) if vector else None
         text = s.get_str(rating, "severity", rw)
         severity = Severity.parse(text if text else severity_from_score(score))
         if severity.rank > best.rank:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from gatekeeper.evidence.cvss import base_score
 from gatekeeper.evidence.interface import EvidencePart, ParsedDocument
+from gatekeeper.evidence.licenses import make_license
 from gatekeeper.evidence.shape import JsonObject, Shape, pointer, unique
 from gatekeeper.model import Component, License, Severity, Vulnerability
 
@@ -93,6 +95,9 @@ def _max_score(s: Shape, vuln: JsonObject, where: str) -> float | None:
     for cw, cvss in s.objects(vuln, "cvss", where):
         metrics = s.get_obj(cvss, "metrics", cw) or {}
         score = s.get_num(metrics, "baseScore", pointer(cw, "metrics"))
+        if score is None:
+            vector = s.get_str(cvss, "vector", cw)
+            score = base_score(vector) if vector else None
         if score is not None and (best is None or score > best):
             best = score
     return best
@@ -103,11 +108,11 @@ def _licenses(s: Shape, artifact: JsonObject, where: str) -> tuple[License, ...]
     lw = pointer(where, "licenses")
     for index, item in enumerate(s.get_arr(artifact, "licenses", where)):
         if isinstance(item, str):  # older grype: plain strings, not necessarily SPDX ids
-            out.append(License(name=item))
+            out.append(make_license(name=item))
         else:  # newer grype: {"value", "spdxExpression", "type", ...}
             entry = s.obj(item, pointer(lw, index))
             expression = s.get_str(entry, "spdxExpression", pointer(lw, index))
             value = s.get_str(entry, "value", pointer(lw, index))
             if expression or value:
-                out.append(License(expression=expression, name=None if expression else value))
+                out.append(make_license(name=None if expression else value, expression=expression))
     return tuple(out)

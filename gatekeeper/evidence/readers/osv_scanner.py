@@ -8,7 +8,7 @@ from gatekeeper.evidence.cvss import base_score
 from gatekeeper.evidence.interface import EvidencePart, ParsedDocument
 from gatekeeper.evidence.purl import osv_purl
 from gatekeeper.evidence.shape import JsonObject, Shape, pointer, severity_from_score, unique
-from gatekeeper.model import Severity, Vulnerability
+from gatekeeper.model import Component, Severity, Vulnerability
 
 
 class OsvScannerReader:
@@ -34,10 +34,27 @@ class OsvScannerReader:
         if "results" not in data:
             s.fail("/results", "required array is missing")
         vulns: list[Vulnerability] = []
+        # The packages it reports stand in as components when no SBOM is given.
+        components: dict[tuple[str, str | None, str | None], Component] = {}
         for rw, result in s.objects(data, "results", ""):
             for pw, entry in s.objects(result, "packages", rw):
-                vulns += self._package(s, entry, pw, doc.path)
-        return EvidencePart(kind=self.kind, vulnerabilities=tuple(vulns))
+                found = self._package(s, entry, pw, doc.path)
+                vulns += found
+                component = self._component(s, entry, pw, doc.path)
+                components.setdefault(
+                    (component.name, component.version, component.purl), component
+                )
+        return EvidencePart(
+            kind=self.kind, vulnerabilities=tuple(vulns), components=tuple(components.values())
+        )
+
+    def _component(self, s: Shape, entry: JsonObject, where: str, source: str) -> Component:
+        kw = pointer(where, "package")
+        package = s.obj(entry.get("package"), kw)
+        name = s.req_str(package, "name", kw)
+        version = s.get_text(package, "version", kw)
+        purl = osv_purl(s.get_str(package, "ecosystem", kw), name, version)
+        return Component(name=name, version=version, purl=purl, source=source)
 
     def _package(self, s: Shape, entry: JsonObject, where: str, source: str) -> list[Vulnerability]:
         kw = pointer(where, "package")
@@ -98,7 +115,7 @@ class OsvScannerReader:
             text = s.get_text(item, "score", sw)
             if not text:
                 continue
-            value = base_score(text) if kind.startswith("CVSS_V3") else None
+            value = base_score(text) if kind.startswith("CVSS_V") else None
             if value is None:
                 try:
                     value = float(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from gatekeeper.evidence.interface import EvidencePart, ParsedDocument
+from gatekeeper.evidence.licenses import make_license
 from gatekeeper.evidence.shape import JsonObject, Shape, pointer, unique
 from gatekeeper.model import Component, Hash, License, SbomInfo
 
@@ -93,7 +94,7 @@ class SpdxReader:
         for key in ("licenseConcluded", "licenseDeclared"):
             text = s.get_str(package, key, where)
             if text and text not in _NO_VALUE and all(lic.expression != text for lic in licenses):
-                licenses.append(License(expression=text))
+                licenses.append(make_license(expression=text))
         purpose = s.get_str(package, "primaryPackagePurpose", where)
         return Component(
             ref=spdx_id,

@@ -1,0 +1,447 @@
+"""One bounded reader for every file a user hands us: evidence, ``-d`` data, release, waivers,
+config and ``check`` inputs.
+
+Everything a hostile or broken file can do becomes one :class:`InputError` (or the caller's
+subclass) naming the file and, where known, the line or field:
+
+- only regular files are opened, and opening never blocks: a FIFO, ``/dev/zero`` or a
+  directory is refused at once instead of hanging or reading until memory runs out;
+- at most ``max_bytes`` are read, whatever the file claims in ``stat``;
+- JSON: duplicate object keys, NaN/Infinity, numbers that overflow a float and integers of
+  more than :data:`MAX_INT_DIGITS` digits are refused (a 400-digit CVSS score is bad input,
+  not an internal error);
+- YAML: the safe loader only (libyaml's ``CSafeLoader`` when it is installed: same
+  constructors, faster), duplicate keys refused, at most ``max_aliases`` alias uses and
+  ``max_nodes`` nodes *after* alias expansion (a "billion laughs" file stops at the bound
+  instead of growing to gigabytes), nesting at most ``max_depth`` deep, and bad timestamps or
+  over-long integers reported with their key path and line.
+
+This module sits below every layer (like :mod:`gatekeeper.errors`), so evidence, policy,
+gate and config reading share it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import stat
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import yaml
+
+from gatekeeper.errors import GatekeeperError, InputError
+
+# A hand-written file (release, waivers, config, data) is kilobytes; evidence may be large.
+MAX_SMALL_FILE_BYTES = 1024 * 1024
+# No real document nests this deep; Rego engines and our own walks recurse on depth.
+MAX_DEPTH = 64
+# YAML anchors are a convenience in config files; hundreds of uses is an attack.
+MAX_ALIASES = 100
+# Nodes after alias expansion: a 10,000-entry allow-list is ~20,000 nodes.
+MAX_NODES = 1_000_000
+# 19 digits hold any 64-bit integer; longer is never a count, a line or a score.
+MAX_INT_DIGITS = 19
+
+YamlPath = tuple[str | int, ...]
+ErrorType = type[GatekeeperError]
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_JSON_WHITESPACE = " \t\r\n"
+_LONG_INTEGER = re.compile(r"-?\d{" + str(MAX_INT_DIGITS + 1) + ",}")
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bytes
+# ---------------------------------------------------------------------------------------------
+
+
+def read_regular_file(
+    path: str | os.PathLike[str],
+    *,
+    max_bytes: int,
+    display: str | None = None,
+    error: ErrorType = InputError,
+    what: str = "file",
+) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``; anything else raises ``error``.
+
+    The file is opened non-blocking and checked with ``fstat`` on the open descriptor, so a
+    FIFO cannot hang the open and a path swapped between a check and the open is still caught.
+    """
+    shown = display if display is not None else os.fspath(path)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise error(f"{what} not found", path=shown) from None
+    except PermissionError:
+        raise error("cannot read: permission denied", path=shown) from None
+    except OSError as exc:
+        raise error(f"cannot read: {exc.strerror or exc}", path=shown) from None
+    try:
+        info = os.fstat(descriptor)
+        if stat.S_ISDIR(info.st_mode):
+            raise error("is a directory, expected a regular file", path=shown)
+        if not stat.S_ISREG(info.st_mode):
+            raise error("is not a regular file (a pipe, socket or device); refused", path=shown)
+        if info.st_size > max_bytes:
+            raise error(
+                f"{what} is {info.st_size} bytes, over the limit of {max_bytes} bytes", path=shown
+            )
+        os.set_blocking(descriptor, True)
+        chunks: list[bytes] = []
+        remaining = max_bytes + 1  # one byte past the bound: the file may grow after fstat
+        while remaining > 0:
+            chunk = os.read(descriptor, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    except OSError as exc:
+        raise error(f"cannot read: {exc.strerror or exc}", path=shown) from None
+    finally:
+        os.close(descriptor)
+    raw = b"".join(chunks)
+    if len(raw) > max_bytes:
+        raise error(f"{what} is over the limit of {max_bytes} bytes", path=shown)
+    return raw
+
+
+def decode_utf8(raw: bytes, *, display: str, error: ErrorType = InputError) -> str:
+    """UTF-8 text (a leading byte-order mark dropped); anything else raises ``error``."""
+    body = raw[len(_UTF8_BOM) :] if raw.startswith(_UTF8_BOM) else raw
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"not valid UTF-8 (bad byte at offset {exc.start})", path=display) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON
+# ---------------------------------------------------------------------------------------------
+
+
+class _RefusedJson(ValueError):
+    """A JSON value that parses but that we refuse (raised from the decoder's hooks)."""
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    built = dict(pairs)
+    if len(built) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RefusedJson(f"duplicate key {key!r}")
+            seen.add(key)
+    return built
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) - text.startswith("-") > MAX_INT_DIGITS:
+        raise _RefusedJson(f"integer of {len(text)} digits is too large")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _RefusedJson(f"number {text[:20]}{'…' if len(text) > 20 else ''} overflows")
+    return number
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN/Infinity are not JSON; accepting them would let a score compare as neither high nor low.
+    raise _RefusedJson(f"{name} is not valid JSON")
+
+
+def _line_col(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"{line}:{column}"
+
+
+def parse_json_text(text: str, *, display: str, error: ErrorType = InputError) -> Any:
+    """Decode JSON; any problem is one ``error`` with line:column (and "truncated" when the
+    document ends early). Duplicate keys, non-finite and over-long numbers are refused."""
+    import json
+
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_object_without_duplicates,
+            parse_int=_bounded_int,
+            parse_float=_finite_float,
+            parse_constant=_reject_constant,
+        )
+    except json.JSONDecodeError as exc:
+        at_end = exc.pos >= len(text.rstrip(_JSON_WHITESPACE))
+        truncated = at_end or exc.msg.startswith("Unterminated string")
+        reason = f"{exc.msg}; the document is truncated" if truncated else exc.msg
+        raise error(
+            f"invalid JSON: {reason}", path=display, where=f"{exc.lineno}:{exc.colno}"
+        ) from None
+    except _RefusedJson as exc:
+        where = None
+        if "digits" in str(exc) or "overflows" in str(exc):
+            found = _LONG_INTEGER.search(text) or re.search(r"\d[eE]\+?\d{3,}", text)
+            where = _line_col(text, found.start()) if found else None
+        raise error(f"invalid JSON: {exc}", path=display, where=where) from None
+    except ValueError as exc:
+        raise error(f"invalid JSON: {exc}", path=display) from None
+    except RecursionError:
+        raise error("invalid JSON: nested too deeply", path=display) from None
+
+
+def check_depth(
+    value: Any, *, display: str, error: ErrorType = InputError, max_depth: int = MAX_DEPTH
+) -> None:
+    """Refuse a decoded value nested more than ``max_depth`` containers deep (iteratively: a
+    deep value must not exhaust the stack of the check meant to refuse it)."""
+    stack: list[tuple[Any, int, YamlPath]] = [(value, 1, ())]
+    while stack:
+        item, depth, path = stack.pop()
+        if depth > max_depth:
+            raise error(
+                f"{_short_path(path)}: nested more than {max_depth} levels deep",
+                path=display,
+            )
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(child, dict | list):
+                    stack.append((child, depth + 1, (*path, str(key))))
+        elif isinstance(item, list):
+            for index, child in enumerate(item):
+                if isinstance(child, dict | list):
+                    stack.append((child, depth + 1, (*path, index)))
+
+
+def format_path(path: YamlPath) -> str:
+    """('outputs', 'json') -> outputs.json ; ('policies', 0) -> policies[0]."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "the top level"
+
+
+def _short_path(path: YamlPath) -> str:
+    return format_path(path[:6]) + ("…" if len(path) > 6 else "")
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class YamlLimits:
+    max_depth: int = MAX_DEPTH
+    max_aliases: int = MAX_ALIASES
+    max_nodes: int = MAX_NODES
+
+
+def parse_yaml_text(
+    text: str,
+    *,
+    display: str,
+    error: ErrorType = InputError,
+    limits: YamlLimits = YamlLimits(),
+) -> tuple[Any, dict[YamlPath, int]]:
+    """One YAML document, safely constructed, plus the 1-based line of every key and item.
+
+    The node graph is composed first (no Python objects yet) and walked once with alias
+    expansion counted, so every limit is enforced before anything is built.
+    """
+    try:
+        loader = _SafeLoader(text)
+    except yaml.YAMLError as exc:  # the pure-Python reader rejects control characters here
+        raise error(f"invalid YAML: {exc}".splitlines()[0], path=display) from None
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        lines: dict[YamlPath, int] = {}
+        _walk_nodes(loader, node, lines, display=display, error=error, limits=limits)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = str(mark.line + 1) if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise error(f"invalid YAML: {problem}", path=display, where=where) from None
+    except yaml.YAMLError as exc:
+        raise error(f"invalid YAML: {exc}".splitlines()[0], path=display) from None
+    except RecursionError:
+        raise error("invalid YAML: nested too deeply", path=display) from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise error(f"invalid YAML value: {exc}", path=display) from None
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def _walk_nodes(
+    loader: Any,
+    root: yaml.Node,
+    lines: dict[YamlPath, int],
+    *,
+    display: str,
+    error: ErrorType,
+    limits: YamlLimits,
+) -> None:
+    """Record lines, refuse duplicate keys, count aliases and expanded nodes, bound depth,
+    and check the scalars whose construction can fail (timestamps, integers)."""
+    seen: set[int] = set()
+    aliases = 0
+    nodes = 0
+    stack: list[tuple[yaml.Node, YamlPath, int]] = [(root, (), 1)]
+    while stack:
+        node, path, depth = stack.pop()
+        nodes += 1
+        if nodes > limits.max_nodes:
+            raise error(
+                f"YAML expands to more than {limits.max_nodes} values (aliases?)", path=display
+            )
+        line = node.start_mark.line + 1
+        lines.setdefault(path, line)
+        if depth > limits.max_depth:
+            raise error(
+                f"{_short_path(path)}: nested more than {limits.max_depth} levels deep",
+                path=display,
+                where=str(line),
+            )
+        if id(node) in seen:
+            aliases += 1
+            if aliases > limits.max_aliases:
+                raise error(
+                    f"document expands to more than {limits.max_aliases} YAML alias uses",
+                    path=display,
+                    where=str(line),
+                )
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            _check_scalar(loader, node, path, display=display, error=error)
+        elif isinstance(node, yaml.MappingNode):
+            keys: set[str] = set()
+            children: list[tuple[yaml.Node, YamlPath, int]] = []
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    children.append((value_node, path, depth))
+                    continue
+                key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
+                if isinstance(key_node, yaml.ScalarNode):
+                    if key in keys:
+                        raise error(
+                            f"duplicate key '{key}'",
+                            path=display,
+                            where=str(key_node.start_mark.line + 1),
+                        )
+                    keys.add(key)
+                else:
+                    children.append((key_node, (*path, key), depth + 1))
+                lines[(*path, key)] = key_node.start_mark.line + 1
+                children.append((value_node, (*path, key), depth + 1))
+            stack.extend(reversed(children))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(
+                (item, (*path, index), depth + 1)
+                for index, item in reversed(list(enumerate(node.value)))
+            )
+
+
+def _check_scalar(
+    loader: Any, node: yaml.ScalarNode, path: YamlPath, *, display: str, error: ErrorType
+) -> None:
+    if node.tag == _TIMESTAMP_TAG:
+        try:
+            loader.construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:
+            raise error(
+                f"{format_path(path)}: {node.value!r} is not a valid date or time ({exc})",
+                path=display,
+                where=str(node.start_mark.line + 1),
+            ) from None
+    elif node.tag == _INT_TAG:
+        digits = sum(ch.isdigit() for ch in str(node.value))
+        if digits > MAX_INT_DIGITS:
+            raise error(
+                f"{format_path(path)}: integer of {digits} digits is too large",
+                path=display,
+                where=str(node.start_mark.line + 1),
+            )
+    elif node.tag == _FLOAT_TAG and len(str(node.value)) > 64:
+        raise error(
+            f"{format_path(path)}: number of {len(str(node.value))} characters is too long",
+            path=display,
+            where=str(node.start_mark.line + 1),
+        )
+
+
+def to_json_compatible(
+    value: Any, *, display: str, error: ErrorType = InputError, what: str = "value"
+) -> Any:
+    """YAML data as JSON values, which is all a Rego engine takes.
+
+    Unquoted ``2026-11-01`` (a date) and ``2026-11-01T10:00:00Z`` (a datetime) become ISO 8601
+    strings (a datetime without a zone is UTC, as YAML specifies); non-string keys become
+    their text. Anything else without a JSON form (``!!binary``, ``!!set``, NaN, infinity)
+    raises ``error``. Call on a document already bounded by :func:`parse_yaml_text`.
+    """
+
+    def convert(item: Any) -> Any:
+        if item is None or isinstance(item, str | bool | int):
+            return item
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                raise error(f"{what} {item} has no JSON form", path=display)
+            return item
+        if isinstance(item, dict):
+            return {_json_key(k): convert(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [convert(v) for v in item]
+        if isinstance(item, datetime):
+            return (item if item.tzinfo else item.replace(tzinfo=UTC)).isoformat()
+        if isinstance(item, date):
+            return item.isoformat()
+        raise error(f"{what} of YAML type {type(item).__name__} has no JSON form", path=display)
+
+    def _json_key(key: Any) -> str:
+        if isinstance(key, str):
+            return key
+        if isinstance(key, datetime | date):
+            return str(convert(key))
+        if key is None or isinstance(key, bool | int | float):
+            import json
+
+            return json.dumps(key)
+        raise error(f"{what} key of YAML type {type(key).__name__} has no JSON form", path=display)
+
+    try:
+        return convert(value)
+    except RecursionError:
+        raise error("nested too deeply", path=display) from None
+
+
+def load_yaml_file(
+    path: str | os.PathLike[str],
+    *,
+    display: str | None = None,
+    error: ErrorType = InputError,
+    max_bytes: int = MAX_SMALL_FILE_BYTES,
+    limits: YamlLimits = YamlLimits(),
+) -> tuple[Any, dict[YamlPath, int]]:
+    """Read one bounded YAML (or JSON) file: data and the line of every key."""
+    shown = display if display is not None else os.fspath(path)
+    raw = read_regular_file(path, max_bytes=max_bytes, display=shown, error=error)
+    return parse_yaml_text(
+        decode_utf8(raw, display=shown, error=error), display=shown, error=error, limits=limits
+    )
