@@ -36,12 +36,14 @@ ALLOWED: dict[str, set[str]] = {
 # Top-level shared modules, importable from every layer. What each may import itself:
 # - errors.py: the exception family; nothing of ours.
 # - registry.py: the generic name -> factory registry; only errors.
+# - loading.py: the one bounded JSON/YAML reader for every user file; only errors.
 # - config.py: gatekeeper.yaml and GATEKEEPER_*; the model (levels) and one constant of the
 #   policy layer (the default engine timeout, in policy/engines/interface.py).
 # - __init__.py: the version string.
 SHARED: dict[str, set[str]] = {
     "errors": set(),
     "registry": {"errors"},
+    "loading": {"errors"},
     "config": {"errors", "model", "policy"},
     "__init__": set(),
     "__main__": {"cli"},
