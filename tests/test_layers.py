@@ -44,7 +44,7 @@ SHARED: dict[str, set[str]] = {
     "errors": set(),
     "registry": {"errors"},
     "loading": {"errors"},
-    "config": {"errors", "model", "policy"},
+    "config": {"errors", "loading", "model", "policy"},
     "__init__": set(),
     "__main__": {"cli"},
 }
