@@ -17,7 +17,8 @@ a silently different rollout. The mechanics live in :mod:`gatekeeper.deploy.exec
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import math
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -26,6 +27,11 @@ from gatekeeper.model.base import Frozen
 # A pause or an analysis interval longer than a day is almost certainly a unit mistake
 # (milliseconds written as seconds); bounding it keeps every wait in the executor bounded.
 MAX_WAIT_S = 24 * 3600.0
+# How long one analysis step may keep looking while its verdicts are inconclusive: low traffic
+# needs several intervals before anything can be ruled out (docs/verification.md), and a
+# rollout that gives up after three looks never decides for most services.
+DEFAULT_ANALYSIS_BUDGET_S = 600.0
+MAX_LOOKS = 100
 
 
 class SetWeight(Frozen):
@@ -51,12 +57,31 @@ class AnalysisSpec(Frozen):
     interval: float = Field(
         default=30.0, ge=0, le=MAX_WAIT_S, description="seconds of traffic to collect first"
     )
-    max_inconclusive: int = Field(
-        default=3,
-        ge=1,
-        le=100,
-        description="inconclusive verdicts in a row before the rollout stops and reverts",
+    budget: float = Field(
+        default=DEFAULT_ANALYSIS_BUDGET_S,
+        gt=0,
+        le=MAX_WAIT_S,
+        description="seconds this step may keep analysing while inconclusive",
     )
+    max_inconclusive: int = Field(
+        default=0,
+        ge=1,
+        le=MAX_LOOKS,
+        description="looks before the rollout stops and reverts; default: budget / interval",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _looks_from_budget(cls, data: Any) -> Any:
+        """Without an explicit number of looks, as many intervals as fit in the budget (at
+        least one): the analysis is extended while inconclusive, within a stated time."""
+        if isinstance(data, dict) and data.get("max_inconclusive") is None:
+            interval = data.get("interval", cls.model_fields["interval"].default)
+            budget = data.get("budget", DEFAULT_ANALYSIS_BUDGET_S)
+            if isinstance(interval, int | float) and isinstance(budget, int | float):
+                looks = math.floor(budget / interval) if interval > 0 else 1
+                data = {**data, "max_inconclusive": min(MAX_LOOKS, max(1, looks))}
+        return data
 
 
 class Analysis(Frozen):

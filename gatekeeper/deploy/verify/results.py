@@ -44,6 +44,7 @@ class Rule(StrEnum):
     WITHIN_TOLERANCE = "within_tolerance"  # significant, but smaller than the tolerance
     BELOW_EFFECT_SIZE = "below_effect_size"  # significant, but below the effect-size gate
     REGRESSION = "regression"  # significant, beyond tolerance and effect-size gate
+    TIME_BUDGET = "time_budget"  # the analysis ran out of its time budget before this metric
     CRITICAL_EFFECT_SIZE = "critical_effect_size"  # beyond the critical effect size
     # verdict-level rules
     CRITICAL_METRIC = "critical_metric"  # a critical metric failed: score zeroed
@@ -88,6 +89,10 @@ class MetricResult(Frozen):
     shift_lower: float | None = None
     shift_upper: float | None = None
     shift_method: str | None = None
+    sequential: bool = Field(
+        default=False,
+        description="the interval is always-valid (the window is judged after every interval)",
+    )
     confidence: float = 0.0
     relative_effect: float | None = Field(
         default=None, description="shift / |baseline median| (rate for proportions)"

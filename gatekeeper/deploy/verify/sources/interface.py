@@ -25,6 +25,12 @@ class Samples:
 
     values: tuple[float, ...]
 
+    def __post_init__(self) -> None:
+        # Refused at the source: a NaN would reach the rank statistics, where it compares
+        # unequal to everything (sources drop non-finite values with finite_values and say so).
+        if not all(math.isfinite(v) for v in self.values):
+            raise ValueError("samples must be finite numbers (NaN and infinities are refused)")
+
     @property
     def n(self) -> int:
         return len(self.values)
@@ -36,6 +42,10 @@ class Counts:
 
     events: int
     total: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.events <= self.total:
+            raise ValueError(f"invalid counts: {self.events} events of {self.total}")
 
     @property
     def n(self) -> int:
