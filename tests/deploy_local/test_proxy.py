@@ -203,7 +203,7 @@ def test_an_expired_lease_returns_all_traffic_to_stable_and_says_why(proxy, work
 
 
 def test_no_lease_without_a_split_or_without_asking(proxy, workers, tmp_path):
-    server, client, _ = proxy
+    _server, client, _ = proxy
     v1, v2 = Worker("v1", tmp_path), Worker("v2", tmp_path)
     workers += [v1, v2]
     # A paused rollout holds its split without a lease: it outlives the deployer on purpose.
