@@ -416,3 +416,25 @@ def test_error_rate_tolerance_is_relative_with_an_absolute_floor() -> None:
     # +5 points on a zero-error baseline fails at steady traffic.
     bad = judge(cfg, {"error-rate": obs(Counts(0, 2400), Counts(30, 600))})
     assert bad.outcome is Outcome.FAIL
+
+
+def test_services_declare_slos_checked_on_the_canary_alone() -> None:
+    from gatekeeper.deploy.verification_config import VerificationConfig
+
+    cfg = VerificationConfig.model_validate(
+        {"slo": {"error_rate": 0.01, "latency_p95_ms": 250}}
+    ).judge_config()
+    slo_metrics = {m.name: m for m in cfg.metrics if not m.compare}
+    assert set(slo_metrics) == {"slo-error-rate", "slo-latency-p95-ms"}
+    latency = slo_metrics["slo-latency-p95-ms"]
+    # The baseline is as slow as the canary: a comparison sees nothing, the SLO fails it.
+    slow = obs(lognormal(1, 400, median=300), lognormal(2, 400, median=300))
+    verdict = judge(config(latency), {latency.name: slow})
+    assert verdict.outcome is Outcome.FAIL and verdict.rule is Rule.SLO_BREACH
+    fast = obs(lognormal(1, 10), lognormal(2, 400, median=80))
+    ok = judge(config(latency), {latency.name: fast})
+    assert ok.outcome is Outcome.PASS and ok.metrics[0].rule is Rule.WITHIN_SLO
+    with pytest.raises(ValueError, match="unknown SLO"):
+        VerificationConfig.model_validate({"slo": {"latency_p95": 250}})
+    with pytest.raises(ValueError, match="needs an slo"):
+        metric(compare=False)

@@ -162,6 +162,16 @@ class MetricConfig(Frozen):
     min_samples: int = Field(default=DEFAULT_MIN_SAMPLES, ge=1, strict=True)
     dry_run: bool = False
     confidence: float | None = Field(default=None, ge=0.5, lt=1)
+    compare: bool = Field(
+        default=True,
+        description="false: an SLO-only metric, judged against its slo on the canary alone",
+    )
+
+    @model_validator(mode="after")
+    def _slo_only_needs_an_slo(self) -> MetricConfig:
+        if not self.compare and self.slo is None:
+            raise ValueError("a metric with compare: false needs an slo")
+        return self
 
 
 class JudgeConfig(Frozen):

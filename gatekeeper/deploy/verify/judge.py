@@ -244,6 +244,30 @@ def judge_metric(
             critical_failure=True,
         )
 
+    if not metric.compare and slo is not None:
+        # An SLO-only metric: the canary against an absolute limit, no baseline needed.
+        if can.n < metric.min_samples or slo.value is None:
+            return result(
+                MetricOutcome.INCONCLUSIVE,
+                Rule.MIN_SAMPLES,
+                f"too little data for the SLO: {can.n} canary samples, {metric.min_samples} needed",
+            )
+        within = slo.value <= slo.limit if slo.limit_kind == "max" else slo.value >= slo.limit
+        if not within:
+            return result(
+                MetricOutcome.INCONCLUSIVE,
+                Rule.UNCERTAIN,
+                f"canary {slo.statistic} {_fmt(slo.value)} is beyond the SLO {slo.limit_kind} "
+                f"{_fmt(slo.limit)}, not yet with {conf:.0%} confidence (bound "
+                f"{_fmt(slo.bound)}, n={slo.n})",
+            )
+        return result(
+            MetricOutcome.PASS,
+            Rule.WITHIN_SLO,
+            f"canary {slo.statistic} {_fmt(slo.value)} within the SLO {slo.limit_kind} "
+            f"{_fmt(slo.limit)} (n={slo.n})",
+        )
+
     if base.n < metric.min_samples or can.n < metric.min_samples:
         return result(
             MetricOutcome.INCONCLUSIVE,

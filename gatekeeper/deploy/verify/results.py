@@ -38,6 +38,7 @@ class Rule(StrEnum):
     NO_DATA = "no_data"  # the source had nothing (or could not be reached)
     MIN_SAMPLES = "min_samples"  # fewer samples than min_samples on a side
     SLO_BREACH = "slo_breach"  # canary confidently beyond an absolute limit
+    WITHIN_SLO = "within_slo"  # an SLO-only metric: the canary's statistic within its limit
     NOT_SIGNIFICANT = "not_significant"  # no difference found, and a regression ruled out
     UNCERTAIN = "uncertain"  # the interval still allows a regression beyond tolerance
     HARMLESS_DIRECTION = "harmless_direction"  # significant, but in the good direction
