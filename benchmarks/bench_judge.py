@@ -282,7 +282,7 @@ def main() -> None:
             f"always-valid (sequential) intervals at {config.confidence:.0%}, "
             "SLO 5 %; `latency` per request; `slow-requests` = share slower than the "
             f"baseline's p95) and default policy (roll "
-            f"back after {policy.failure_limit} failing analyses in a row on fresh data or "
+            f"back after {policy.failure_limit} failing analyses in a row or "
             f"at once on an SLO breach, promote after {policy.passes_required} passing "
             f"analysis, the window grows while inconclusive, at most "
             f"{policy.inconclusive_limit} looks). Intervals are 60 s; requests per interval "
