@@ -27,9 +27,10 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from results import machine, write_section  # noqa: E402
 
+from gatekeeper.audit.recorder import record_fields, record_gate_result  # noqa: E402
 from gatekeeper.gate.run import GateRequest, GateResult, run_gate  # noqa: E402
+from gatekeeper.ledger.canonical import timestamp  # noqa: E402
 from gatekeeper.ledger.chain import record_builder, verify_chain  # noqa: E402
-from gatekeeper.ledger.recorder import record_fields, record_gate_result, timestamp  # noqa: E402
 from gatekeeper.ledger.registry import open_store  # noqa: E402
 from gatekeeper.ledger.store import Head, LedgerStore  # noqa: E402
 

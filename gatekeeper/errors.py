@@ -3,6 +3,13 @@
 Errors are raised as data (what went wrong, where) and formatted only at the CLI edge, where
 each maps to the documented exit code: 2 for bad usage or bad input, 3 for policy or engine
 errors. Nothing below the CLI prints or exits.
+
+This module holds the family; each axis defines its own types next to its interface, deriving
+from it (``EvidenceError`` in evidence/interface.py, ``LedgerError``/``LedgerMissing`` in
+ledger/store.py, ``WaiverError`` in gate/waivers.py, ``DeployError`` in deploy/errors.py), so a
+caller catches a type, never matches a message. ``PolicyError`` and ``EngineError`` stay here:
+they are the documented exit-3 contract, raised across policy/, gate/ and the engine worker
+process, which must import them without the pydantic models.
 """
 
 from __future__ import annotations
@@ -41,10 +48,6 @@ class InputError(GatekeeperError):
 
 class ConfigError(InputError):
     """gatekeeper.yaml or a command-line option is invalid."""
-
-
-class WaiverError(InputError):
-    """The waivers file is malformed."""
 
 
 class PolicyError(GatekeeperError):

@@ -32,8 +32,10 @@ class Registry(Generic[T]):
         *,
         error: type[GatekeeperError] = ConfigError,
         default: str | None = None,
+        plural: str | None = None,
     ) -> None:
         self.axis = axis  # "engine", "report format", ... (used in messages)
+        self._plural = plural  # "known sources: ..." instead of "known: ..." in messages
         self.default = default
         self._error = error
         self._factories: dict[str, Callable[[], T]] = {}
@@ -91,4 +93,5 @@ class Registry(Generic[T]):
 
     def unknown_message(self, name: str) -> str:
         known = ", ".join(sorted(self._order))
-        return f"unknown {self.axis} {name!r}; known: {known}"
+        label = f"known {self._plural}" if self._plural else "known"
+        return f"unknown {self.axis} {name!r}; {label}: {known}"

@@ -40,6 +40,18 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+# Tests against a real PostgreSQL server take seconds each: end-to-end, whichever module they
+# are in (the fixture, or a store parametrized as "postgresql").
+_E2E_FIXTURES = frozenset({"pg_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & _E2E_FIXTURES or "[postgresql" in item.nodeid:
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture
 def cli() -> Any:
     return run_cli

@@ -9,7 +9,11 @@ import sys
 import venv
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.e2e  # seconds per test: real processes or servers (README, Development)
 
 
 def test_wheel_installs_and_gates_the_shipped_example(tmp_path: Path) -> None:

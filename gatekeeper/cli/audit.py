@@ -16,20 +16,22 @@ from typing import Any, TypeVar
 
 import click
 
-from gatekeeper.config import GatekeeperConfig, load_config
-from gatekeeper.errors import EXIT_FAIL, EXIT_PASS, ConfigError
-from gatekeeper.gate.run import GateResult
-from gatekeeper.ledger.chain import verify_chain
-from gatekeeper.ledger.export import oscal_assessment_results, vsa_statement
-from gatekeeper.ledger.recorder import open_configured_store, record_gate_run, timestamp
-from gatekeeper.ledger.replay import (
+from gatekeeper.audit.compliance import compliance_report
+from gatekeeper.audit.recorder import record_gate_run
+from gatekeeper.audit.replay import (
     ReplayResult,
     ViolationKey,
     comparison_document,
-    find_decision,
     replay_decision,
 )
-from gatekeeper.ledger.report import build_report
+from gatekeeper.config import GatekeeperConfig, load_config
+from gatekeeper.errors import EXIT_FAIL, EXIT_PASS, ConfigError
+from gatekeeper.gate.run import GateResult
+from gatekeeper.ledger.canonical import timestamp
+from gatekeeper.ledger.chain import verify_chain
+from gatekeeper.ledger.decisions import find_decision
+from gatekeeper.ledger.export import oscal_assessment_results, vsa_statement
+from gatekeeper.ledger.registry import open_configured_store
 from gatekeeper.ledger.report_render import RENDERERS, get_renderer
 from gatekeeper.ledger.signing import generate_key_pem, load_public_key_id
 from gatekeeper.ledger.store import LedgerStore
@@ -390,7 +392,7 @@ def report(
     top failing policies, waivers used and expiring, and the control matrix."""
     store = open_ledger(ledger, config_file)
     try:
-        built = build_report(
+        built = compliance_report(
             store,
             start=period_bound(start, option="--from"),
             end=period_bound(end, option="--to", end=True),
@@ -440,7 +442,7 @@ def export_oscal(
     decision, one finding per control with its satisfied / not-satisfied state."""
     store = open_ledger(ledger, config_file)
     try:
-        built = build_report(
+        built = compliance_report(
             store,
             start=period_bound(start, option="--from"),
             end=period_bound(end, option="--to", end=True),

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from gatekeeper.cli.options import engine_option, use_color
-from gatekeeper.errors import ConfigError
-from gatekeeper.evidence import DEFAULT_MAX_BYTES
-from gatekeeper.gate.check import (
+from gatekeeper.cli.options import engine_option, parsed_into, use_color
+from gatekeeper.conftest.check import (
     DEFAULT_NAMESPACE,
     DEFAULT_POLICY,
     PARSERS,
@@ -28,6 +27,8 @@ from gatekeeper.gate.check import (
     Message,
     run_check,
 )
+from gatekeeper.errors import ConfigError
+from gatekeeper.evidence import DEFAULT_MAX_BYTES
 
 OUTPUTS = ("stdout", "json", "table")
 _CONFTEST_ONLY_OUTPUTS = ("tap", "junit", "github", "azuredevops", "sarif")
@@ -191,6 +192,44 @@ def _check_output(_ctx: click.Context, _param: click.Parameter, value: str) -> s
     raise ConfigError(f"--output: unknown format '{value}' (choose from {', '.join(OUTPUTS)})")
 
 
+@dataclass(frozen=True)
+class CheckOptions:
+    """``check``'s command line, parsed: one field per option (click's parameter names)."""
+
+    files: tuple[str, ...]
+    policies: tuple[str, ...]
+    data: tuple[str, ...]
+    namespaces: tuple[str, ...]
+    all_namespaces: bool
+    fail_on_warn: bool
+    no_fail: bool
+    no_color: bool
+    suppress_exceptions: bool
+    quiet: bool
+    output: str
+    parser: str | None
+    combine: bool
+    ignore: str | None
+    stdin_filename: str | None
+    rego_version: str
+    engine: str
+
+    def request(self, stdin: bytes | None) -> CheckRequest:
+        return CheckRequest(
+            files=self.files,
+            policies=_split_commas(self.policies) or (DEFAULT_POLICY,),
+            data=_split_commas(self.data),
+            namespaces=_split_commas(self.namespaces) or (DEFAULT_NAMESPACE,),
+            all_namespaces=self.all_namespaces,
+            parser=self.parser,
+            combine=self.combine,
+            ignore=self.ignore,
+            stdin=stdin,
+            stdin_filename=self.stdin_filename,
+            engine=self.engine,
+        )
+
+
 @click.command("check")
 @click.argument("files", nargs=-1, required=True)
 @click.option(
@@ -262,25 +301,8 @@ def _check_output(_ctx: click.Context, _param: click.Parameter, value: str) -> s
     help="Rego syntax of the policies; only v1 (conftest's default) is supported.",
 )
 @engine_option()
-def check(
-    files: tuple[str, ...],
-    policies: tuple[str, ...],
-    data: tuple[str, ...],
-    namespaces: tuple[str, ...],
-    all_namespaces: bool,
-    fail_on_warn: bool,
-    no_fail: bool,
-    no_color: bool,
-    suppress_exceptions: bool,
-    quiet: bool,
-    output: str,
-    parser: str | None,
-    combine: bool,
-    ignore: str | None,
-    stdin_filename: str | None,
-    rego_version: str,
-    engine: str,
-) -> None:
+@parsed_into(CheckOptions)
+def check(options: CheckOptions) -> None:
     """Check configuration FILES (JSON/YAML, `-` for stdin, directories) against conftest-style
     policies: a drop-in for `conftest test`.
 
@@ -289,31 +311,19 @@ def check(
     input; 3 policy or engine error.
     """
     # One byte past the bound, so the core can tell the input was too big.
-    stdin = sys.stdin.buffer.read(DEFAULT_MAX_BYTES + 1) if STDIN in files else None
-    report = run_check(
-        CheckRequest(
-            files=files,
-            policies=_split_commas(policies) or (DEFAULT_POLICY,),
-            data=_split_commas(data),
-            namespaces=_split_commas(namespaces) or (DEFAULT_NAMESPACE,),
-            all_namespaces=all_namespaces,
-            parser=parser,
-            combine=combine,
-            ignore=ignore,
-            stdin=stdin,
-            stdin_filename=stdin_filename,
-            engine=engine,
-        )
-    )
-    code = report.exit_code(fail_on_warn=fail_on_warn)
-    if not quiet or code != 0:
-        if output == "json":
+    stdin = sys.stdin.buffer.read(DEFAULT_MAX_BYTES + 1) if STDIN in options.files else None
+    report = run_check(options.request(stdin))
+    code = report.exit_code(fail_on_warn=options.fail_on_warn)
+    if not options.quiet or code != 0:
+        if options.output == "json":
             text = render_json(report)
-        elif output == "table":
+        elif options.output == "table":
             text = render_table(report)
         else:
             text = render_stdout(
-                report, color=use_color(no_color), suppress_exceptions=suppress_exceptions
+                report,
+                color=use_color(options.no_color),
+                suppress_exceptions=options.suppress_exceptions,
             )
         click.echo(text, nl=False)
-    raise SystemExit(0 if no_fail else code)
+    raise SystemExit(0 if options.no_fail else code)

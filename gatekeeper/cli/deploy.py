@@ -22,9 +22,8 @@ if TYPE_CHECKING:
     from gatekeeper.deploy.controller import ActionResult, DeployResult, StatusResult
 
 from gatekeeper.deploy.strategy import STRATEGY_KINDS
+from gatekeeper.deploy.target import TARGETS
 from gatekeeper.errors import EXIT_FAIL
-
-_TARGETS = ("local", "kubernetes")
 
 
 class _DefaultRunGroup(click.Group):
@@ -57,8 +56,8 @@ def _common(function: Any) -> Any:
     )(function)
     function = click.option(
         "--target",
-        type=click.Choice(_TARGETS),
-        default="local",
+        type=click.Choice(TARGETS.names()),
+        default=TARGETS.default,
         show_default=True,
         help="Where to deploy: worker processes behind the built-in proxy, or Kubernetes.",
     )(function)

@@ -40,7 +40,7 @@ def inspect(
 def kinds() -> None:
     """List the evidence kinds Gatekeeper reads (names for --kind)."""
     for name in sorted(READERS):
-        click.echo(f"{name:<16} {READERS[name].description}")
+        click.echo(f"{name:<16} {READERS.create(name).description}")
 
 
 @evidence.command("schema")

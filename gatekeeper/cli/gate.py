@@ -3,19 +3,79 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from gatekeeper.cli.audit import gate_ledger_options, record_gate_decision
-from gatekeeper.cli.options import parse_outputs, use_color, write_reports
-from gatekeeper.config import load_config
+from gatekeeper.cli.options import parse_outputs, parsed_into, use_color, write_reports
+from gatekeeper.config import GatekeeperConfig, load_config
 from gatekeeper.errors import EXIT_FAIL, EXIT_PASS
 from gatekeeper.evidence import READERS
 from gatekeeper.gate.run import GateRequest, run_gate
 from gatekeeper.model import Level, Outcome
 from gatekeeper.policy.engines.registry import ENGINES
 from gatekeeper.report.registry import REPORTERS, get_reporter
+
+
+@dataclass(frozen=True)
+class GateRunOptions:
+    """``gate run``'s command line, parsed: one field per option (click's parameter names)."""
+
+    evidence: tuple[str, ...]
+    policies: tuple[str, ...]
+    data: tuple[str, ...]
+    release_file: str | None
+    waivers_file: str | None
+    engine: str | None
+    namespaces: tuple[str, ...]
+    format_: str | None
+    outputs: tuple[str, ...]
+    fail_on: str | None
+    kind: str | None
+    validate: bool | None
+    config_file: str | None
+    no_color: bool
+    ledger: str | None
+    no_ledger: bool
+
+    def config(self, *, cwd: Path, env: Mapping[str, str]) -> GatekeeperConfig:
+        """gatekeeper.yaml and GATEKEEPER_* with these options on top (flags win)."""
+        loaded = load_config(Path(self.config_file) if self.config_file else None, cwd=cwd, env=env)
+        return loaded.with_overrides(
+            policies=list(self.policies) or None,
+            data=list(self.data) or None,
+            release=self.release_file,
+            waivers=self.waivers_file,
+            engine=self.engine,
+            namespaces=list(self.namespaces) or None,
+            format=self.format_,
+            fail_on=self.fail_on,
+            validate=self.validate,
+            evidence=list(self.evidence) or None,
+        )
+
+    def gate_request(
+        self, config: GatekeeperConfig, *, cwd: Path, env: Mapping[str, str]
+    ) -> GateRequest:
+        return GateRequest(
+            evidence=tuple(str(p) for p in config.evidence),
+            policies=tuple(str(p) for p in config.policies),
+            data=tuple(str(p) for p in config.data),
+            release_file=str(config.release) if config.release else None,
+            waivers_file=str(config.waivers) if config.waivers else None,
+            engine=config.engine,
+            namespaces=tuple(config.namespaces),
+            fail_on=Level(config.fail_on),
+            kind=self.kind,
+            validate=config.validate_evidence,
+            max_waiver_days=config.max_waiver_days,
+            timeout=config.engine_timeout,
+            env=dict(env),
+            cwd=cwd,
+        )
 
 
 @click.group()
@@ -102,68 +162,23 @@ def gate() -> None:
     help="No ANSI colour (also: NO_COLOR env var, or when not a terminal).",
 )
 @gate_ledger_options
-def run(
-    evidence: tuple[str, ...],
-    policies: tuple[str, ...],
-    data: tuple[str, ...],
-    release_file: str | None,
-    waivers_file: str | None,
-    engine: str | None,
-    namespaces: tuple[str, ...],
-    format_: str | None,
-    outputs: tuple[str, ...],
-    fail_on: str | None,
-    kind: str | None,
-    validate: bool | None,
-    config_file: str | None,
-    no_color: bool,
-    ledger: str | None,
-    no_ledger: bool,
-) -> None:
+@parsed_into(GateRunOptions)
+def run(options: GateRunOptions) -> None:
     """Judge EVIDENCE (SBOMs, scanner reports, VEX, attestations) against Rego policies.
 
     Exit codes: 0 pass (or warnings only), 1 the policy said no, 2 bad usage or bad input,
     3 policy or engine error.
     """
     cwd = Path.cwd()
-    config = load_config(Path(config_file) if config_file else None, cwd=cwd, env=os.environ)
-    config = config.with_overrides(
-        policies=list(policies) or None,
-        data=list(data) or None,
-        release=release_file,
-        waivers=waivers_file,
-        engine=engine,
-        namespaces=list(namespaces) or None,
-        format=format_,
-        fail_on=fail_on,
-        validate=validate,
-        evidence=list(evidence) or None,
-    )
+    config = options.config(cwd=cwd, env=os.environ)
     extra_outputs = {name: Path(path) for name, path in (config.outputs or {}).items()}
-    extra_outputs.update(parse_outputs(outputs))
+    extra_outputs.update(parse_outputs(options.outputs))
     reporter = get_reporter(config.format)
 
-    result = run_gate(
-        GateRequest(
-            evidence=tuple(str(p) for p in config.evidence),
-            policies=tuple(str(p) for p in config.policies),
-            data=tuple(str(p) for p in config.data),
-            release_file=str(config.release) if config.release else None,
-            waivers_file=str(config.waivers) if config.waivers else None,
-            engine=config.engine,
-            namespaces=tuple(config.namespaces),
-            fail_on=Level(config.fail_on),
-            kind=kind,
-            validate=config.validate_evidence,
-            max_waiver_days=config.max_waiver_days,
-            timeout=config.engine_timeout,
-            env=dict(os.environ),
-            cwd=cwd,
-        )
-    )
+    result = run_gate(options.gate_request(config, cwd=cwd, env=os.environ))
     decision = result.decision
     write_reports(decision, extra_outputs)
-    text = reporter.render(decision, color=use_color(no_color))
+    text = reporter.render(decision, color=use_color(options.no_color))
     click.echo(text.rstrip("\n"))
-    record_gate_decision(result, ledger=ledger, no_ledger=no_ledger, config=config)
+    record_gate_decision(result, ledger=options.ledger, no_ledger=options.no_ledger, config=config)
     raise SystemExit(EXIT_FAIL if decision.outcome is Outcome.FAIL else EXIT_PASS)

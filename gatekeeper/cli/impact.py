@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
+from gatekeeper.audit.impact import ImpactEntry, ImpactResult, impact
+from gatekeeper.audit.replay import comparison_document
 from gatekeeper.cli.audit import ledger_options, open_ledger
 from gatekeeper.errors import EXIT_FAIL, EXIT_PASS, ConfigError
-from gatekeeper.ledger.recorder import timestamp
-from gatekeeper.ledger.replay import ImpactEntry, ImpactResult, comparison_document, impact
+from gatekeeper.ledger.canonical import timestamp
 from gatekeeper.policy.bundle import load_bundle
 from gatekeeper.policy.engines.registry import ENGINES
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -16,6 +17,27 @@ from gatekeeper.policy.engines.registry import DEFAULT_ENGINE, ENGINES
 from gatekeeper.report.registry import REPORTERS, get_reporter
 
 FC = TypeVar("FC", bound=Callable[..., Any])
+ParsedT = TypeVar("ParsedT")
+
+
+def parsed_into(
+    options_type: Callable[..., ParsedT],
+) -> Callable[[Callable[[ParsedT], None]], Callable[..., None]]:
+    """Hand a command one parsed-options object instead of one parameter per option.
+
+    Put it directly above the command function (below every ``click.option``): click's keyword
+    arguments become ``options_type(**params)`` (a dataclass whose fields are the options'
+    parameter names), so the command body and whatever it calls take one object.
+    """
+
+    def decorate(command: Callable[[ParsedT], None]) -> Callable[..., None]:
+        @functools.wraps(command)
+        def with_options(**params: Any) -> None:
+            command(options_type(**params))
+
+        return with_options
+
+    return decorate
 
 
 def engine_option(help_text: str = "Rego engine.") -> Callable[[FC], FC]:

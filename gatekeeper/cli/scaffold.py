@@ -263,11 +263,11 @@ def check(
     if format_ == "json":
         click.echo(result.to_json())
     else:
-        for violation in result.evaluation.violations:
+        for violation in result.decision.violations:
             click.echo(
                 f"{violation.level.value.upper():<5} {violation.policy}  {violation.message}"
             )
-        rules = result.evaluation.rules
+        rules = result.decision.rules
         passed = sum(1 for r in rules if r.passed)
         click.echo(
             f"{result.outcome.value.upper()}: {passed} of {len(rules)} conformance rules passed"

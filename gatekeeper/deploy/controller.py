@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import tempfile
 import threading
 import time
 import uuid
@@ -34,8 +33,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from gatekeeper.config import GatekeeperConfig, load_config
 from gatekeeper.deploy.analysis import CanaryAnalyzer, VerdictRecord, build_sources
@@ -66,17 +63,18 @@ from gatekeeper.deploy.target import DeployTarget, RecoveryReport, target_class
 from gatekeeper.deploy.verification_config import VerificationConfig
 from gatekeeper.deploy.verify import MemorySamples
 from gatekeeper.errors import EXIT_FAIL, ConfigError, GatekeeperError, InputError
+from gatekeeper.gate.decide import DecideOptions, decide
 from gatekeeper.gate.input import load_release
-from gatekeeper.gate.run import GateRequest, run_gate
+from gatekeeper.gate.run import load_gate_bundle, load_gate_waivers, release_gate_input
 from gatekeeper.ledger.deployments import (
     GateApproval,
     deploy_events,
     find_gate_approval,
     record_deploy_event,
 )
-from gatekeeper.ledger.recorder import open_configured_store
+from gatekeeper.ledger.registry import open_configured_store
 from gatekeeper.ledger.signing import load_public_key_id, signer_from_env
-from gatekeeper.ledger.store import LedgerError, LedgerStore
+from gatekeeper.ledger.store import LedgerError, LedgerMissing, LedgerStore
 from gatekeeper.model import Decision, Release
 
 DEPLOYMENT_SCHEMA = "gatekeeper.deployment/v1"
@@ -396,28 +394,27 @@ def evaluate_deploy_policies(
     """GK-REL-* for ``environment``, through the gate's own engine, bundle, data, waivers."""
     config = context.gate_config
     staged = release.model_copy(update={"environment": environment})
-    with tempfile.TemporaryDirectory(prefix="gatekeeper-deploy-") as scratch:
-        release_file = Path(scratch) / "release.yaml"
-        release_file.write_text(
-            yaml.safe_dump(staged.model_dump(mode="json", exclude_none=True)), encoding="utf-8"
-        )
-        result = run_gate(
-            GateRequest(
-                evidence=(),
-                policies=tuple(str(p) for p in config.policies),
-                data=tuple(str(p) for p in config.data),
-                release_file=str(release_file),
-                waivers_file=str(config.waivers) if config.waivers else None,
-                engine=config.engine,
-                namespaces=DEPLOY_NAMESPACES,
-                fail_on=config.fail_on,
-                max_waiver_days=config.max_waiver_days,
-                timeout=config.engine_timeout,
-                env=context.env,
-                cwd=context.service_dir,
-            )
-        )
-    decision = result.decision
+    now = datetime.now(UTC)
+    # Waivers first, as in `gate run`: a malformed waivers file is bad input, not a policy error.
+    waivers = load_gate_waivers(
+        config.waivers, cwd=context.service_dir, max_days=config.max_waiver_days, now=now
+    )
+    gate_input = release_gate_input(staged, now=now, env=context.env)
+    bundle = load_gate_bundle(
+        tuple(str(p) for p in config.policies), tuple(str(p) for p in config.data)
+    )
+    decision = decide(
+        gate_input,
+        bundle,
+        waivers,
+        DecideOptions(
+            engine=config.engine,
+            namespaces=DEPLOY_NAMESPACES,
+            fail_on=config.fail_on,
+            timeout=config.engine_timeout,
+            now=now,
+        ),
+    )
     return PolicyCheck(
         outcome=decision.outcome.value,
         rules=decision.summary.rules,
@@ -507,10 +504,8 @@ def plan_deploy(request: DeployRequest, context: ServiceContext) -> Plan:
 def _approval(request: DeployRequest, context: ServiceContext, digest: str) -> GateApproval:
     try:
         store = context.open_ledger(create=False)
-    except LedgerError as exc:
-        if "no ledger here" in exc.message:
-            return GateApproval(False, f"no ledger at {exc.path}: no gate decision is recorded")
-        raise
+    except LedgerMissing as exc:
+        return GateApproval(False, f"no ledger at {exc.path}: no gate decision is recorded")
     try:
         return find_gate_approval(
             store, digest, trusted_key_ids=_trusted_key_ids(request, context.env)
@@ -604,10 +599,7 @@ class _Recorder:
 def open_target(
     name: str, service: str, context: ServiceContext, *, lock: bool = True
 ) -> DeployTarget:
-    try:
-        cls = target_class(name)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    cls = target_class(name)
     # Both built-in targets take (service, config, root=, lock=); the ABC does not say so.
     target: DeployTarget = cls(service, context.deploy_config, root=context.service_dir, lock=lock)  # type: ignore[call-arg]
     return target
@@ -1080,10 +1072,8 @@ def history(context: ServiceContext, service: str | None) -> list[dict[str, Any]
     """Deployment events from the ledger, oldest first (verdicts included)."""
     try:
         store = context.open_ledger(create=False)
-    except LedgerError as exc:
-        if "no ledger here" in exc.message:
-            return []
-        raise
+    except LedgerMissing:
+        return []
     try:
         rows: list[dict[str, Any]] = []
         for stored, doc in deploy_events(store, service=service):

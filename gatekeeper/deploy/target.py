@@ -14,7 +14,7 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, ClassVar, Self
+from typing import IO, Any, ClassVar, Self, cast
 
 from gatekeeper.deploy.errors import DeployError
 from gatekeeper.deploy.state import (
@@ -24,6 +24,8 @@ from gatekeeper.deploy.state import (
     load_state,
     save_state,
 )
+from gatekeeper.errors import ConfigError
+from gatekeeper.registry import Registry
 
 STABLE = "stable"
 CANARY = "canary"
@@ -176,30 +178,18 @@ class StatefulTarget(DeployTarget):
             self._save(**update)
 
 
-_TARGETS: dict[str, type[DeployTarget]] = {}
-
-
-def register_target(cls: type[DeployTarget]) -> type[DeployTarget]:
-    _TARGETS[cls.name] = cls
-    return cls
-
-
-def _load_builtin_targets() -> None:
-    # Import the built-in targets lazily: they pull in process and proxy machinery. The
-    # Kubernetes target imports its client only when it talks to a cluster.
-    from gatekeeper.deploy.k8s import target as _k8s  # noqa: F401
-    from gatekeeper.deploy.local import target as _local  # noqa: F401
+# Target name -> target class, registered lazily: the built-in targets pull in process, proxy
+# and Kubernetes machinery and import this module themselves, so importing them here would be
+# a cycle. The factory is the class, constructed by the controller (``open_target``).
+TARGETS: Registry[DeployTarget] = Registry("deploy target", error=ConfigError, default="local")
+TARGETS.register_lazy("local", "gatekeeper.deploy.local.target:LocalTarget")
+TARGETS.register_lazy("kubernetes", "gatekeeper.deploy.k8s.target:KubernetesTarget")
 
 
 def target_class(name: str) -> type[DeployTarget]:
-    _load_builtin_targets()
-    try:
-        return _TARGETS[name]
-    except KeyError:
-        known = ", ".join(sorted(_TARGETS))
-        raise ValueError(f"unknown deploy target {name!r}; known: {known}") from None
+    """The class registered as ``name``; an unknown name is a ConfigError listing the known."""
+    return cast(type[DeployTarget], TARGETS.factory(name))
 
 
 def target_names() -> tuple[str, ...]:
-    _load_builtin_targets()
-    return tuple(sorted(_TARGETS))
+    return tuple(sorted(TARGETS.names()))

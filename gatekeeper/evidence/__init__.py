@@ -11,10 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gatekeeper.errors import InputError
-from gatekeeper.evidence.interface import EvidencePart, EvidenceReader, ParsedDocument, VexRecord
+from gatekeeper.evidence.interface import (
+    EvidenceError,
+    EvidenceErrors,
+    EvidencePart,
+    EvidenceReader,
+    ParsedDocument,
+    VexRecord,
+)
 from gatekeeper.evidence.loading import (
     DEFAULT_MAX_BYTES,
-    EvidenceErrors,
     gc_paused,
     read_document,
 )
@@ -26,6 +32,7 @@ from gatekeeper.model import EvidenceRef
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "READERS",
+    "EvidenceError",
     "EvidenceErrors",
     "EvidencePart",
     "EvidenceReader",

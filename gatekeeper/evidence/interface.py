@@ -12,7 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
+from gatekeeper.errors import InputError
 from gatekeeper.model import Attestation, Component, Finding, SbomInfo, VexStatement, Vulnerability
+
+
+class EvidenceError(InputError):
+    """An evidence file is unreadable, malformed or of unknown kind (exit 2). Readers may
+    raise any :class:`~gatekeeper.errors.InputError`; this is the axis's own type."""
+
+
+class EvidenceErrors(EvidenceError):
+    """Every per-file error of one ``load_evidence`` call, so a user fixes them all at once."""
+
+    def __init__(self, errors: list[InputError]):
+        self.errors = list(errors)
+        first = self.errors[0].one_line() if self.errors else "evidence could not be read"
+        more = len(self.errors) - 1
+        super().__init__(f"{first} (and {more} more)" if more > 0 else first)
 
 
 @dataclass(frozen=True)

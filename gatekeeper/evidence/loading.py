@@ -25,16 +25,6 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _JSON_WHITESPACE = " \t\r\n"
 
 
-class EvidenceErrors(InputError):
-    """Every per-file error of one ``load_evidence`` call, so a user fixes them all at once."""
-
-    def __init__(self, errors: list[InputError]):
-        self.errors = list(errors)
-        first = self.errors[0].one_line() if self.errors else "evidence could not be read"
-        more = len(self.errors) - 1
-        super().__init__(f"{first} (and {more} more)" if more > 0 else first)
-
-
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector for a burst of allocation.

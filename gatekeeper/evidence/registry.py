@@ -1,14 +1,17 @@
 """Evidence readers by kind name, and auto-detection of a document's kind.
 
-Adding a kind is adding a reader module and one line in ``READERS``. The dict order is the
-detection priority: the most specific shapes first (a standalone CycloneDX VEX is also a
-CycloneDX document, so VEX is asked before SBOM), so exactly one reader claims each document.
+Adding a kind is adding a reader module and one line in ``_IN_PRIORITY_ORDER``, registered in
+``READERS`` in that order. The registration order is the detection priority: the most specific
+shapes first (a standalone CycloneDX VEX is also a CycloneDX document, so VEX is asked before
+SBOM), so exactly one reader claims each document.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gatekeeper.errors import InputError
-from gatekeeper.evidence.interface import EvidenceReader, ParsedDocument
+from gatekeeper.evidence.interface import EvidenceError, EvidenceReader, ParsedDocument
 from gatekeeper.evidence.readers.attestation import AttestationReader
 from gatekeeper.evidence.readers.cyclonedx import CycloneDxReader
 from gatekeeper.evidence.readers.cyclonedx_vex import CycloneDxVexReader
@@ -20,6 +23,7 @@ from gatekeeper.evidence.readers.sarif import SarifReader
 from gatekeeper.evidence.readers.semgrep import SemgrepReader
 from gatekeeper.evidence.readers.spdx import SpdxReader
 from gatekeeper.evidence.readers.trivy import TrivyReader
+from gatekeeper.registry import Registry
 
 _IN_PRIORITY_ORDER: tuple[EvidenceReader, ...] = (
     AttestationReader(),
@@ -35,7 +39,16 @@ _IN_PRIORITY_ORDER: tuple[EvidenceReader, ...] = (
     PipAuditReader(),
 )
 
-READERS: dict[str, EvidenceReader] = {reader.kind: reader for reader in _IN_PRIORITY_ORDER}
+READERS: Registry[EvidenceReader] = Registry("evidence kind", error=EvidenceError, plural="kinds")
+
+
+def _shared(reader: EvidenceReader) -> Callable[[], EvidenceReader]:
+    # Readers are stateless: every lookup shares one instance.
+    return lambda: reader
+
+
+for _reader in _IN_PRIORITY_ORDER:
+    READERS.register(_reader.kind, _shared(_reader))
 
 
 def known_kinds() -> str:
@@ -50,18 +63,16 @@ def syntaxes_of(reader: EvidenceReader) -> tuple[str, ...]:
 
 def get_reader(kind: str) -> EvidenceReader:
     """The reader for ``--kind``; an unknown name is a usage error listing the valid ones."""
-    reader = READERS.get(kind)
-    if reader is None:
-        raise InputError(f"unknown evidence kind {kind!r}; known kinds: {known_kinds()}")
-    return reader
+    return READERS.create(kind)
 
 
 def detect_kind(doc: ParsedDocument) -> EvidenceReader:
     """The first reader, in priority order, that claims the document."""
-    for reader in _IN_PRIORITY_ORDER:
+    for name in READERS:
+        reader = READERS.create(name)
         if doc.syntax in syntaxes_of(reader) and reader.detect(doc):
             return reader
-    raise InputError(
+    raise EvidenceError(
         f"unknown evidence kind ({doc.syntax.upper()} document matches no reader); "
         f"known kinds: {known_kinds()}; pass --kind to force one",
         path=doc.path,

@@ -33,8 +33,13 @@ from gatekeeper.config import (
     read_yaml_file,
     unknown_key_message,
 )
-from gatekeeper.errors import WaiverError
+from gatekeeper.errors import InputError
 from gatekeeper.model import Violation, WaivedViolation, Waiver
+
+
+class WaiverError(InputError):
+    """The waivers file is malformed (exit 2)."""
+
 
 DEFAULT_WAIVERS_FILE = Path(".gatekeeper/waivers.yaml")
 MAX_WAIVERS_BYTES = 1024 * 1024

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 GENESIS_HASH = "sha256:" + "0" * 64
@@ -25,3 +26,8 @@ def sha256_hex(data: bytes) -> str:
 
 def digest_of_text(text: str) -> str:
     return sha256_hex(text.encode("utf-8"))
+
+
+def timestamp(moment: datetime) -> str:
+    """Microsecond RFC 3339 UTC: sorts as text, so time ranges are string comparisons."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gatekeeper import __version__
+from gatekeeper.ledger.canonical import timestamp
 from gatekeeper.ledger.chain import record_builder, verify_chain
-from gatekeeper.ledger.recorder import timestamp
 from gatekeeper.ledger.signing import Signer
 from gatekeeper.ledger.store import LedgerStore, NewRecord, StoredRecord
 

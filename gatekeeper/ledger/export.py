@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from gatekeeper import __version__
-from gatekeeper.ledger.replay import StoredDecision
+from gatekeeper.ledger.decisions import StoredDecision
 from gatekeeper.ledger.report import ComplianceReport
 from gatekeeper.model import Outcome
 

@@ -12,10 +12,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from gatekeeper.config import GatekeeperConfig
 from gatekeeper.errors import ConfigError
 from gatekeeper.ledger.postgres_store import PostgresStore
 from gatekeeper.ledger.sqlite_store import SqliteStore
 from gatekeeper.ledger.store import LedgerStore
+from gatekeeper.registry import Registry
 
 LEDGER_ENV_VARIABLE = "GATEKEEPER_LEDGER_URL"
 DEFAULT_LEDGER_PATH = Path(".gatekeeper/ledger.db")
@@ -37,12 +39,14 @@ def _open_postgres(url: str, base: Path, create: bool) -> LedgerStore:
     return PostgresStore(url, create=create)
 
 
-# scheme -> opener; a plain path (no scheme) is SQLite.
-STORES: dict[str, Callable[[str, Path, bool], LedgerStore]] = {
-    "sqlite": _open_sqlite,
-    "postgresql": _open_postgres,
-    "postgres": _open_postgres,
-}
+# (url, base folder for relative paths, create) -> an open store
+StoreOpener = Callable[[str, Path, bool], LedgerStore]
+
+# URL scheme -> opener; a plain path (no scheme) is SQLite.
+STORES: Registry[StoreOpener] = Registry("ledger URL scheme", error=ConfigError, default="sqlite")
+STORES.register("sqlite", lambda: _open_sqlite)
+STORES.register("postgresql", lambda: _open_postgres)
+STORES.register("postgres", lambda: _open_postgres)
 
 
 def open_store(url: str, *, base: Path, create: bool = False) -> LedgerStore:
@@ -52,11 +56,9 @@ def open_store(url: str, *, base: Path, create: bool = False) -> LedgerStore:
     scheme = url.split(":", 1)[0].lower() if "://" in url or url.startswith("sqlite:") else ""
     if not scheme:
         return _open_sqlite(url, base, create)
-    opener = STORES.get(scheme)
-    if opener is None:
-        known = ", ".join(sorted(STORES))
-        raise ConfigError(f"unknown ledger URL scheme {scheme!r}; known: {known} (or a file path)")
-    return opener(url, base, create)
+    if scheme not in STORES:
+        raise ConfigError(f"{STORES.unknown_message(scheme)} (or a file path)")
+    return STORES.create(scheme)(url, base, create)
 
 
 def resolve_ledger_url(
@@ -76,3 +78,23 @@ def resolve_ledger_url(
     if from_env:
         return from_env, cwd
     return str(DEFAULT_LEDGER_PATH), cwd
+
+
+def open_configured_store(
+    ledger: str | None,
+    *,
+    config: GatekeeperConfig,
+    env: Mapping[str, str],
+    cwd: Path,
+    create: bool,
+) -> LedgerStore:
+    """The ledger the command line, gatekeeper.yaml or the environment names (see
+    :func:`resolve_ledger_url`)."""
+    url, base = resolve_ledger_url(
+        ledger,
+        config_value=config.ledger,
+        config_dir=config.config_path.parent if config.config_path else None,
+        env=env,
+        cwd=cwd,
+    )
+    return open_store(url, base=base, create=create)

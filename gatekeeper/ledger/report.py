@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gatekeeper.ledger.chain import verify_chain
-from gatekeeper.ledger.replay import StoredDecision, stored_decisions
+from gatekeeper.ledger.decisions import StoredDecision, stored_decisions
 from gatekeeper.ledger.store import LedgerStore
-from gatekeeper.model import Decision, Level, Outcome
+from gatekeeper.model import Decision, Level, Outcome, Waiver
 
 EXPIRING_SOON_DAYS = 14
 REPORT_SCHEMA = "gatekeeper.compliance-report/v1"
@@ -139,22 +139,15 @@ class ComplianceReport:
         return tuple(w for w in self.waivers if w.expiring_soon)
 
 
-def _control_titles() -> Callable[[str], tuple[str, str]]:
-    """Control id -> (title, framework) from the control catalogue, ids only without it."""
-    try:
-        from gatekeeper.policy.controls import load_catalogue
+# Control id -> (title, framework); ("", "") for an unknown id. The catalogue lives in policy/,
+# above the ledger's reach: the caller (audit.compliance) passes a lookup.
+ControlTitles = Callable[[str], tuple[str, str]]
+# Waiver -> the first instant it no longer applies (gate/waivers.py decides, passed in likewise).
+WaiverEnds = Callable[[Waiver], datetime]
 
-        catalogue: Any = load_catalogue()
-    except Exception:
-        return lambda control: ("", "")
 
-    def lookup(control: str) -> tuple[str, str]:
-        found = catalogue.get(control)
-        if found is None:
-            return ("", "")
-        return (str(found.title), str(found.framework.name))
-
-    return lookup
+def no_control_titles(control: str) -> tuple[str, str]:
+    return ("", "")
 
 
 def _release_row(stored: StoredDecision) -> ReleaseRow:
@@ -198,7 +191,9 @@ def _control_result(decision: Decision, control: str) -> str:
     return "pass" if evaluated else "n/a"
 
 
-def _controls(decisions: list[StoredDecision]) -> tuple[ControlRow, ...]:
+def _controls(
+    decisions: list[StoredDecision], control_titles: ControlTitles
+) -> tuple[ControlRow, ...]:
     policies: dict[str, set[str]] = defaultdict(set)
     kinds: dict[str, set[str]] = defaultdict(set)
     for stored in decisions:
@@ -208,7 +203,7 @@ def _controls(decisions: list[StoredDecision]) -> tuple[ControlRow, ...]:
             for control in rule.controls:
                 policies[control].add(rule.policy)
                 kinds[control] |= evidence
-    lookup = _control_titles()
+    lookup = control_titles
     rows = []
     for control in sorted(policies):
         title, framework = lookup(control)
@@ -225,9 +220,9 @@ def _controls(decisions: list[StoredDecision]) -> tuple[ControlRow, ...]:
     return tuple(rows)
 
 
-def _waivers(decisions: list[StoredDecision], now: datetime) -> tuple[WaiverUse, ...]:
-    from gatekeeper.gate.waivers import expires_at
-
+def _waivers(
+    decisions: list[StoredDecision], now: datetime, expires_at: WaiverEnds
+) -> tuple[WaiverUse, ...]:
     uses: Counter[str] = Counter()
     found: dict[str, Any] = {}
     for stored in decisions:
@@ -294,6 +289,8 @@ def build_report(
     end: str | None,
     service: str | None = None,
     now: datetime | None = None,
+    waiver_ends: WaiverEnds,
+    control_titles: ControlTitles = no_control_titles,
 ) -> ComplianceReport:
     moment = now or datetime.now(UTC)
     chain = verify_chain(store.records, head=store.head())
@@ -314,6 +311,6 @@ def build_report(
         releases=tuple(rows),
         days=_days(rows),
         top_failing=_top_failing(decisions),
-        waivers=_waivers(decisions, moment),
-        controls=_controls(decisions),
+        waivers=_waivers(decisions, moment, waiver_ends),
+        controls=_controls(decisions, control_titles),
     )

@@ -20,6 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from gatekeeper.errors import ConfigError
 from gatekeeper.ledger.report import REPORT_SCHEMA, ComplianceReport
+from gatekeeper.registry import Registry
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -253,14 +254,10 @@ class HtmlRenderer:
         )
 
 
-RENDERERS: dict[str, type[ReportRenderer]] = {
-    cls.name: cls for cls in (HtmlRenderer, MarkdownRenderer, JsonRenderer, CsvRenderer)
-}
+RENDERERS: Registry[ReportRenderer] = Registry("report format", error=ConfigError)
+for _cls in (HtmlRenderer, MarkdownRenderer, JsonRenderer, CsvRenderer):
+    RENDERERS.register(_cls.name, _cls)
 
 
 def get_renderer(name: str) -> ReportRenderer:
-    try:
-        return RENDERERS[name]()
-    except KeyError:
-        known = ", ".join(sorted(RENDERERS))
-        raise ConfigError(f"unknown report format {name!r}; known: {known}") from None
+    return RENDERERS.create(name)

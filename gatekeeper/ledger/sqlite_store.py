@@ -20,6 +20,7 @@ from gatekeeper.ledger.canonical import GENESIS_HASH
 from gatekeeper.ledger.store import (
     Head,
     LedgerError,
+    LedgerMissing,
     NewRecord,
     RecordBuilder,
     StoredRecord,
@@ -43,7 +44,7 @@ class SqliteStore:
     def __init__(self, path: Path, *, create: bool) -> None:
         self.path = path
         if not create and not path.is_file():
-            raise LedgerError("no ledger here (no decision recorded yet?)", path=str(path))
+            raise LedgerMissing("no ledger here (no decision recorded yet?)", path=str(path))
         try:
             if create:
                 path.parent.mkdir(parents=True, exist_ok=True)

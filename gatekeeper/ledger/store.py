@@ -29,6 +29,11 @@ class LedgerError(GatekeeperError):
     """The ledger cannot be opened, read or written (exit 3: the gate cannot vouch for itself)."""
 
 
+class LedgerMissing(LedgerError):
+    """Opened without ``create`` where no ledger exists yet: nothing was ever recorded there.
+    Callers that treat "no record" as an answer (the deployer: no approval) catch this type."""
+
+
 @dataclass(frozen=True)
 class Head:
     seq: int

@@ -17,6 +17,9 @@ class Outcome(StrEnum):
     PASS = "pass"  # noqa: S105 — an outcome, not a password
     WARN = "warn"
     FAIL = "fail"
+    # A void decision: the gate could not judge (engine crash, unreadable evidence, ...). Every
+    # reporter renders it and the decision schema allows it; nothing produces it yet: the
+    # decision service will, for decisions it records as void (see the fail-closed issue).
     ERROR = "error"
 
 

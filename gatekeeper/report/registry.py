@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gatekeeper.errors import ConfigError
+from gatekeeper.registry import Registry
 from gatekeeper.report.github import GithubReporter
 from gatekeeper.report.interface import Reporter
 from gatekeeper.report.json_doc import JsonReporter
@@ -13,24 +14,18 @@ from gatekeeper.report.table import TableReporter
 
 DEFAULT_FORMAT = "table"
 
-REPORTERS: dict[str, type[Reporter]] = {
-    cls.name: cls
-    for cls in (
-        TableReporter,
-        JsonReporter,
-        SarifReporter,
-        JunitReporter,
-        MarkdownReporter,
-        GithubReporter,
-    )
-}
+REPORTERS: Registry[Reporter] = Registry("report format", error=ConfigError, default=DEFAULT_FORMAT)
+for _cls in (
+    TableReporter,
+    JsonReporter,
+    SarifReporter,
+    JunitReporter,
+    MarkdownReporter,
+    GithubReporter,
+):
+    REPORTERS.register(_cls.name, _cls)
 
 
 def get_reporter(name: str) -> Reporter:
     """A ready renderer for ``name``; an unknown name is a usage error (exit 2)."""
-    try:
-        cls = REPORTERS[name]
-    except KeyError:
-        choices = ", ".join(sorted(REPORTERS))
-        raise ConfigError(f"unknown report format {name!r}; choose one of: {choices}") from None
-    return cls()
+    return REPORTERS.create(name)

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gatekeeper.gate.evaluate import Evaluation, evaluate_rules, select_rules
-from gatekeeper.gate.run import decide_outcome
-from gatekeeper.model import Level, Outcome
+from gatekeeper.gate.decide import DecideOptions, decide
+from gatekeeper.model import Decision, Outcome
 from gatekeeper.policy.bundle import load_bundle
 from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S
-from gatekeeper.policy.engines.registry import DEFAULT_ENGINE, get_engine
+from gatekeeper.policy.engines.registry import DEFAULT_ENGINE
 from gatekeeper.scaffold.ci import conformance_document
 
 CONFORMANCE_SCHEMA = "gatekeeper.scaffold-check/v1"
@@ -32,16 +31,19 @@ def builtin_conformance_dir() -> Path:
 @dataclass(frozen=True)
 class CheckResult:
     document: dict[str, Any]
-    evaluation: Evaluation
-    outcome: Outcome
+    decision: Decision  # no waivers: conformance is not waivable
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.decision.outcome
 
     def to_json(self) -> str:
         return json.dumps(
             {
                 "schema": CONFORMANCE_SCHEMA,
                 "outcome": self.outcome.value,
-                "violations": [v.model_dump(mode="json") for v in self.evaluation.violations],
-                "rules": [r.model_dump(mode="json") for r in self.evaluation.rules],
+                "violations": [v.model_dump(mode="json") for v in self.decision.violations],
+                "rules": [r.model_dump(mode="json") for r in self.decision.rules],
                 "input": self.document,
             },
             indent=2,
@@ -61,14 +63,5 @@ def check_service(
     document = conformance_document(root)
     sources = [*([str(builtin_conformance_dir())] if builtin else []), *policies]
     bundle = load_bundle(sources, data_paths=data)
-    rules = select_rules(bundle)
-    evaluation = evaluate_rules(
-        bundle, get_engine(engine), rules, json.dumps(document), timeout=timeout
-    )
-    failures = sum(1 for v in evaluation.violations if v.level is Level.DENY)
-    warnings = len(evaluation.violations) - failures
-    return CheckResult(
-        document=document,
-        evaluation=evaluation,
-        outcome=decide_outcome(failures, warnings, Level.DENY),
-    )
+    decision = decide(document, bundle, (), DecideOptions(engine=engine, timeout=timeout))
+    return CheckResult(document=document, decision=decision)

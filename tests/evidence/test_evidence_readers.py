@@ -38,7 +38,8 @@ def test_every_registered_reader_has_its_name_and_description() -> None:
         "osv-scanner",
         "pip-audit",
     }
-    for kind, reader in READERS.items():
+    for kind in READERS:
+        reader = READERS.create(kind)
         assert reader.kind == kind
         assert reader.description
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from gatekeeper.errors import EXIT_INPUT, WaiverError
+from gatekeeper.errors import EXIT_INPUT
 from gatekeeper.gate.waivers import (
+    WaiverError,
     apply_waivers,
     default_waivers_path,
     is_expired,

@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.ledger.ledger_helpers import RELEASES, Db, PgServer, cli, gate_args
+
+pytestmark = pytest.mark.e2e  # seconds per test: real processes or servers (README, Development)
 
 RUNS = 16
 

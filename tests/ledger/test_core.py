@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gatekeeper.audit.snapshot import restore_bundle, snapshot_bundle
 from gatekeeper.cli.audit import period_bound
 from gatekeeper.cli.impact import since_timestamp
 from gatekeeper.errors import ConfigError
@@ -14,8 +15,7 @@ from gatekeeper.ledger.canonical import GENESIS_HASH
 from gatekeeper.ledger.chain import record_builder, verify_chain
 from gatekeeper.ledger.postgres_store import mask_password
 from gatekeeper.ledger.registry import open_store, resolve_ledger_url
-from gatekeeper.ledger.snapshot import restore_bundle, snapshot_bundle
-from gatekeeper.ledger.store import LedgerError
+from gatekeeper.ledger.store import LedgerError, LedgerMissing
 from gatekeeper.policy.bundle import load_bundle
 from tests.ledger.ledger_helpers import POLICIES
 
@@ -85,3 +85,15 @@ def test_ledger_location_precedence(tmp_path: Path) -> None:
 def test_unreachable_postgres_is_a_ledger_error(tmp_path: Path) -> None:
     with pytest.raises(LedgerError, match="cannot connect"):
         open_store("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", base=tmp_path)
+
+
+def test_a_missing_ledger_is_its_own_type_and_a_broken_one_is_not(tmp_path: Path) -> None:
+    # The deployer treats "no ledger yet" as "no approval" by catching LedgerMissing; any
+    # other ledger failure (here: a file that is no SQLite database) must stay an error.
+    with pytest.raises(LedgerMissing):
+        open_store(str(tmp_path / "absent.db"), base=tmp_path)
+    broken = tmp_path / "broken.db"
+    broken.write_text("not a database")
+    with pytest.raises(LedgerError) as caught:
+        open_store(str(broken), base=tmp_path).head()
+    assert not isinstance(caught.value, LedgerMissing)

@@ -131,6 +131,7 @@ def _png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
     return width, height, rows
 
 
+@pytest.mark.e2e
 def test_html_report_renders_in_headless_chromium(
     sqlite_history: tuple[Path, list[str]], tmp_path: Path
 ) -> None:

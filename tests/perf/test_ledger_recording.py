@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from gatekeeper.audit import recorder
 from gatekeeper.config import load_config
 from gatekeeper.gate.run import GateRequest, run_gate
-from gatekeeper.ledger import recorder
 from gatekeeper.ledger.registry import open_store
 from tests.conftest import EXAMPLES
 

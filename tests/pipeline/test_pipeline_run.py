@@ -190,6 +190,7 @@ def _decision(root: Path) -> dict:  # type: ignore[type-arg]
     return json.loads((root / OUT / "decision.json").read_text())  # type: ignore[no-any-return]
 
 
+@pytest.mark.e2e
 def test_python_service_pipeline_passes_end_to_end(service: Path) -> None:
     result = run_cli("pipeline", "run", "-C", str(service), env=tool_env())
     assert result.code == 0, result.stdout + result.stderr
@@ -207,6 +208,7 @@ def test_python_service_pipeline_passes_end_to_end(service: Path) -> None:
         assert (service / OUT / report).is_file()
 
 
+@pytest.mark.e2e
 def test_planted_shell_true_stops_the_pipeline_at_the_gate(service: Path) -> None:
     (service / "src/orders_api/admin.py").write_text(
         "import subprocess\n\n\ndef run(cmd: str) -> None:\n"
@@ -223,6 +225,7 @@ def test_planted_shell_true_stops_the_pipeline_at_the_gate(service: Path) -> Non
     assert violation["subject"] == "src/orders_api/admin.py:5"
 
 
+@pytest.mark.e2e
 def test_planted_denied_licence_stops_the_pipeline_at_the_gate(service: Path) -> None:
     vendor = service / "vendor"
     vendor.mkdir()
@@ -237,6 +240,7 @@ def test_planted_denied_licence_stops_the_pipeline_at_the_gate(service: Path) ->
     ]
 
 
+@pytest.mark.e2e
 def test_failing_service_test_stops_before_the_scans(service: Path) -> None:
     test_file = service / "tests/test_app.py"
     test_file.write_text(test_file.read_text().replace('== "ok"', '== "not ok"'))
@@ -247,6 +251,7 @@ def test_failing_service_test_stops_before_the_scans(service: Path) -> None:
     assert not (service / OUT / "decision.json").exists()
 
 
+@pytest.mark.e2e
 def test_python_library_pipeline_passes_end_to_end(tmp_path: Path) -> None:
     dest = tmp_path / "lib"
     scaffold(dest, "python-library", "--set", "name=duration-tools")

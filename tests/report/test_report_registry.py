@@ -10,9 +10,10 @@ from tests.report import report_samples as samples
 def test_every_documented_format_is_registered_under_its_own_name() -> None:
     assert sorted(REPORTERS) == ["github", "json", "junit", "markdown", "sarif", "table"]
     assert DEFAULT_FORMAT in REPORTERS
-    for name, cls in REPORTERS.items():
-        assert cls.name == name
-        assert cls.description
+    for name in REPORTERS:
+        reporter = REPORTERS.create(name)
+        assert reporter.name == name
+        assert reporter.description
 
 
 def test_unknown_format_is_a_usage_error_naming_the_choices() -> None:

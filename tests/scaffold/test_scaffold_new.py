@@ -23,6 +23,7 @@ def test_list_shows_both_templates_with_versions() -> None:
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
+@pytest.mark.e2e
 def test_generated_project_passes_its_own_tests(tmp_path: Path, template: str) -> None:
     dest = tmp_path / "svc"
     scaffold(dest, template, "--set", "name=orders-api")

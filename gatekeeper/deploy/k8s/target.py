@@ -46,14 +46,12 @@ from gatekeeper.deploy.target import (
     RecoveryReport,
     StatefulTarget,
     pool_field,
-    register_target,
 )
 from gatekeeper.errors import ConfigError
 
 STATE_SUBDIR = "kubernetes"
 
 
-@register_target
 class KubernetesTarget(StatefulTarget):
     name: ClassVar[str] = "kubernetes"
 

@@ -46,7 +46,6 @@ from gatekeeper.deploy.target import (
     RecoveryReport,
     StatefulTarget,
     pool_field,
-    register_target,
 )
 
 PROXY_READY_TIMEOUT_S = 15.0
@@ -54,7 +53,6 @@ START_ATTEMPTS = 3  # per worker: a free port can be taken between our probe and
 LOG_TAIL_BYTES = 600
 
 
-@register_target
 class LocalTarget(StatefulTarget):
     name: ClassVar[str] = "local"
 

@@ -1,4 +1,4 @@
-"""The engine registry: engine name -> class. Adding an engine is adding a module and a line."""
+"""The engine registry: engine name -> engine class. Adding an engine is a module and a line."""
 
 from __future__ import annotations
 
@@ -6,20 +6,17 @@ from gatekeeper.errors import ConfigError
 from gatekeeper.policy.engines.interface import Engine
 from gatekeeper.policy.engines.regopy_engine import RegopyEngine
 from gatekeeper.policy.engines.regorus_engine import RegorusEngine
+from gatekeeper.registry import Registry
 
 DEFAULT_ENGINE = "regorus"
 
-ENGINES: dict[str, type[Engine]] = {
-    RegorusEngine.name: RegorusEngine,
-    RegopyEngine.name: RegopyEngine,
-}
+ENGINES: Registry[Engine] = Registry(
+    "engine", error=ConfigError, default=DEFAULT_ENGINE, plural="engines"
+)
+ENGINES.register(RegorusEngine.name, RegorusEngine)
+ENGINES.register(RegopyEngine.name, RegopyEngine)
 
 
 def get_engine(name: str) -> Engine:
     """A new engine by name; an unknown name is a ConfigError listing the known ones."""
-    try:
-        cls = ENGINES[name]
-    except KeyError:
-        known = ", ".join(sorted(ENGINES))
-        raise ConfigError(f"unknown engine {name!r}; known engines: {known}") from None
-    return cls()
+    return ENGINES.create(name)

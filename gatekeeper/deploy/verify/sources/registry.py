@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from gatekeeper.deploy.verify.sources.interface import MetricSource
-from gatekeeper.deploy.verify.sources.memory import MemorySource
-from gatekeeper.deploy.verify.sources.prometheus import PrometheusSource
-from gatekeeper.errors import ConfigError
+from typing import cast
 
-SOURCES: dict[str, type[MetricSource]] = {cls.name: cls for cls in (MemorySource, PrometheusSource)}
+from gatekeeper.deploy.verify.sources.interface import MetricSource
+from gatekeeper.errors import ConfigError
+from gatekeeper.registry import Registry
+
+# Registered lazily: the registry never imports its implementations (Prometheus pulls in an
+# HTTP client). The factory is the class itself, constructed by the caller.
+SOURCES: Registry[MetricSource] = Registry("metric source", error=ConfigError, plural="sources")
+SOURCES.register_lazy("memory", "gatekeeper.deploy.verify.sources.memory:MemorySource")
+SOURCES.register_lazy("prometheus", "gatekeeper.deploy.verify.sources.prometheus:PrometheusSource")
 
 
 def source_class(name: str) -> type[MetricSource]:
     """The class registered as ``name``; constructing it is the caller's business (a memory
     source needs the live sample store, Prometheus a URL)."""
-    try:
-        return SOURCES[name]
-    except KeyError:
-        known = ", ".join(sorted(SOURCES))
-        raise ConfigError(f"unknown metric source {name!r}; known sources: {known}") from None
+    return cast(type[MetricSource], SOURCES.factory(name))

@@ -1,0 +1,146 @@
+"""The one evaluation function: a gate input, a bundle and waivers in, a Decision out.
+
+Every path that judges something calls :func:`decide` — ``gate run``, replay and impact of
+recorded decisions, ``scaffold check``, the deployer's deploy-time policies (and next the
+decision service) — so the steps select rules → evaluate → apply waivers → count → outcome
+exist once. Loading files is the caller's business; nothing here reads a file, prints or exits.
+Engine and policy errors propagate (exit 3): a decision is never made from a failed evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gatekeeper.gate.evaluate import evaluate_rules, select_rules
+from gatekeeper.gate.input import rfc3339, sha256_text
+from gatekeeper.gate.waivers import apply_waivers
+from gatekeeper.model import (
+    BundleInfo,
+    Decision,
+    EngineInfo,
+    EvidenceRef,
+    GateInput,
+    Level,
+    Outcome,
+    Release,
+    Summary,
+    Timings,
+    Violation,
+    Waiver,
+)
+from gatekeeper.policy.bundle import PolicyBundle
+from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S
+from gatekeeper.policy.engines.registry import DEFAULT_ENGINE, get_engine
+
+
+@dataclass(frozen=True)
+class DecideOptions:
+    """How to judge: which engine, which packages, what fails, how long, and at what time
+    (waiver expiry and ``created_at``; replay passes the recorded time)."""
+
+    engine: str = DEFAULT_ENGINE
+    namespaces: tuple[str, ...] = ()
+    fail_on: Level = Level.DENY
+    timeout: float = DEFAULT_TIMEOUT_S
+    now: datetime | None = None
+
+
+def decide(
+    gate_input: GateInput | Mapping[str, Any] | str,
+    bundle: PolicyBundle,
+    waivers: Sequence[Waiver] = (),
+    options: DecideOptions | None = None,
+    *,
+    release: Release | None = None,
+    inputs: Sequence[EvidenceRef] = (),
+    ingest_ms: float = 0.0,
+    started: float | None = None,
+) -> Decision:
+    """Judge ``gate_input`` (the document policies see as ``input``: a GateInput, a mapping,
+    or its JSON text) with ``bundle``.
+
+    ``release`` defaults to the GateInput's own; ``inputs`` are the evidence files' references
+    and ``ingest_ms`` the time spent reading them, both recorded in the decision as given;
+    ``started`` (a ``time.perf_counter()`` value) is when the caller began, so ``total_ms``
+    counts the whole run, not only this call.
+    """
+    if started is None:
+        started = time.perf_counter() - ingest_ms / 1000
+    options = options or DecideOptions()
+    now = options.now or datetime.now(UTC)
+    input_json = input_text(gate_input)
+    if release is None:
+        release = gate_input.release if isinstance(gate_input, GateInput) else Release()
+
+    engine = get_engine(options.engine)
+    rules = select_rules(bundle, options.namespaces)
+    evaluation = evaluate_rules(bundle, engine, rules, input_json, timeout=options.timeout)
+    waiver_outcome = apply_waivers(evaluation.violations, waivers, now=now)
+
+    active = waiver_outcome.active
+    failures = sum(1 for v in active if v.level is Level.DENY)
+    warnings = sum(1 for v in active if v.level is Level.WARN)
+    return Decision(
+        decision_id=str(uuid.uuid4()),
+        created_at=rfc3339(now),
+        outcome=decide_outcome(failures, warnings, options.fail_on),
+        fail_on=options.fail_on,
+        release=release,
+        summary=Summary(
+            rules=len(evaluation.rules),
+            passed=sum(1 for r in evaluation.rules if r.passed),
+            failures=failures,
+            warnings=warnings,
+            waived=len(waiver_outcome.waived),
+            exceptions=evaluation.exceptions,
+        ),
+        violations=sorted_violations(active),
+        waived=waiver_outcome.waived,
+        expired_waivers=waiver_outcome.expired,
+        stale_waivers=waiver_outcome.stale,
+        rules=evaluation.rules,
+        inputs=tuple(inputs),
+        input_digest=sha256_text(input_json),
+        policy_bundle=BundleInfo(
+            revision=bundle.revision, digest=bundle.digest, sources=bundle.sources
+        ),
+        engine=EngineInfo(name=options.engine, version=engine.version()),
+        timings=Timings(
+            ingest_ms=round(ingest_ms, 2),
+            evaluate_ms=round(evaluation.elapsed_ms, 2),
+            total_ms=round((time.perf_counter() - started) * 1000, 2),
+        ),
+    )
+
+
+def input_text(gate_input: GateInput | Mapping[str, Any] | str) -> str:
+    """The JSON text the engine receives (and whose digest the decision records)."""
+    if isinstance(gate_input, str):
+        return gate_input
+    if isinstance(gate_input, GateInput):
+        return gate_input.to_json()
+    return json.dumps(gate_input)
+
+
+def decide_outcome(failures: int, warnings: int, fail_on: Level) -> Outcome:
+    if failures or (warnings and fail_on is Level.WARN):
+        return Outcome.FAIL
+    if warnings:
+        return Outcome.WARN
+    return Outcome.PASS
+
+
+def sorted_violations(violations: Sequence[Violation]) -> tuple[Violation, ...]:
+    """Failures first, most severe first: what a developer should fix first."""
+    return tuple(
+        sorted(
+            violations,
+            key=lambda v: (v.level is not Level.DENY, -v.severity.rank, v.policy, v.subject or ""),
+        )
+    )

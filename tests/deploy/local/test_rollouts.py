@@ -1,0 +1,202 @@
+"""Rolling, blue-green and canary on the local target: real worker processes, a real proxy
+daemon, steady load, zero failed requests; failures and verdicts revert to stable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gatekeeper.deploy.errors import DeployError
+from gatekeeper.deploy.executor import (
+    AnalysisRequest,
+    AnalysisVerdict,
+    Outcome,
+    RolloutExecutor,
+    VerdictResult,
+)
+from gatekeeper.deploy.local import process
+from gatekeeper.deploy.local.target import LocalTarget
+from gatekeeper.deploy.state import Phase, load_state
+from gatekeeper.deploy.strategy import BlueGreenStrategy, CanaryStrategy, RollingStrategy
+from tests.deploy.local.helpers import LoadGenerator, get, release
+
+FIRST = CanaryStrategy.model_validate({"steps": [{"setWeight": 0}]})
+
+
+def deploy_v1(target: LocalTarget, root: Path) -> tuple[int, ...]:
+    result = RolloutExecutor(target).run(release("v1", root), FIRST)
+    assert result.outcome == Outcome.PROMOTED
+    return tuple(w.pid for w in target.state.stable_workers)
+
+
+def serving(target: LocalTarget, n: int = 40) -> set[str]:
+    assert target.state.proxy is not None
+    return {get(target.state.proxy.port)[1] for _ in range(n)}
+
+
+def all_dead(pids: tuple[int, ...]) -> bool:
+    return not any(process.is_alive(pid, None) for pid in pids)
+
+
+def test_rolling_update_under_load_loses_no_request(target, tmp_path):
+    old = deploy_v1(target, tmp_path)
+    assert target.state.proxy is not None
+    with LoadGenerator(target.state.proxy.port) as load:
+        load.wait_for(100)
+        result = RolloutExecutor(target).run(release("v2", tmp_path), RollingStrategy())
+        seen = load.result.total
+        load.wait_for(seen + 100)
+    assert result.outcome == Outcome.PROMOTED
+    assert load.result.failed == 0, load.result.errors[:3]
+    assert load.result.versions["v1"] > 0 and load.result.versions["v2"] > 0
+    assert serving(target) == {"hello v2"}
+    assert [w.version for w in target.state.stable_workers] == ["v2", "v2"]
+    assert all_dead(old)
+    assert target.state.phase == Phase.STABLE and target.state.canary is None
+
+
+def test_blue_green_switches_at_once_and_keeps_blue_until_rollback(target, tmp_path):
+    blue = deploy_v1(target, tmp_path)
+    assert target.state.proxy is not None
+    strategy = BlueGreenStrategy(auto_promote=False)
+    with LoadGenerator(target.state.proxy.port) as load:
+        load.wait_for(100)
+        result = RolloutExecutor(target).run(release("v2", tmp_path), strategy)
+        assert result.outcome == Outcome.PAUSED
+        assert serving(target) == {"hello v2"}  # 100 % switched
+        assert not all_dead(blue) and target.state.phase == Phase.PAUSED  # blue kept
+        RolloutExecutor(target).rollback("operator said no")
+        seen = load.result.total
+        load.wait_for(seen + 100)
+    assert load.result.failed == 0, load.result.errors[:3]
+    assert serving(target) == {"hello v1"}
+    assert tuple(w.pid for w in target.state.stable_workers) == blue
+    assert target.state.reason == "operator said no"
+
+
+def test_blue_green_promotes_and_stops_blue(target, tmp_path):
+    blue = deploy_v1(target, tmp_path)
+    result = RolloutExecutor(target).run(release("v2", tmp_path), BlueGreenStrategy())
+    assert result.outcome == Outcome.PROMOTED
+    assert serving(target) == {"hello v2"}
+    assert all_dead(blue)
+    assert len(target.state.stable_workers) == 2
+
+
+def test_canary_passes_its_analyses_and_is_promoted_under_load(target, tmp_path):
+    deploy_v1(target, tmp_path)
+    asked: list[AnalysisRequest] = []
+
+    def analyze(request: AnalysisRequest) -> AnalysisVerdict:
+        asked.append(request)
+        return AnalysisVerdict(VerdictResult.PASS, "looks fine")
+
+    strategy = CanaryStrategy.model_validate(
+        {
+            "steps": [
+                {"setWeight": 25},
+                {"analysis": {"interval": 0.5}},
+                {"setWeight": 75},
+                {"analysis": {"interval": 0.5}},
+            ]
+        }
+    )
+    assert target.state.proxy is not None
+    with LoadGenerator(target.state.proxy.port) as load:
+        load.wait_for(50)
+        result = RolloutExecutor(target, analyze).run(release("v2", tmp_path), strategy)
+        load.wait_for(load.result.total + 50)
+    assert result.outcome == Outcome.PROMOTED
+    assert load.result.failed == 0, load.result.errors[:3]
+    assert [(r.step_index, r.canary_weight, r.canary_version) for r in asked] == [
+        (1, 25, "v2"),
+        (3, 75, "v2"),
+    ]
+    assert asked[0].window_end - asked[0].window_start >= 0.5
+    assert serving(target) == {"hello v2"}
+
+
+def test_failed_verdict_rolls_back_and_stops_the_canary(target, tmp_path):
+    stable = deploy_v1(target, tmp_path)
+    strategy = CanaryStrategy.model_validate(
+        {"steps": [{"setWeight": 50}, {"analysis": {"interval": 0}}]}
+    )
+
+    def analyze(_request: AnalysisRequest) -> AnalysisVerdict:
+        canary = target.state.canary_workers
+        analyze.canary_pids = tuple(w.pid for w in canary)  # type: ignore[attr-defined]
+        return AnalysisVerdict(VerdictResult.FAIL, "error rate 10 % > 1 %")
+
+    assert target.state.proxy is not None
+    with LoadGenerator(target.state.proxy.port) as load:
+        load.wait_for(50)
+        result = RolloutExecutor(target, analyze).run(release("v2", tmp_path), strategy)
+        load.wait_for(load.result.total + 50)
+    assert result.outcome == Outcome.ROLLED_BACK
+    assert "error rate 10 % > 1 %" in result.reason
+    assert load.result.failed == 0
+    assert serving(target) == {"hello v1"}
+    assert tuple(w.pid for w in target.state.stable_workers) == stable
+    assert all_dead(analyze.canary_pids)  # type: ignore[attr-defined]
+    saved = load_state(target.dir, "svc")
+    assert saved is not None and saved.canary is None and "error rate" in (saved.reason or "")
+
+
+def test_inconclusive_is_never_a_pass(target, tmp_path):
+    deploy_v1(target, tmp_path)
+    strategy = CanaryStrategy.model_validate(
+        {"steps": [{"setWeight": 10}, {"analysis": {"interval": 0, "max_inconclusive": 2}}]}
+    )
+    calls: list[int] = []
+
+    def analyze(request: AnalysisRequest) -> AnalysisVerdict:
+        calls.append(request.attempt)
+        return AnalysisVerdict(VerdictResult.INCONCLUSIVE, "12 samples < 50")
+
+    result = RolloutExecutor(target, analyze).run(release("v2", tmp_path), strategy)
+    assert calls == [1, 2]
+    assert result.outcome == Outcome.ROLLED_BACK
+    assert "inconclusive 2 times: 12 samples < 50" in result.reason
+    assert serving(target) == {"hello v1"}
+
+
+def test_canary_that_never_gets_ready_gets_no_traffic(target, tmp_path):
+    deploy_v1(target, tmp_path)
+    target.config = target.config.model_copy(update={"readiness_timeout": 1.0})
+    strategy = CanaryStrategy.model_validate({"steps": [{"setWeight": 50}]})
+    with pytest.raises(DeployError, match=r"not ready after 1 s \(health check answered 503\)"):
+        RolloutExecutor(target).run(release("v2", tmp_path, NEVER_READY="1"), strategy)
+    assert serving(target) == {"hello v1"}
+    assert target.state.phase == Phase.STABLE and target.state.canary_workers == ()
+    assert len(process.find_marked(target.dir)) == 3  # proxy + two v1 workers, no leftover
+
+
+def test_worker_ignoring_sigterm_is_killed_after_the_grace_period(target, tmp_path):
+    target.config = target.config.model_copy(update={"stop_grace_period": 0.5})
+    RolloutExecutor(target).run(release("v1", tmp_path, IGNORE_SIGTERM="1"), FIRST)
+    stubborn = tuple(w.pid for w in target.state.stable_workers)
+    RolloutExecutor(target).run(release("v2", tmp_path), BlueGreenStrategy())
+    assert all_dead(stubborn)
+    assert serving(target) == {"hello v2"}
+
+
+def test_a_second_deployer_is_refused_while_one_holds_the_lock(target, tmp_path):
+    with pytest.raises(DeployError, match="another deployer"):
+        LocalTarget("svc", target.config, root=tmp_path)
+
+
+def test_indefinite_pause_waits_for_promote_then_resumes(target, tmp_path):
+    deploy_v1(target, tmp_path)
+    strategy = CanaryStrategy.model_validate(
+        {"steps": [{"setWeight": 50}, {"pause": {}}, {"setWeight": 100}]}
+    )
+    paused = RolloutExecutor(target).run(release("v2", tmp_path), strategy)
+    assert paused.outcome == Outcome.PAUSED and target.state.phase == Phase.PAUSED
+    assert serving(target) == {"hello v1", "hello v2"}  # 50/50 held
+
+    resumed = RolloutExecutor(target).resume(strategy)
+
+    assert resumed.outcome == Outcome.PROMOTED
+    assert serving(target) == {"hello v2"}
+    assert [w.version for w in target.state.stable_workers] == ["v2", "v2"]
