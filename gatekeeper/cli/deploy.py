@@ -21,6 +21,7 @@ import click
 if TYPE_CHECKING:
     from gatekeeper.deploy.controller import ActionResult, DeployResult, StatusResult
 
+from gatekeeper.cli.options import silence_stdout
 from gatekeeper.deploy.strategy import STRATEGY_KINDS
 from gatekeeper.deploy.target import TARGETS
 from gatekeeper.errors import EXIT_FAIL
@@ -232,6 +233,10 @@ def _print_result(result: DeployResult) -> None:
             f"{rollout.failure_limit} failing looks in a row"
             + (" (SLO breach: at once)" if rollout.slo_rollback_now else "")
         )
+        from gatekeeper.deploy.decision_time import decision_time_lines
+
+        for line in decision_time_lines(plan.strategy, judge, plan.current, plan.replicas):
+            click.echo(f"  {line}")
         if plan.refusals:
             click.echo("would be REFUSED: " + "; ".join(plan.refusals))
         else:
@@ -259,21 +264,43 @@ def _metric_lines(verdict: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     for metric in (verdict.get("metrics") or {}).get("metrics", []):
         numbers = [
-            f"n {metric.get('n_baseline')}/{metric.get('n_canary')}",
+            f"n baseline/canary {metric.get('n_baseline')}/{metric.get('n_canary')}",
         ]
-        for key, label in (
-            ("baseline_mean", "baseline"),
-            ("canary_mean", "canary"),
-            ("shift", "shift"),
-            ("p_value", "p"),
-        ):
+        proportion = metric.get("kind") == "proportion"
+        # Say what each number is: a rate for proportions, medians (what the rank test and
+        # the Hodges-Lehmann shift are about) and means for samples.
+        pairs = (
+            (("baseline_mean", "baseline rate"), ("canary_mean", "canary rate"))
+            if proportion
+            else (
+                ("baseline_median", "baseline median"),
+                ("canary_median", "canary median"),
+                ("baseline_mean", "baseline mean"),
+                ("canary_mean", "canary mean"),
+            )
+        )
+        for key, label in pairs:
             value = metric.get(key)
             if value is not None:
                 numbers.append(f"{label} {value:.4g}")
+        shift_name = "rate difference" if proportion else "median shift (Hodges-Lehmann)"
+        if metric.get("shift") is not None:
+            numbers.append(f"{shift_name} {metric['shift']:.4g}")
         if metric.get("shift_lower") is not None and metric.get("shift_upper") is not None:
-            numbers.append(f"CI [{metric['shift_lower']:.4g}, {metric['shift_upper']:.4g}]")
+            kind = "always-valid" if metric.get("sequential") else "fixed-sample"
+            confidence = metric.get("confidence") or 0
+            numbers.append(
+                f"{confidence:.0%} {kind} interval [{metric['shift_lower']:.4g}, "
+                f"{metric['shift_upper']:.4g}]"
+            )
+        if metric.get("p_value") is not None:
+            numbers.append(f"p {metric['p_value']:.3g}")
         if metric.get("allowed_shift") is not None:
-            numbers.append(f"allowed {metric['allowed_shift']:.4g}")
+            basis = (
+                f"max({metric.get('tolerance', 0):g} x baseline "
+                f"{'rate' if proportion else 'median'}, {metric.get('abs_tolerance', 0):g})"
+            )
+            numbers.append(f"tolerated shift {metric['allowed_shift']:.4g} = {basis}")
         slo = metric.get("slo")
         if slo:
             numbers.append(
@@ -311,10 +338,14 @@ def status_command(
 
     context = load_context(Path(service_dir), ledger=ledger)
     result = status(context, find_service(Path(service_dir), service), target=target)
-    if format_ == "json":
-        click.echo(json.dumps(result.to_document(), indent=2, sort_keys=True, default=str))
-        return
-    _print_status(result)
+    # `deploy status | head` closes the pipe early: the reader's choice, not an error.
+    try:
+        if format_ == "json":
+            click.echo(json.dumps(result.to_document(), indent=2, sort_keys=True, default=str))
+            return
+        _print_status(result)
+    except BrokenPipeError:
+        silence_stdout()
 
 
 def _print_status(result: StatusResult) -> None:
@@ -347,6 +378,9 @@ def _print_status(result: StatusResult) -> None:
         )
     if state.get("reason"):
         click.echo(f"  last    {state.get('reason')}")
+    lease = (result.live.get("proxy") or {}).get("lease") or {}
+    if lease.get("expired"):
+        click.echo(f"  lease   {lease['expired'].get('reason')}")
     deployment = result.deployment
     if deployment is None:
         return
@@ -376,6 +410,13 @@ def history_command(
 
     context = load_context(Path(service_dir), ledger=ledger)
     rows = [row for row in history(context, service) if verdicts or row["kind"] != "deploy.verdict"]
+    try:
+        _print_history(rows, format_)
+    except BrokenPipeError:
+        silence_stdout()
+
+
+def _print_history(rows: list[dict[str, Any]], format_: str) -> None:
     if format_ == "json":
         click.echo(json.dumps(rows, indent=2, sort_keys=True))
         return
@@ -386,8 +427,15 @@ def history_command(
         name = " ".join(
             str(release.get(k)) for k in ("service", "version", "environment") if release.get(k)
         )
+        moved = ""
+        if row.get("rolled_back_version") or row.get("restored_version"):
+            moved = (
+                f"\trolled back {row.get('rolled_back_version') or '-'}, "
+                f"restored {row.get('restored_version') or '-'}"
+            )
         click.echo(
             f"#{row['seq']}\t{row['recorded_at']}\t{row['kind']}\t{row['outcome']}\t{name}"
+            + moved
             + (f"\t{row['reason']}" if row.get("reason") else "")
         )
 

@@ -886,9 +886,15 @@ def rollback(
         record = load_deployment_record(directory)
         if state.phase.in_flight:  # paused
             version = state.canary.version if state.canary else "-"
+            restored = _stable(handle)
             handle.rollback(why)
             if record is not None:
-                _Recorder(context, record, directory).finish("rolled_back", why)
+                _Recorder(context, record, directory).finish(
+                    "rolled_back",
+                    f"{why}: {version} rolled back, {restored or '-'} restored",
+                    rolled_back_version=version,
+                    restored_version=restored,
+                )
             return ActionResult(
                 service, "rolled_back", _stable(handle), f"{version} rolled back: {why}", recovery
             )
@@ -921,7 +927,12 @@ def rollback(
         executor = RolloutExecutor(handle)
         recorder.ledger("deploy.started", "started", previous_version=current, reason=why)
         result = executor.run(previous, BlueGreenStrategy())
-        recorder.finish("rolled_back", f"{why}: {current} -> {previous.version}")
+        recorder.finish(
+            "rolled_back",
+            f"{why}: {current} rolled back, {previous.version} restored",
+            rolled_back_version=current,
+            restored_version=previous.version,
+        )
         # The version rolled back from is no longer "promoted": a second rollback goes further.
         _forget_promoted(directory, current)
         return ActionResult(
@@ -1091,6 +1102,8 @@ def history(context: ServiceContext, service: str | None) -> list[dict[str, Any]
                     or "; ".join(details.get("reasons") or []),
                     "gate_decision_id": details.get("gate_decision_id"),
                     "record_id": stored.decision_id,
+                    "rolled_back_version": details.get("rolled_back_version"),
+                    "restored_version": details.get("restored_version"),
                 }
             )
         return rows
