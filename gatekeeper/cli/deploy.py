@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 from gatekeeper.cli.options import silence_stdout
 from gatekeeper.deploy.strategy import STRATEGY_KINDS
-from gatekeeper.deploy.target import TARGETS
+from gatekeeper.deploy.target import TARGETS, target_capabilities
 from gatekeeper.errors import EXIT_FAIL
 
 
@@ -223,7 +223,7 @@ def _print_result(result: DeployResult) -> None:
             "  logs: "
             + (
                 f"new or rising error templates fail (fail_on {logs.fail_on})"
-                if logs.enabled and plan.target == "local"
+                if logs.enabled and target_capabilities(plan.target).worker_logs
                 else "off"
             )
         )

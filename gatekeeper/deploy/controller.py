@@ -59,7 +59,12 @@ from gatekeeper.deploy.strategy import (
     SetWeight,
     default_strategy,
 )
-from gatekeeper.deploy.target import DeployTarget, RecoveryReport, target_class
+from gatekeeper.deploy.target import (
+    DeployTarget,
+    RecoveryReport,
+    target_capabilities,
+    target_class,
+)
 from gatekeeper.deploy.verification_config import VerificationConfig
 from gatekeeper.deploy.verify import MemorySamples
 from gatekeeper.errors import EXIT_FAIL, ConfigError, GatekeeperError, InputError
@@ -455,7 +460,8 @@ def plan_deploy(request: DeployRequest, context: ServiceContext) -> Plan:
     workdir = request.release_file.resolve().parent
     refusals: list[str] = []
     code_digest: str | None = None
-    if request.target == "local":
+    capabilities = target_capabilities(request.target)
+    if capabilities.runs_code_folder:
         code_digest = tree_digest(workdir)
         if code_digest != release.artifact_digest:
             refusals.append(
@@ -473,10 +479,10 @@ def plan_deploy(request: DeployRequest, context: ServiceContext) -> Plan:
     strategy = resolve_strategy(request.strategy, context.deploy_config)
     verification = context.verification
     if _has_analysis(strategy):
-        build_sources(verification, MemorySamples() if request.target == "local" else None)
+        build_sources(verification, MemorySamples() if capabilities.request_samples else None)
     record = ReleaseRecord(
         version=release.version,
-        workdir=str(workdir) if request.target == "local" else "",
+        workdir=str(workdir) if capabilities.runs_code_folder else "",
         env={
             "GATEKEEPER_RELEASE_VERSION": release.version,
             "GATEKEEPER_ENVIRONMENT": request.environment,
@@ -679,19 +685,15 @@ def _log_files(target: DeployTarget) -> tuple[list[Path], list[Path]]:
 
 
 def _analyzer(target: DeployTarget, plan: Plan, recorder: _Recorder) -> CanaryAnalyzer:
-    local = plan.target == "local"
-    store = MemorySamples() if local else None
-    feed: SampleFeed | None = None
-    if local:
-        proxy = getattr(target, "proxy", None)
-        if callable(proxy):
-            feed = SampleFeed(proxy())
+    capabilities = target.capabilities
+    store = MemorySamples() if capabilities.request_samples else None
+    feed: SampleFeed | None = target.sample_feed() if capabilities.request_samples else None
     return CanaryAnalyzer(
         plan.verification,
         sources=build_sources(plan.verification, store),
         feed=feed,
         store=store,
-        log_files=(lambda: _log_files(target)) if local else None,
+        log_files=(lambda: _log_files(target)) if capabilities.worker_logs else None,
         on_verdict=recorder.verdict,
     )
 

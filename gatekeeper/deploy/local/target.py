@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 from gatekeeper.deploy.errors import DeployError
 from gatekeeper.deploy.local import process
-from gatekeeper.deploy.proxy.client import Heartbeat, PoolRoute, ProxyClient
+from gatekeeper.deploy.proxy.client import Heartbeat, PoolRoute, ProxyClient, SampleFeed
 from gatekeeper.deploy.service_config import ServiceDeployConfig
 from gatekeeper.deploy.state import (
     Phase,
@@ -45,6 +45,7 @@ from gatekeeper.deploy.target import (
     STABLE,
     RecoveryReport,
     StatefulTarget,
+    TargetCapabilities,
     pool_field,
 )
 
@@ -55,6 +56,12 @@ LOG_TAIL_BYTES = 600
 
 class LocalTarget(StatefulTarget):
     name: ClassVar[str] = "local"
+    capabilities: ClassVar[TargetCapabilities] = TargetCapabilities(
+        runs_code_folder=True, request_samples=True, worker_logs=True
+    )
+
+    def sample_feed(self) -> SampleFeed:
+        return SampleFeed(self.proxy())
 
     def __init__(
         self,
