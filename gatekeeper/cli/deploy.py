@@ -19,7 +19,8 @@ import click
 # The controller pulls in the judge, Drain3 and the proxy client: imported when a deploy
 # command runs, so that `gatekeeper gate run` does not pay for it at start-up.
 if TYPE_CHECKING:
-    from gatekeeper.deploy.controller import ActionResult, DeployResult, StatusResult
+    from gatekeeper.deploy.controller import DeployResult
+    from gatekeeper.deploy.operator import ActionResult, StatusResult
 
 from gatekeeper.cli.options import silence_stdout
 from gatekeeper.deploy.strategy import STRATEGY_KINDS
@@ -131,7 +132,8 @@ def run_command(
     reference) fails for ENV. On the local target the folder holding RELEASE is the code that
     runs, and its digest (`deploy digest`) must be the release's artifact_digest.
     """
-    from gatekeeper.deploy.controller import DeployRequest, deploy
+    from gatekeeper.deploy.context import DeployRequest
+    from gatekeeper.deploy.controller import deploy
 
     request = DeployRequest(
         release_file=Path(release),
@@ -334,7 +336,8 @@ def status_command(
 ) -> None:
     """Phase, versions, weights, workers, the last verdicts with their numbers, and why a
     rollout was rolled back. Finishes or reverts a rollout whose deployer died."""
-    from gatekeeper.deploy.controller import find_service, load_context, status
+    from gatekeeper.deploy.context import find_service, load_context
+    from gatekeeper.deploy.operator import status
 
     context = load_context(Path(service_dir), ledger=ledger)
     result = status(context, find_service(Path(service_dir), service), target=target)
@@ -406,7 +409,8 @@ def history_command(
     service: str | None, verdicts: bool, format_: str, service_dir: str, ledger: str | None
 ) -> None:
     """Deployments, rollbacks, refusals and recoveries recorded in the ledger, oldest first."""
-    from gatekeeper.deploy.controller import history, load_context
+    from gatekeeper.deploy.context import load_context
+    from gatekeeper.deploy.operator import history
 
     context = load_context(Path(service_dir), ledger=ledger)
     rows = [row for row in history(context, service) if verdicts or row["kind"] != "deploy.verdict"]
@@ -456,7 +460,8 @@ def rollback_command(
 ) -> None:
     """Revert an unfinished (paused or abandoned) rollout to stable; with none, go back to the
     version that served before the last promotion."""
-    from gatekeeper.deploy.controller import find_service, load_context, rollback
+    from gatekeeper.deploy.context import find_service, load_context
+    from gatekeeper.deploy.operator import rollback
 
     context = load_context(Path(service_dir), ledger=ledger)
     name = find_service(Path(service_dir), service)
@@ -478,7 +483,8 @@ def abort_command(
 ) -> None:
     """Stop a rollout and revert it: a running deployer is told to (and waited for), a paused
     or abandoned rollout is reverted here."""
-    from gatekeeper.deploy.controller import abort, find_service, load_context
+    from gatekeeper.deploy.context import find_service, load_context
+    from gatekeeper.deploy.operator import abort
 
     context = load_context(Path(service_dir), ledger=ledger)
     name = find_service(Path(service_dir), service)
@@ -493,7 +499,8 @@ def abort_command(
 @_common
 def promote_command(service: str | None, service_dir: str, target: str, ledger: str | None) -> None:
     """Resume a paused rollout after the step it paused on (its analyses still run)."""
-    from gatekeeper.deploy.controller import find_service, load_context, promote
+    from gatekeeper.deploy.context import find_service, load_context
+    from gatekeeper.deploy.operator import promote
 
     context = load_context(Path(service_dir), ledger=ledger)
     name = find_service(Path(service_dir), service)
@@ -508,7 +515,8 @@ def promote_command(service: str | None, service_dir: str, target: str, ledger: 
 @_common
 def stop_command(service: str | None, service_dir: str, target: str, ledger: str | None) -> None:
     """Stop every worker and the proxy of the service (local target): nothing keeps running."""
-    from gatekeeper.deploy.controller import find_service, load_context, stop
+    from gatekeeper.deploy.context import find_service, load_context
+    from gatekeeper.deploy.operator import stop
 
     context = load_context(Path(service_dir), ledger=ledger)
     _print_action(stop(context, find_service(Path(service_dir), service), target=target))
