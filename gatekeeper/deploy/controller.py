@@ -50,6 +50,7 @@ from gatekeeper.deploy.state import (
     Phase,
     state_dir,
 )
+from gatekeeper.deploy.strategy import BlueGreenStrategy
 from gatekeeper.deploy.target import (
     DeployTarget,
     RecoveryReport,
@@ -130,7 +131,11 @@ def _log_files(target: DeployTarget) -> tuple[list[Path], list[Path]]:
 def _analyzer(target: DeployTarget, plan: Plan, recorder: DeploymentRecorder) -> CanaryAnalyzer:
     capabilities = target.capabilities
     store = MemorySamples() if capabilities.request_samples else None
-    feed: SampleFeed | None = target.sample_feed() if capabilities.request_samples else None
+    # Blue-green judges blue on its window before the switch: the feed must reach back.
+    history = isinstance(plan.strategy, BlueGreenStrategy)
+    feed: SampleFeed | None = (
+        target.sample_feed(history=history) if capabilities.request_samples else None
+    )
     return CanaryAnalyzer(
         plan.verification,
         sources=build_sources(plan.verification, store),

@@ -73,7 +73,7 @@ def _steps(
             elif isinstance(step, Analysis):
                 out.append((f"step {index} at {weight} %", step.analysis, weight / 100))
         return out
-    if strategy.analysis is None:
+    if not strategy.verify:
         return []
     if isinstance(strategy, RollingStrategy):
         return [("first rolling batch", strategy.analysis, 1 / max(replicas, 1))]

@@ -95,15 +95,28 @@ def describe_strategy(strategy: StrategyModel, *, replicas: int, first: bool) ->
         for index in range(1, replicas + 1):
             weight = round(100 * index / replicas)
             text = f"{index}. replace worker {index}/{replicas}: new version {weight} %"
-            if strategy.analysis is not None:
-                text += f", then analysis ({strategy.analysis.interval:g} s intervals)"
+            if strategy.verify and index < replicas:
+                spec = strategy.analysis
+                text += (
+                    f", then analysis against the {replicas - index} old worker(s) "
+                    f"({spec.interval:g} s intervals, at most {spec.max_inconclusive} looks)"
+                )
             lines.append(text)
+        if not strategy.verify:
+            lines.append("UNVERIFIED: verify: false (no analysis; recorded)")
         lines.append("promote")
     else:
         lines.append(f"start {replicas} green workers (no traffic)")
         lines.append("switch 100 % to green")
-        if strategy.analysis is not None:
-            lines.append(f"analysis ({strategy.analysis.interval:g} s intervals)")
+        if strategy.verify:
+            spec = strategy.analysis
+            lines.append(
+                f"analysis: green after the switch against blue's window just before it "
+                f"({spec.interval:g} s intervals, at most {spec.max_inconclusive} looks); "
+                "a failure switches back to blue"
+            )
+        else:
+            lines.append("UNVERIFIED: verify: false (no analysis; recorded)")
         lines.append(
             "promote: blue drained and stopped"
             if strategy.auto_promote
@@ -196,4 +209,4 @@ def plan_deploy(request: DeployRequest, context: ServiceContext) -> Plan:
 def _has_analysis(strategy: StrategyModel) -> bool:
     if isinstance(strategy, CanaryStrategy):
         return any(isinstance(step, Analysis) for step in strategy.steps)
-    return strategy.analysis is not None
+    return strategy.verify

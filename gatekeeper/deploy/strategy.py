@@ -94,21 +94,34 @@ CanaryStep = SetWeight | Pause | Analysis
 
 
 class RollingStrategy(Frozen):
-    """Replace workers one at a time; each new worker is ready before an old one is drained."""
+    """Replace workers one at a time; each new worker is ready before an old one is drained.
+
+    Verified by default: after each replaced worker, while workers of the old version are
+    left, the new workers are judged against them (same traffic share per worker). Opting
+    out is explicit (``verify: false``) and recorded with the deployment."""
 
     kind: Literal["rolling"] = "rolling"
-    analysis: AnalysisSpec | None = Field(
-        default=None, description="optional analysis after each replaced worker"
+    analysis: AnalysisSpec = Field(
+        default_factory=AnalysisSpec, description="the analysis after each replaced worker"
     )
+    verify: bool = Field(default=True, description="false: ship without analysis (recorded)")
 
 
 class BlueGreenStrategy(Frozen):
-    """Start the full green set, switch 100 % of traffic at once, keep blue until promote."""
+    """Start the full green set, switch 100 % of traffic at once, keep blue until promote.
+
+    Verified by default: after the switch the green stack is judged against blue's own
+    window of the same length just before the switch (the same workers count, all the
+    traffic each), and a failure switches back to blue. Opting out is explicit (``verify:
+    false``) and recorded with the deployment."""
 
     kind: Literal["blue-green"] = "blue-green"
-    analysis: AnalysisSpec | None = Field(
-        default=None, description="analysis after the switch, while blue is still running"
+    analysis: AnalysisSpec = Field(
+        default_factory=AnalysisSpec,
+        description="after the switch, green judged against blue's window just before it; "
+        "a failure switches back to blue (still running)",
     )
+    verify: bool = Field(default=True, description="false: ship without analysis (recorded)")
     auto_promote: bool = Field(
         default=True, description="stop blue on its own after the switch (and analysis)"
     )

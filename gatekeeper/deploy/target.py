@@ -60,8 +60,9 @@ class DeployTarget(ABC):
     name: ClassVar[str]
     capabilities: ClassVar[TargetCapabilities] = TargetCapabilities()
 
-    def sample_feed(self) -> Any:
-        """The feed of per-request samples (``request_samples`` targets); None otherwise."""
+    def sample_feed(self, *, history: bool = False) -> Any:
+        """The feed of per-request samples (``request_samples`` targets); None otherwise.
+        ``history``: start from the oldest sample still buffered, not from now."""
         return None
 
     @property

@@ -60,8 +60,8 @@ class LocalTarget(StatefulTarget):
         runs_code_folder=True, request_samples=True, worker_logs=True
     )
 
-    def sample_feed(self) -> SampleFeed:
-        return SampleFeed(self.proxy())
+    def sample_feed(self, *, history: bool = False) -> SampleFeed:
+        return SampleFeed(self.proxy(), start_at_now=not history)
 
     def __init__(
         self,

@@ -141,7 +141,7 @@ class MemorySource(MetricSource):
         notes: list[str] = []
         rows_of: dict[str, list[tuple[int, float]]] = {}
         for side in (BASELINE, CANARY):
-            rows, truncated = self.store.window(side, window.start, window.end)
+            rows, truncated = self.store.window(side, *window.bounds(side))
             rows_of[side] = rows
             if truncated:
                 notes.append(f"{side}: oldest requests of the window were dropped (memory bound)")
