@@ -219,8 +219,10 @@ class RolloutExecutor:
     ) -> None:
         state = self.target.state
         canary_version = state.canary.version if state.canary else "-"
+        if spec.warmup > 0:
+            self._wait(spec.warmup)  # warm-up traffic is left out of every window
         for attempt in range(1, spec.max_inconclusive + 1):
-            window_start = time.time() if baseline_before is None else baseline_before
+            window_start = time.time()
             self._wait(spec.interval)
             request = AnalysisRequest(
                 strategy=kind,

@@ -32,6 +32,9 @@ MAX_WAIT_S = 24 * 3600.0
 # rollout that gives up after three looks never decides for most services.
 DEFAULT_ANALYSIS_BUDGET_S = 600.0
 MAX_LOOKS = 100
+# Requests served right after a change (new workers, a new weight) are not a fair sample of
+# either version: the first analysis window starts after this warm-up.
+DEFAULT_WARMUP_S = 5.0
 
 
 class SetWeight(Frozen):
@@ -56,6 +59,13 @@ class AnalysisSpec(Frozen):
     name: str = Field(default="default", min_length=1, description="which analysis to run")
     interval: float = Field(
         default=30.0, ge=0, le=MAX_WAIT_S, description="seconds of traffic to collect first"
+    )
+    warmup: float = Field(
+        default=DEFAULT_WARMUP_S,
+        ge=0,
+        le=MAX_WAIT_S,
+        description="seconds of traffic left out before the first window (cold caches, "
+        "connection pools, lazy imports of freshly started workers)",
     )
     budget: float = Field(
         default=DEFAULT_ANALYSIS_BUDGET_S,

@@ -23,7 +23,7 @@ from tests.deploy.local.helpers import LoadGenerator, get, release
 
 FIRST = CanaryStrategy.model_validate({"steps": [{"setWeight": 0}]})
 # Verified by default; the tests of the mechanics judge quickly (the analyzer always passes).
-FAST = {"analysis": {"interval": 0.3}}
+FAST = {"analysis": {"interval": 0.3, "warmup": 0}}
 ROLLING = RollingStrategy.model_validate(FAST)
 BLUE_GREEN = BlueGreenStrategy.model_validate(FAST)
 
@@ -100,9 +100,9 @@ def test_canary_passes_its_analyses_and_is_promoted_under_load(target, tmp_path)
         {
             "steps": [
                 {"setWeight": 25},
-                {"analysis": {"interval": 0.5}},
+                {"analysis": {"interval": 0.5, "warmup": 0}},
                 {"setWeight": 75},
-                {"analysis": {"interval": 0.5}},
+                {"analysis": {"interval": 0.5, "warmup": 0}},
             ]
         }
     )
@@ -124,7 +124,7 @@ def test_canary_passes_its_analyses_and_is_promoted_under_load(target, tmp_path)
 def test_failed_verdict_rolls_back_and_stops_the_canary(target, tmp_path):
     stable = deploy_v1(target, tmp_path)
     strategy = CanaryStrategy.model_validate(
-        {"steps": [{"setWeight": 50}, {"analysis": {"interval": 0}}]}
+        {"steps": [{"setWeight": 50}, {"analysis": {"interval": 0, "warmup": 0}}]}
     )
 
     def analyze(_request: AnalysisRequest) -> AnalysisVerdict:
@@ -150,7 +150,12 @@ def test_failed_verdict_rolls_back_and_stops_the_canary(target, tmp_path):
 def test_inconclusive_is_never_a_pass(target, tmp_path):
     deploy_v1(target, tmp_path)
     strategy = CanaryStrategy.model_validate(
-        {"steps": [{"setWeight": 10}, {"analysis": {"interval": 0, "max_inconclusive": 2}}]}
+        {
+            "steps": [
+                {"setWeight": 10},
+                {"analysis": {"interval": 0, "warmup": 0, "max_inconclusive": 2}},
+            ]
+        }
     )
     calls: list[int] = []
 
@@ -246,7 +251,7 @@ def test_blue_green_judges_green_against_blue_before_the_switch_and_switches_bac
     assert result.outcome == Outcome.ROLLED_BACK
     request = asked[0]
     assert request.baseline_before is not None and request.canary_weight == 100
-    assert request.window_start == request.baseline_before  # green's window: after the switch
+    assert request.window_start >= request.baseline_before  # green's window: after the switch
     assert serving(target) == {"hello v1"}  # switched back to blue, still the same workers
     assert tuple(w.pid for w in target.state.stable_workers) == blue
 
@@ -260,3 +265,17 @@ def test_opting_out_of_verification_is_explicit_and_said(target, tmp_path):
     )
     assert result.outcome == Outcome.PROMOTED and asked == []
     assert "unverified: verify: false" in result.reason
+
+
+def test_warm_up_is_left_out_of_the_first_window(target, tmp_path):
+    import time
+
+    deploy_v1(target, tmp_path)
+    asked: list[AnalysisRequest] = []
+    strategy = CanaryStrategy.model_validate(
+        {"steps": [{"setWeight": 50}, {"analysis": {"interval": 0.2, "warmup": 0.6}}]}
+    )
+    started = time.time()
+    executor = RolloutExecutor(target, _judge(VerdictResult.PASS, asked))
+    assert executor.run(release("v2", tmp_path), strategy).outcome == Outcome.PROMOTED
+    assert asked[0].window_start - started >= 0.6
