@@ -167,7 +167,7 @@ def plan_deploy(request: DeployRequest, context: ServiceContext) -> Plan:
                 f"the code in {workdir} is not the artifact the release names: its digest is "
                 f"{code_digest}, the release says {release.artifact_digest}"
             )
-    approval = gate_approval(request, context, release.artifact_digest)
+    approval = gate_approval(request, context, release.artifact_digest, service=release.service)
     if not approval.allowed:
         refusals.append(approval.reason)
     policy = evaluate_deploy_policies(context, release, request.environment)

@@ -5,13 +5,17 @@ deploy-time policies (GK-REL-*) must pass for the environment. A refusal is exit
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from gatekeeper.deploy.atomic import write_json_atomic
 from gatekeeper.deploy.context import DEPLOY_NAMESPACES, DeployRequest, ServiceContext
-from gatekeeper.errors import EXIT_FAIL, GatekeeperError
+from gatekeeper.deploy.state import state_dir
+from gatekeeper.errors import EXIT_FAIL, GatekeeperError, InputError
 from gatekeeper.gate.decide import DecideOptions, decide
 from gatekeeper.gate.run import load_gate_bundle, load_gate_waivers, release_gate_input
 from gatekeeper.ledger.deployments import (
@@ -100,14 +104,52 @@ def _trusted_key_ids(request: DeployRequest, env: Mapping[str, str]) -> list[str
     return ids or None
 
 
-def gate_approval(request: DeployRequest, context: ServiceContext, digest: str) -> GateApproval:
+LEDGER_CHECKPOINT_FILE = "ledger-checkpoint.json"
+
+
+def gate_approval(
+    request: DeployRequest, context: ServiceContext, digest: str, *, service: str | None = None
+) -> GateApproval:
+    """The permission from the ledger. With ``service``, the head the last allowed deployment
+    saw (``ledger-checkpoint.json`` in the service's deploy state) must still be in the
+    ledger — a ledger cut back past it, even with its head row rewritten to match, is
+    refused — and every real (not dry-run) check of an intact ledger remembers its head, a
+    refusal too: a failing decision seen once cannot be cut away unnoticed later."""
+    checkpoint = (
+        state_dir(context.service_dir, service) / LEDGER_CHECKPOINT_FILE if service else None
+    )
+    anchor = _read_checkpoint(checkpoint) if checkpoint is not None else None
     try:
         store = context.open_ledger(create=False)
     except LedgerMissing as exc:
+        if anchor is not None:
+            return GateApproval(
+                False,
+                f"no ledger at {exc.path}, but deployments were allowed from one before "
+                f"(head {anchor}): it was removed",
+            )
         return GateApproval(False, f"no ledger at {exc.path}: no gate decision is recorded")
     try:
-        return find_gate_approval(
-            store, digest, trusted_key_ids=_trusted_key_ids(request, context.env)
+        approval = find_gate_approval(
+            store, digest, trusted_key_ids=_trusted_key_ids(request, context.env), anchor=anchor
         )
+        head = store.head()
+        if approval.ledger_intact and checkpoint is not None and head and not request.dry_run:
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(checkpoint, {"head": head.hash, "seq": head.seq})
+        return approval
     finally:
         store.close()
+
+
+def _read_checkpoint(path: Path) -> str | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"not a valid ledger checkpoint: {exc}", path=str(path)) from None
+    head = value.get("head") if isinstance(value, dict) else None
+    if not isinstance(head, str):
+        raise InputError("not a valid ledger checkpoint: no head hash", path=str(path))
+    return head

@@ -66,6 +66,7 @@ class GateApproval:
     outcome: str | None = None
     recorded_at: str | None = None
     signer: str | None = None
+    ledger_intact: bool = True  # False: refused because the ledger itself did not verify
 
 
 def find_gate_approval(
@@ -82,6 +83,7 @@ def find_gate_approval(
         return GateApproval(
             False,
             f"the ledger is not intact, so no decision in it can allow a deployment: {problem}",
+            ledger_intact=False,
         )
     latest: tuple[StoredRecord, dict[str, Any]] | None = None
     for record in store.records():

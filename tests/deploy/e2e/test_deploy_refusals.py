@@ -97,3 +97,39 @@ def test_deleting_a_withdrawing_fail_does_not_re_enable_the_pass(world: World, l
     code, output = _dry_run(world, release)
     assert code == 1, output
     assert "ledger is not intact" in output
+
+
+def test_a_ledger_cut_back_past_what_the_deployer_saw_is_refused(world: World) -> None:
+    from gatekeeper.deploy.context import DeployRequest, load_context
+    from gatekeeper.deploy.permission import gate_approval
+
+    release = world.version("v1", "1.0.1", index_code("v1"))
+    digest = next(
+        line.split(":", 1)[1].strip().strip('"')
+        for line in release.read_text().splitlines()
+        if line.startswith("artifact_digest")
+    )
+    context = load_context(world.svc)
+    request = DeployRequest(release_file=release, environment="dev", service_dir=world.svc)
+
+    def check() -> tuple[bool, str]:
+        approval = gate_approval(request, context, digest, service="shop")
+        return approval.allowed, approval.reason
+
+    assert check()[0]
+    failed = run_cli("gate", "run", "--release", str(release), cwd=world.svc)
+    assert failed.code == 1
+    allowed, reason = check()
+    assert not allowed and "is 'fail'" in reason  # seen, and its head remembered
+    # Cut the failing record off the end and rewrite the head row to match: the chain alone
+    # looks intact, but it no longer holds the head the deployer saw.
+    ledger = world.svc / ".gatekeeper" / "ledger.db"
+    with sqlite3.connect(ledger) as db:
+        (last,) = db.execute("SELECT max(seq) FROM gk_ledger_records").fetchone()
+        (prev_hash,) = db.execute(
+            "SELECT hash FROM gk_ledger_records WHERE seq = ?", (last - 1,)
+        ).fetchone()
+        db.execute("DELETE FROM gk_ledger_records WHERE seq = ?", (last,))
+        db.execute("UPDATE gk_ledger_head SET seq = ?, hash = ?", (last - 1, prev_hash))
+    allowed, reason = check()
+    assert not allowed and "anchored hash" in reason
