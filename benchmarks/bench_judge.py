@@ -8,15 +8,23 @@ added to the same window), promote, roll back or stop.
 
 Streams (per interval, per version, seeded — no network, same numbers on every run):
 
-* latency: lognormal, median 80 ms, sigma 0.5 (p95 about 180 ms);
-* errors: each request fails with the canary run's base rate, drawn uniformly in 0.5-1 %;
+* latency: heavy-tailed — lognormal, median 80 ms, sigma 0.5 (p95 about 180 ms), and 2 % of
+  requests drawn from a Pareto tail (alpha 1.5, from 300 ms: seconds-long outliers);
+* errors: each request fails with the canary run's base rate, drawn uniformly in 0.5-1 %, or
+  exactly 0 % in the ``zero-error`` scenarios;
 * the default metrics: ``error-rate`` (critical, SLO 5 %), ``latency`` and
   ``slow-requests`` (share of requests slower than the baseline's p95);
-* scenarios: ``healthy`` (canary drawn from the baseline's distributions), ``errors+5pp``
-  (canary error rate 5 percentage points higher), ``p95x2`` (same median, canary sigma raised
-  so that its p95 doubles), ``latency x2`` (every canary request twice as slow);
+* scenarios: ``healthy`` (canary drawn from the baseline's distributions), ``healthy
+  zero-error`` (neither side ever fails), ``errors+5pp`` (canary error rate 5 percentage
+  points higher), ``errors+5pp zero-base`` (baseline never fails, canary 5 %), ``latency
+  x1.5`` (every canary request 1.5 times as slow), ``p95x2`` (same median, canary sigma
+  raised so that its p95 doubles), ``NaN latencies`` (half of the canary's latencies are
+  NaN: missing data, which must neither promote nor roll back);
 * traffic: ``steady`` (50 req/s, canary weight 20 %, 60 s intervals: 2,400 baseline and 600
-  canary requests per interval) and ``low`` (5 req/s: 240 and 60).
+  canary requests per interval), ``low`` (240 and 60) and ``tiny`` (80 and 20).
+
+"caught" counts rollbacks within the issue's bound (2 intervals on steady traffic, 6 on low
+and tiny); "promoted <= 10" counts healthy canaries promoted within 10 intervals.
 
     python benchmarks/bench_judge.py [--runs 200] [--jobs 2] [--write]
 """
@@ -39,6 +47,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import machine, write_section
 
+from gatekeeper.deploy.strategy import AnalysisSpec
+from gatekeeper.deploy.verification_config import RolloutPolicy
 from gatekeeper.deploy.verify import (
     Action,
     AnalysisPolicy,
@@ -62,8 +72,24 @@ SIGMA = 0.5
 # Raising sigma by ln(2)/z(0.95) doubles the p95 and keeps the median.
 SIGMA_P95X2 = SIGMA + math.log(2) / 1.6448536269514722
 
-TRAFFIC = {"steady": (2400, 600), "low": (240, 60)}  # requests per interval: baseline, canary
-SCENARIOS = ("healthy", "errors+5pp", "p95x2", "latency x2")
+TAIL_SHARE = 0.02
+TAIL_FROM_MS = 300.0
+TAIL_ALPHA = 1.5
+
+# requests per interval: baseline, canary
+TRAFFIC = {"steady": (2400, 600), "low": (240, 60), "tiny": (80, 20)}
+SCENARIOS = (
+    "healthy",
+    "healthy zero-error",
+    "errors+5pp",
+    "errors+5pp zero-base",
+    "latency x1.5",
+    "p95x2",
+    "NaN latencies",
+)
+HEALTHY = ("healthy", "healthy zero-error")
+CATCH_WITHIN = {"steady": 2, "low": 6, "tiny": 6}
+PROMOTE_WITHIN = 10
 
 
 @dataclass(frozen=True)
@@ -83,20 +109,30 @@ def _requests(
     error_rate: float,
     median: float,
     sigma: float,
+    scale: float = 1.0,
+    nan_share: float = 0.0,
 ) -> None:
     mu = math.log(median)
     for i in range(n):
         status = 500 if rng.random() < error_rate else 200
-        store.record(side, status, rng.lognormvariate(mu, sigma), at=at + i * INTERVAL_S / n)
+        if rng.random() < TAIL_SHARE:
+            latency = TAIL_FROM_MS * rng.paretovariate(TAIL_ALPHA)
+        else:
+            latency = rng.lognormvariate(mu, sigma)
+        latency *= scale
+        if nan_share and rng.random() < nan_share:
+            latency = math.nan
+        store.record(side, status, latency, at=at + i * INTERVAL_S / n)
 
 
 def simulate(scenario: str, traffic: str, seed: int, policy: AnalysisPolicy) -> RunResult:
     rng = random.Random(f"{scenario}/{traffic}/{seed}")
     base_n, canary_n = TRAFFIC[traffic]
-    base_error = rng.uniform(0.005, 0.01)
-    canary_error = base_error + (0.05 if scenario == "errors+5pp" else 0.0)
+    base_error = 0.0 if "zero" in scenario else rng.uniform(0.005, 0.01)
+    canary_error = base_error + (0.05 if scenario.startswith("errors+5pp") else 0.0)
     canary_sigma = SIGMA_P95X2 if scenario == "p95x2" else SIGMA
-    canary_median = MEDIAN_MS * (2 if scenario == "latency x2" else 1)
+    scale = 1.5 if scenario == "latency x1.5" else 1.0
+    nan_share = 0.5 if scenario == "NaN latencies" else 0.0
     config = default_judge_config()
     store = MemorySamples()
     source = {"memory": MemorySource(store)}
@@ -107,7 +143,18 @@ def simulate(scenario: str, traffic: str, seed: int, policy: AnalysisPolicy) -> 
     while True:
         at = interval * INTERVAL_S
         _requests(rng, store, "baseline", base_n, at, base_error, MEDIAN_MS, SIGMA)
-        _requests(rng, store, "canary", canary_n, at, canary_error, canary_median, canary_sigma)
+        _requests(
+            rng,
+            store,
+            "canary",
+            canary_n,
+            at,
+            canary_error,
+            MEDIAN_MS,
+            canary_sigma,
+            scale,
+            nan_share,
+        )
         interval += 1
         window = AnalysisWindow(
             start=window_start, end=interval * INTERVAL_S, baseline="v1", canary="v2"
@@ -127,14 +174,36 @@ def _one(args: tuple[str, str, int, AnalysisPolicy]) -> RunResult:
     return simulate(*args)
 
 
-def summarize(results: list[RunResult]) -> dict[str, float]:
+def controller_policy() -> AnalysisPolicy:
+    """What the controller applies at one analysis step on its defaults: the service
+    RolloutPolicy (2 failures in a row, 1 pass) and the step's look budget."""
+    rollout = RolloutPolicy()
+    looks = AnalysisSpec.model_validate({"interval": INTERVAL_S}).max_inconclusive
+    return AnalysisPolicy(
+        failure_limit=rollout.failure_limit,
+        slo_rollback_now=rollout.slo_rollback_now,
+        passes_required=rollout.passes_required,
+        inconclusive_limit=looks,
+        max_intervals=looks,
+    )
+
+
+def summarize(results: list[RunResult], traffic: str) -> dict[str, float]:
     actions = Counter(r.action for r in results)
     n = len(results)
     decided = [r.intervals for r in results if r.action in ("promote", "rollback")]
     return {
         "runs": n,
         "rollback": actions["rollback"] / n,
+        "caught": sum(
+            1 for r in results if r.action == "rollback" and r.intervals <= CATCH_WITHIN[traffic]
+        )
+        / n,
         "promote": actions["promote"] / n,
+        "promoted_within": sum(
+            1 for r in results if r.action == "promote" and r.intervals <= PROMOTE_WITHIN
+        )
+        / n,
         "stop": actions["stop"] / n,
         "median_intervals": statistics.median(decided) if decided else math.nan,
         "p90_intervals": (
@@ -148,6 +217,24 @@ def decisive_rules(results: list[RunResult], action: str) -> str:
     """The verdict rules that ended the runs with ``action``, most frequent first."""
     rules = Counter(r.rule for r in results if r.action == action)
     return ", ".join(f"{rule} {count}" for rule, count in rules.most_common(3)) or "-"
+
+
+def row(traffic: str, scenario: str, s: dict[str, float], rules: str) -> str:
+    if scenario in HEALTHY:
+        verdict = f"**{s['rollback']:.1%}** false rollbacks"
+        target = f"{s['promoted_within']:.1%} promoted <= {PROMOTE_WITHIN}"
+    elif scenario == "NaN latencies":
+        verdict = f"{s['rollback']:.1%} rolled back"
+        target = f"{s['promote']:.1%} promoted (must be 0)"
+    else:
+        verdict = f"**{s['caught']:.1%}** caught <= {CATCH_WITHIN[traffic]}"
+        target = f"{s['promote']:.1%} promoted"
+    return (
+        f"| {traffic} | {scenario} | {s['runs']:.0f} | {verdict} | {target} | "
+        f"{s['rollback']:.1%} | {s['promote']:.1%} | {s['stop']:.1%} | "
+        f"{s['median_intervals']:.0f} | {s['p90_intervals']:.1f} | "
+        f"{s['judge_ms']:.0f} ms | {rules} |"
+    )
 
 
 def hodges_lehmann_seconds(n: int) -> float:
@@ -164,32 +251,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--traffic", action="append", choices=sorted(TRAFFIC))
+    parser.add_argument("--scenario", action="append", choices=SCENARIOS)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    policy = AnalysisPolicy()
+    policy = controller_policy()
     rows = []
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for traffic in TRAFFIC:
-            for scenario in SCENARIOS:
+        for traffic in args.traffic or TRAFFIC:
+            for scenario in args.scenario or SCENARIOS:
                 tasks = [(scenario, traffic, seed, policy) for seed in range(args.runs)]
                 results = list(pool.map(_one, tasks, chunksize=8))
-                s = summarize(results)
-                healthy = scenario == "healthy"
-                rows.append(
-                    f"| {traffic} | {scenario} | {s['runs']:.0f} | "
-                    + (
-                        f"**{s['rollback']:.1%}** false rollbacks"
-                        if healthy
-                        else f"**{s['rollback']:.1%}** detected"
-                    )
-                    + f" | {s['promote']:.1%} | {s['stop']:.1%} | "
-                    f"{s['median_intervals']:.0f} | {s['p90_intervals']:.1f} | "
-                    f"{s['judge_ms']:.0f} ms | {decisive_rules(results, 'rollback')} |"
-                )
+                s = summarize(results, traffic)
+                rows.append(row(traffic, scenario, s, decisive_rules(results, "rollback")))
                 print(rows[-1], file=sys.stderr)
-    base_n, canary_n = TRAFFIC["steady"]
-    low_b, low_c = TRAFFIC["low"]
+    config = default_judge_config()
+    error_metric = config.metrics[0]
+    traffic_text = ", ".join(f"`{name}` {b:,} / {c:,}" for name, (b, c) in TRAFFIC.items())
     table = "\n".join(
         [
             MARK_BEGIN,
@@ -197,20 +276,25 @@ def main() -> None:
             f"`python benchmarks/bench_judge.py --runs {args.runs}` "
             f"({time.perf_counter() - started:.0f} s wall, {args.jobs} processes).",
             "",
-            "Simulated canaries, default metrics (`error-rate` critical with SLO 5 %, "
-            "`latency` per request, `slow-requests` = share slower than the baseline's p95; "
-            "confidence 98 %, tolerance 0.25, 50 samples minimum) and default policy (roll "
-            f"back after {policy.failure_limit} failing analyses in a row or at once on an "
-            f"SLO breach, promote after {policy.passes_required} passing analyses, stop after "
-            f"{policy.inconclusive_limit} inconclusive in a row). Intervals are 60 s; "
-            f"`steady` traffic gives {base_n:,} baseline and {canary_n:,} canary requests "
-            f"per interval, `low` {low_b} and {low_c}. Latency lognormal (median "
-            f"{MEDIAN_MS:.0f} ms, sigma {SIGMA}); base error rate 0.5-1 %.",
+            "Simulated canaries judged exactly as the controller does on its defaults: "
+            "default metrics (`error-rate` critical, tolerated shift "
+            f"max({error_metric.tolerance:g} x baseline rate, {error_metric.abs_tolerance:g}), "
+            f"always-valid (sequential) intervals at {config.confidence:.0%}, "
+            "SLO 5 %; `latency` per request; `slow-requests` = share slower than the "
+            f"baseline's p95) and default policy (roll "
+            f"back after {policy.failure_limit} failing analyses in a row or "
+            f"at once on an SLO breach, promote after {policy.passes_required} passing "
+            f"analysis, the window grows while inconclusive, at most "
+            f"{policy.inconclusive_limit} looks). Intervals are 60 s; requests per interval "
+            f"(baseline / canary): {traffic_text}. Latency heavy-tailed: lognormal (median "
+            f"{MEDIAN_MS:.0f} ms, sigma {SIGMA}) with {TAIL_SHARE:.0%} Pareto outliers "
+            f"(alpha {TAIL_ALPHA}, from {TAIL_FROM_MS:.0f} ms); base error rate 0.5-1 % "
+            "(0 % in the zero-error scenarios).",
             "",
-            "| traffic | canary | runs | rolled back | promoted | stopped (undecided) "
-            "| intervals to decide (median) | (p90) | judge time per interval "
-            "| rollbacks by rule |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| traffic | canary | runs | target | other target | rolled back | promoted "
+            "| stopped (undecided) | intervals to decide (median) | (p90) "
+            "| judge time per interval | rollbacks by rule |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
             "Hodges-Lehmann shift with its 98 % interval (the costliest step of a latency "

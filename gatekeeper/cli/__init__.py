@@ -15,7 +15,8 @@ from typing import Any
 import click
 
 from gatekeeper import __version__
-from gatekeeper.errors import EXIT_ENGINE, GatekeeperError
+from gatekeeper.cli.options import silence_stdout
+from gatekeeper.errors import EXIT_ENGINE, EXIT_FAIL, GatekeeperError
 
 
 def _report_error(error: GatekeeperError) -> None:
@@ -34,6 +35,12 @@ class GatekeeperGroup(click.Group):
         except GatekeeperError as error:
             _report_error(error)
             ctx.exit(error.exit_code)
+        except BrokenPipeError:
+            # The reader stopped reading (`| head`): nothing to report, and no traceback. Read
+            # -only commands treat it as success themselves; anything else must not end in 0
+            # (a gate whose output was cut off has not passed).
+            silence_stdout()
+            ctx.exit(EXIT_FAIL)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as error:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -24,6 +23,7 @@ from gatekeeper.audit.replay import (
     comparison_document,
     replay_decision,
 )
+from gatekeeper.cli.options import silence_stdout
 from gatekeeper.config import GatekeeperConfig, load_config
 from gatekeeper.errors import EXIT_FAIL, EXIT_PASS, ConfigError
 from gatekeeper.gate.run import GateResult
@@ -254,8 +254,7 @@ def log(
         try:
             _print_log(store, start=start, end=end, service=service)
         except BrokenPipeError:
-            # Point stdout at /dev/null so the interpreter's final flush does not fail again.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            silence_stdout()
     finally:
         store.close()
 

@@ -19,10 +19,12 @@ import click
 # The controller pulls in the judge, Drain3 and the proxy client: imported when a deploy
 # command runs, so that `gatekeeper gate run` does not pay for it at start-up.
 if TYPE_CHECKING:
-    from gatekeeper.deploy.controller import ActionResult, DeployResult, StatusResult
+    from gatekeeper.deploy.controller import DeployResult
+    from gatekeeper.deploy.operator import ActionResult, StatusResult
 
+from gatekeeper.cli.options import silence_stdout
 from gatekeeper.deploy.strategy import STRATEGY_KINDS
-from gatekeeper.deploy.target import TARGETS
+from gatekeeper.deploy.target import TARGETS, target_capabilities
 from gatekeeper.errors import EXIT_FAIL
 
 
@@ -130,7 +132,8 @@ def run_command(
     reference) fails for ENV. On the local target the folder holding RELEASE is the code that
     runs, and its digest (`deploy digest`) must be the release's artifact_digest.
     """
-    from gatekeeper.deploy.controller import DeployRequest, deploy
+    from gatekeeper.deploy.context import DeployRequest
+    from gatekeeper.deploy.controller import deploy
 
     request = DeployRequest(
         release_file=Path(release),
@@ -222,7 +225,7 @@ def _print_result(result: DeployResult) -> None:
             "  logs: "
             + (
                 f"new or rising error templates fail (fail_on {logs.fail_on})"
-                if logs.enabled and plan.target == "local"
+                if logs.enabled and target_capabilities(plan.target).worker_logs
                 else "off"
             )
         )
@@ -232,6 +235,10 @@ def _print_result(result: DeployResult) -> None:
             f"{rollout.failure_limit} failing looks in a row"
             + (" (SLO breach: at once)" if rollout.slo_rollback_now else "")
         )
+        from gatekeeper.deploy.decision_time import decision_time_lines
+
+        for line in decision_time_lines(plan.strategy, judge, plan.current, plan.replicas):
+            click.echo(f"  {line}")
         if plan.refusals:
             click.echo("would be REFUSED: " + "; ".join(plan.refusals))
         else:
@@ -259,21 +266,43 @@ def _metric_lines(verdict: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     for metric in (verdict.get("metrics") or {}).get("metrics", []):
         numbers = [
-            f"n {metric.get('n_baseline')}/{metric.get('n_canary')}",
+            f"n baseline/canary {metric.get('n_baseline')}/{metric.get('n_canary')}",
         ]
-        for key, label in (
-            ("baseline_mean", "baseline"),
-            ("canary_mean", "canary"),
-            ("shift", "shift"),
-            ("p_value", "p"),
-        ):
+        proportion = metric.get("kind") == "proportion"
+        # Say what each number is: a rate for proportions, medians (what the rank test and
+        # the Hodges-Lehmann shift are about) and means for samples.
+        pairs = (
+            (("baseline_mean", "baseline rate"), ("canary_mean", "canary rate"))
+            if proportion
+            else (
+                ("baseline_median", "baseline median"),
+                ("canary_median", "canary median"),
+                ("baseline_mean", "baseline mean"),
+                ("canary_mean", "canary mean"),
+            )
+        )
+        for key, label in pairs:
             value = metric.get(key)
             if value is not None:
                 numbers.append(f"{label} {value:.4g}")
+        shift_name = "rate difference" if proportion else "median shift (Hodges-Lehmann)"
+        if metric.get("shift") is not None:
+            numbers.append(f"{shift_name} {metric['shift']:.4g}")
         if metric.get("shift_lower") is not None and metric.get("shift_upper") is not None:
-            numbers.append(f"CI [{metric['shift_lower']:.4g}, {metric['shift_upper']:.4g}]")
+            kind = "always-valid" if metric.get("sequential") else "fixed-sample"
+            confidence = metric.get("confidence") or 0
+            numbers.append(
+                f"{confidence:.0%} {kind} interval [{metric['shift_lower']:.4g}, "
+                f"{metric['shift_upper']:.4g}]"
+            )
+        if metric.get("p_value") is not None:
+            numbers.append(f"p {metric['p_value']:.3g}")
         if metric.get("allowed_shift") is not None:
-            numbers.append(f"allowed {metric['allowed_shift']:.4g}")
+            basis = (
+                f"max({metric.get('tolerance', 0):g} x baseline "
+                f"{'rate' if proportion else 'median'}, {metric.get('abs_tolerance', 0):g})"
+            )
+            numbers.append(f"tolerated shift {metric['allowed_shift']:.4g} = {basis}")
         slo = metric.get("slo")
         if slo:
             numbers.append(
@@ -307,14 +336,19 @@ def status_command(
 ) -> None:
     """Phase, versions, weights, workers, the last verdicts with their numbers, and why a
     rollout was rolled back. Finishes or reverts a rollout whose deployer died."""
-    from gatekeeper.deploy.controller import find_service, load_context, status
+    from gatekeeper.deploy.context import find_service, load_context
+    from gatekeeper.deploy.operator import status
 
     context = load_context(Path(service_dir), ledger=ledger)
     result = status(context, find_service(Path(service_dir), service), target=target)
-    if format_ == "json":
-        click.echo(json.dumps(result.to_document(), indent=2, sort_keys=True, default=str))
-        return
-    _print_status(result)
+    # `deploy status | head` closes the pipe early: the reader's choice, not an error.
+    try:
+        if format_ == "json":
+            click.echo(json.dumps(result.to_document(), indent=2, sort_keys=True, default=str))
+            return
+        _print_status(result)
+    except BrokenPipeError:
+        silence_stdout()
 
 
 def _print_status(result: StatusResult) -> None:
@@ -347,6 +381,9 @@ def _print_status(result: StatusResult) -> None:
         )
     if state.get("reason"):
         click.echo(f"  last    {state.get('reason')}")
+    lease = (result.live.get("proxy") or {}).get("lease") or {}
+    if lease.get("expired"):
+        click.echo(f"  lease   {lease['expired'].get('reason')}")
     deployment = result.deployment
     if deployment is None:
         return
@@ -372,10 +409,18 @@ def history_command(
     service: str | None, verdicts: bool, format_: str, service_dir: str, ledger: str | None
 ) -> None:
     """Deployments, rollbacks, refusals and recoveries recorded in the ledger, oldest first."""
-    from gatekeeper.deploy.controller import history, load_context
+    from gatekeeper.deploy.context import load_context
+    from gatekeeper.deploy.operator import history
 
     context = load_context(Path(service_dir), ledger=ledger)
     rows = [row for row in history(context, service) if verdicts or row["kind"] != "deploy.verdict"]
+    try:
+        _print_history(rows, format_)
+    except BrokenPipeError:
+        silence_stdout()
+
+
+def _print_history(rows: list[dict[str, Any]], format_: str) -> None:
     if format_ == "json":
         click.echo(json.dumps(rows, indent=2, sort_keys=True))
         return
@@ -386,8 +431,15 @@ def history_command(
         name = " ".join(
             str(release.get(k)) for k in ("service", "version", "environment") if release.get(k)
         )
+        moved = ""
+        if row.get("rolled_back_version") or row.get("restored_version"):
+            moved = (
+                f"\trolled back {row.get('rolled_back_version') or '-'}, "
+                f"restored {row.get('restored_version') or '-'}"
+            )
         click.echo(
             f"#{row['seq']}\t{row['recorded_at']}\t{row['kind']}\t{row['outcome']}\t{name}"
+            + moved
             + (f"\t{row['reason']}" if row.get("reason") else "")
         )
 
@@ -408,7 +460,8 @@ def rollback_command(
 ) -> None:
     """Revert an unfinished (paused or abandoned) rollout to stable; with none, go back to the
     version that served before the last promotion."""
-    from gatekeeper.deploy.controller import find_service, load_context, rollback
+    from gatekeeper.deploy.context import find_service, load_context
+    from gatekeeper.deploy.operator import rollback
 
     context = load_context(Path(service_dir), ledger=ledger)
     name = find_service(Path(service_dir), service)
@@ -430,7 +483,8 @@ def abort_command(
 ) -> None:
     """Stop a rollout and revert it: a running deployer is told to (and waited for), a paused
     or abandoned rollout is reverted here."""
-    from gatekeeper.deploy.controller import abort, find_service, load_context
+    from gatekeeper.deploy.context import find_service, load_context
+    from gatekeeper.deploy.operator import abort
 
     context = load_context(Path(service_dir), ledger=ledger)
     name = find_service(Path(service_dir), service)
@@ -445,7 +499,8 @@ def abort_command(
 @_common
 def promote_command(service: str | None, service_dir: str, target: str, ledger: str | None) -> None:
     """Resume a paused rollout after the step it paused on (its analyses still run)."""
-    from gatekeeper.deploy.controller import find_service, load_context, promote
+    from gatekeeper.deploy.context import find_service, load_context
+    from gatekeeper.deploy.operator import promote
 
     context = load_context(Path(service_dir), ledger=ledger)
     name = find_service(Path(service_dir), service)
@@ -460,7 +515,8 @@ def promote_command(service: str | None, service_dir: str, target: str, ledger: 
 @_common
 def stop_command(service: str | None, service_dir: str, target: str, ledger: str | None) -> None:
     """Stop every worker and the proxy of the service (local target): nothing keeps running."""
-    from gatekeeper.deploy.controller import find_service, load_context, stop
+    from gatekeeper.deploy.context import find_service, load_context
+    from gatekeeper.deploy.operator import stop
 
     context = load_context(Path(service_dir), ledger=ledger)
     _print_action(stop(context, find_service(Path(service_dir), service), target=target))

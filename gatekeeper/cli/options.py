@@ -85,3 +85,10 @@ def write_reports(decision: Decision, outputs: dict[str, Path]) -> None:
             raise ConfigError(
                 f"cannot write {name} report: {exc.strerror}", path=str(path)
             ) from None
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null after the reader closed the pipe (``| head``), so that the
+    interpreter's final flush does not fail a second time."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

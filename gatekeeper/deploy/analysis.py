@@ -220,12 +220,22 @@ class CanaryAnalyzer:
         self._pull_samples()
         start = self._window_start if self._window_start is not None else request.window_start
         end = max(request.window_end, start + 1e-3)
+        baseline_window: dict[str, float] = {}
+        if request.baseline_before is not None:
+            # Blue-green after the switch: blue's window of the same length just before it.
+            start = max(start, request.baseline_before)
+            end = max(end, start + 1e-3)
+            baseline_window = {
+                "baseline_start": request.baseline_before - (end - start),
+                "baseline_end": request.baseline_before,
+            }
         window = AnalysisWindow(
             start=start,
             end=end,
             baseline=request.stable_version or "-",
             canary=request.canary_version,
             step=self.verification.prometheus.step if self.verification.prometheus else 10.0,
+            **baseline_window,
         )
         metrics = analyze(self.judge_config, self.sources, window)
         logs = self._logs()

@@ -60,6 +60,9 @@ class AnalysisRequest:
     window_start: float  # epoch seconds
     window_end: float
     attempt: int  # 1 for the first ask, 2+ after inconclusive verdicts
+    # Blue-green after the switch: the baseline (blue) is judged on its own window before the
+    # switch, as long as the canary's (green's) window after it. None: the same window.
+    baseline_before: float | None = None
 
 
 Analyzer = Callable[[AnalysisRequest], AnalysisVerdict]
@@ -169,22 +172,27 @@ class RolloutExecutor:
             if target.state.stable_workers:
                 target.remove_workers(STABLE, 1)
             target.set_progress(step_index=index)
-            if strategy.analysis is not None:
+            # Each batch is judged against the workers not yet updated; once none are left
+            # the new ones were all judged in earlier batches (the last has no baseline).
+            if strategy.verify and target.state.stable_workers:
                 self._analysis(strategy.kind, index, strategy.analysis)
-        return self._promote(f"rolling update replaced {total} workers")
+        unverified = "" if strategy.verify else " (unverified: verify: false)"
+        return self._promote(f"rolling update replaced {total} workers{unverified}")
 
     def _blue_green(self, strategy: BlueGreenStrategy, *, resumed: bool) -> RolloutResult:
         target = self.target
         if not resumed:
             target.add_workers(CANARY, target.replicas)  # full green, all ready first
             self._check_abort()
+            switched_at = time.time()
             target.set_canary_weight(100)  # the switch: all at once
             target.set_progress(step_index=0)
-            if strategy.analysis is not None:
-                self._analysis(strategy.kind, 0, strategy.analysis)
+            if strategy.verify:
+                self._analysis(strategy.kind, 0, strategy.analysis, baseline_before=switched_at)
             if not strategy.auto_promote:
                 return self._pause("blue-green switched; blue kept until promote or rollback")
-        return self._promote("blue-green switched and promoted")
+        unverified = "" if strategy.verify else " (unverified: verify: false)"
+        return self._promote(f"blue-green switched and promoted{unverified}")
 
     def _canary(self, strategy: CanaryStrategy, start: int) -> RolloutResult:
         target = self.target
@@ -206,9 +214,13 @@ class RolloutExecutor:
             target.set_progress(step_index=index)
         return self._promote(f"canary passed {len(strategy.steps)} steps")
 
-    def _analysis(self, kind: str, index: int, spec: AnalysisSpec) -> None:
+    def _analysis(
+        self, kind: str, index: int, spec: AnalysisSpec, *, baseline_before: float | None = None
+    ) -> None:
         state = self.target.state
         canary_version = state.canary.version if state.canary else "-"
+        if spec.warmup > 0:
+            self._wait(spec.warmup)  # warm-up traffic is left out of every window
         for attempt in range(1, spec.max_inconclusive + 1):
             window_start = time.time()
             self._wait(spec.interval)
@@ -222,6 +234,7 @@ class RolloutExecutor:
                 window_start=window_start,
                 window_end=time.time(),
                 attempt=attempt,
+                baseline_before=baseline_before,
             )
             verdict = self.analyze(request)
             self._verdicts.append((index, verdict))

@@ -47,6 +47,13 @@ class ServiceDeployConfig(Frozen):
     stop_grace_period: float = Field(default=10.0, ge=0, le=600, description="seconds")
     drain_timeout: float = Field(default=30.0, ge=0, le=600, description="seconds")
     proxy_port: int = Field(default=0, ge=0, le=65535, description="0: any free port")
+    lease_seconds: float = Field(
+        default=10.0,
+        ge=1,
+        le=600,
+        description="a split of traffic lasts this long without the deployer's heartbeat; "
+        "then the proxy returns all traffic to the last promoted version",
+    )
     env: dict[str, str] = Field(default_factory=dict, description="extra worker environment")
     strategy: Strategy | None = Field(default=None, description="default rollout strategy")
     kubernetes: KubernetesConfig | None = Field(

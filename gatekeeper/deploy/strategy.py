@@ -17,7 +17,8 @@ a silently different rollout. The mechanics live in :mod:`gatekeeper.deploy.exec
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import math
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -26,6 +27,14 @@ from gatekeeper.model.base import Frozen
 # A pause or an analysis interval longer than a day is almost certainly a unit mistake
 # (milliseconds written as seconds); bounding it keeps every wait in the executor bounded.
 MAX_WAIT_S = 24 * 3600.0
+# How long one analysis step may keep looking while its verdicts are inconclusive: low traffic
+# needs several intervals before anything can be ruled out (docs/verification.md), and a
+# rollout that gives up after three looks never decides for most services.
+DEFAULT_ANALYSIS_BUDGET_S = 600.0
+MAX_LOOKS = 100
+# Requests served right after a change (new workers, a new weight) are not a fair sample of
+# either version: the first analysis window starts after this warm-up.
+DEFAULT_WARMUP_S = 5.0
 
 
 class SetWeight(Frozen):
@@ -51,12 +60,38 @@ class AnalysisSpec(Frozen):
     interval: float = Field(
         default=30.0, ge=0, le=MAX_WAIT_S, description="seconds of traffic to collect first"
     )
-    max_inconclusive: int = Field(
-        default=3,
-        ge=1,
-        le=100,
-        description="inconclusive verdicts in a row before the rollout stops and reverts",
+    warmup: float = Field(
+        default=DEFAULT_WARMUP_S,
+        ge=0,
+        le=MAX_WAIT_S,
+        description="seconds of traffic left out before the first window (cold caches, "
+        "connection pools, lazy imports of freshly started workers)",
     )
+    budget: float = Field(
+        default=DEFAULT_ANALYSIS_BUDGET_S,
+        gt=0,
+        le=MAX_WAIT_S,
+        description="seconds this step may keep analysing while inconclusive",
+    )
+    max_inconclusive: int = Field(
+        default=0,
+        ge=1,
+        le=MAX_LOOKS,
+        description="looks before the rollout stops and reverts; default: budget / interval",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _looks_from_budget(cls, data: Any) -> Any:
+        """Without an explicit number of looks, as many intervals as fit in the budget (at
+        least one): the analysis is extended while inconclusive, within a stated time."""
+        if isinstance(data, dict) and data.get("max_inconclusive") is None:
+            interval = data.get("interval", cls.model_fields["interval"].default)
+            budget = data.get("budget", DEFAULT_ANALYSIS_BUDGET_S)
+            if isinstance(interval, int | float) and isinstance(budget, int | float):
+                looks = math.floor(budget / interval) if interval > 0 else 1
+                data = {**data, "max_inconclusive": min(MAX_LOOKS, max(1, looks))}
+        return data
 
 
 class Analysis(Frozen):
@@ -69,21 +104,34 @@ CanaryStep = SetWeight | Pause | Analysis
 
 
 class RollingStrategy(Frozen):
-    """Replace workers one at a time; each new worker is ready before an old one is drained."""
+    """Replace workers one at a time; each new worker is ready before an old one is drained.
+
+    Verified by default: after each replaced worker, while workers of the old version are
+    left, the new workers are judged against them (same traffic share per worker). Opting
+    out is explicit (``verify: false``) and recorded with the deployment."""
 
     kind: Literal["rolling"] = "rolling"
-    analysis: AnalysisSpec | None = Field(
-        default=None, description="optional analysis after each replaced worker"
+    analysis: AnalysisSpec = Field(
+        default_factory=AnalysisSpec, description="the analysis after each replaced worker"
     )
+    verify: bool = Field(default=True, description="false: ship without analysis (recorded)")
 
 
 class BlueGreenStrategy(Frozen):
-    """Start the full green set, switch 100 % of traffic at once, keep blue until promote."""
+    """Start the full green set, switch 100 % of traffic at once, keep blue until promote.
+
+    Verified by default: after the switch the green stack is judged against blue's own
+    window of the same length just before the switch (the same workers count, all the
+    traffic each), and a failure switches back to blue. Opting out is explicit (``verify:
+    false``) and recorded with the deployment."""
 
     kind: Literal["blue-green"] = "blue-green"
-    analysis: AnalysisSpec | None = Field(
-        default=None, description="analysis after the switch, while blue is still running"
+    analysis: AnalysisSpec = Field(
+        default_factory=AnalysisSpec,
+        description="after the switch, green judged against blue's window just before it; "
+        "a failure switches back to blue (still running)",
     )
+    verify: bool = Field(default=True, description="false: ship without analysis (recorded)")
     auto_promote: bool = Field(
         default=True, description="stop blue on its own after the switch (and analysis)"
     )

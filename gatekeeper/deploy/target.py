@@ -42,8 +42,28 @@ class RecoveryReport:
     message: str
 
 
+@dataclass(frozen=True)
+class TargetCapabilities:
+    """What a target can do beyond the verbs every target has; the controller asks these
+    instead of comparing target names."""
+
+    # The target runs the release's code folder itself (so the folder's digest must be the
+    # judged artifact digest, and the release record carries that folder).
+    runs_code_folder: bool = False
+    # Per-request measurements from its own traffic layer (the ``memory`` metric source, a
+    # sample feed) and the workers' log files for log verification.
+    request_samples: bool = False
+    worker_logs: bool = False
+
+
 class DeployTarget(ABC):
     name: ClassVar[str]
+    capabilities: ClassVar[TargetCapabilities] = TargetCapabilities()
+
+    def sample_feed(self, *, history: bool = False) -> Any:
+        """The feed of per-request samples (``request_samples`` targets); None otherwise.
+        ``history``: start from the oldest sample still buffered, not from now."""
+        return None
 
     @property
     @abstractmethod
@@ -184,6 +204,10 @@ class StatefulTarget(DeployTarget):
 TARGETS: Registry[DeployTarget] = Registry("deploy target", error=ConfigError, default="local")
 TARGETS.register_lazy("local", "gatekeeper.deploy.local.target:LocalTarget")
 TARGETS.register_lazy("kubernetes", "gatekeeper.deploy.k8s.target:KubernetesTarget")
+
+
+def target_capabilities(name: str) -> TargetCapabilities:
+    return target_class(name).capabilities
 
 
 def target_class(name: str) -> type[DeployTarget]:

@@ -2,12 +2,16 @@
 
 Two things live here:
 
-* :func:`find_gate_approval` — the deployer's permission: the **latest** gate decision recorded
-  for an artifact digest must have passed (``pass`` or ``warn``), and be **authentic**: the
-  hash chain verifies from the first record up to and including it, and when trusted keys are
-  given (``GATEKEEPER_LEDGER_KEY``'s public key, ``--trusted-key``) it is signed by one of
-  them. The latest one, because a later failing decision for the same artifact (a stricter
-  policy, a new vulnerability) withdraws an earlier pass.
+* :func:`find_gate_approval` — the deployer's permission: the **newest** gate decision recorded
+  for an artifact digest must have passed (``pass`` or ``warn``), the **whole** ledger must be
+  intact up to its head (every record, link and signature, and the head row), and when
+  trusted keys are given (``GATEKEEPER_LEDGER_KEY``'s public key, ``--trusted-key``) that
+  decision is signed by one of them. The newest one, because a later failing decision for the
+  same artifact (a stricter policy, a new vulnerability) withdraws an earlier pass; the whole
+  chain, because verifying only up to the approving record would let someone who deletes the
+  later failing record re-enable the withdrawn pass. With ``anchor`` (a head hash the
+  deployer saw before) the ledger must still contain it: a ledger truncated or rolled back
+  past what was already seen is refused too.
 * :func:`record_deploy_event` — deployments, verdicts and rollbacks appended to the same
   chain as decisions (``kind: deploy.*``), so an auditor sees which decision let each
   artifact out, every verdict with its numbers, and every rollback with its reason.
@@ -28,7 +32,7 @@ from gatekeeper import __version__
 from gatekeeper.ledger.canonical import timestamp
 from gatekeeper.ledger.chain import record_builder, verify_chain
 from gatekeeper.ledger.signing import Signer
-from gatekeeper.ledger.store import Head, LedgerStore, NewRecord, StoredRecord
+from gatekeeper.ledger.store import LedgerStore, NewRecord, StoredRecord
 
 GATE_DECISION_KIND = "gate.decision"
 DEPLOY_KIND_PREFIX = "deploy."
@@ -62,6 +66,7 @@ class GateApproval:
     outcome: str | None = None
     recorded_at: str | None = None
     signer: str | None = None
+    ledger_intact: bool = True  # False: refused because the ledger itself did not verify
 
 
 def find_gate_approval(
@@ -69,7 +74,17 @@ def find_gate_approval(
     artifact_digest: str,
     *,
     trusted_key_ids: Iterable[str] | None = None,
+    anchor: str | None = None,
 ) -> GateApproval:
+    # Integrity first, of everything up to the head: which decision is the newest for this
+    # digest is only meaningful in a ledger nobody has cut records out of.
+    problem = _verify_whole(store, anchor)
+    if problem is not None:
+        return GateApproval(
+            False,
+            f"the ledger is not intact, so no decision in it can allow a deployment: {problem}",
+            ledger_intact=False,
+        )
     latest: tuple[StoredRecord, dict[str, Any]] | None = None
     for record in store.records():
         doc = record.document()
@@ -92,12 +107,13 @@ def find_gate_approval(
     }
     name = f"gate decision {record.decision_id} (record #{record.seq})"
     if outcome not in PASSING_OUTCOMES:
+        failing = _failing_policies(doc)
+        because = f": failing policies {failing}" if failing else ""
         return GateApproval(
-            False, f"the latest {name} for artifact {artifact_digest} is '{outcome}'", **fields
+            False,
+            f"the newest {name} for artifact {artifact_digest} is '{outcome}'{because}",
+            **fields,
         )
-    problem = _verify_up_to(store, record)
-    if problem is not None:
-        return GateApproval(False, f"{name} is not authentic: {problem}", **fields)
     signer = doc.get("signer")
     key_id = signer.get("key_id") if isinstance(signer, dict) else None
     if trusted_key_ids is not None:
@@ -118,17 +134,25 @@ def find_gate_approval(
     )
 
 
-def _verify_up_to(store: LedgerStore, target: StoredRecord) -> str | None:
-    """Verify the chain from genesis through ``target``: its content, every link before it,
-    and its signature when it has one. What comes after it cannot change it."""
+def _failing_policies(doc: Mapping[str, Any], limit: int = 10) -> str:
+    """The ids of the policies that denied, as a refusal names them (at most ``limit``)."""
+    ids: list[str] = []
+    decision = doc.get("decision")
+    violations = (decision if isinstance(decision, dict) else doc).get("violations")
+    for violation in violations if isinstance(violations, list) else []:
+        if not isinstance(violation, dict) or violation.get("level", "deny") != "deny":
+            continue
+        policy = violation.get("policy")
+        if isinstance(policy, str) and policy not in ids:
+            ids.append(policy)
+    shown = ", ".join(ids[:limit])
+    return f"{shown} and {len(ids) - limit} more" if len(ids) > limit else shown
 
-    def prefix() -> Iterator[StoredRecord]:
-        for record in store.records():
-            yield record
-            if record.seq >= target.seq:
-                return
 
-    result = verify_chain(prefix, head=Head(target.seq, target.hash))
+def _verify_whole(store: LedgerStore, anchor: str | None) -> str | None:
+    """Verify the chain from genesis to the stored head: every record's content, every link,
+    every signature a record carries, the head row, and (given) that ``anchor`` is in it."""
+    result = verify_chain(store.records, head=store.head(), anchor=anchor)
     if result.problem is not None:
         return result.problem.message
     return None

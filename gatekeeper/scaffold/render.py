@@ -88,6 +88,10 @@ def _render_segment(segment: str, context: dict[str, Any], shown: str) -> str:
     return rendered
 
 
+IGNORED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
+IGNORED_SUFFIXES = (".pyc", ".pyo")
+
+
 def render_template(
     template: Template, answers: Mapping[str, Any], *, gatekeeper_version: str | None = None
 ) -> dict[str, RenderedFile]:
@@ -97,7 +101,10 @@ def render_template(
     out: dict[str, RenderedFile] = {}
     count = 0
     for directory, dirnames, filenames in os.walk(files_dir, followlinks=False):
-        dirnames.sort()
+        # Byte-code and tool caches left in a template folder (by a test run, an editor) are
+        # not template files: a new service must not start with someone else's .pyc files.
+        dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
+        filenames = [f for f in filenames if not f.endswith(IGNORED_SUFFIXES)]
         base = Path(directory)
         for name in sorted([*filenames, *dirnames]):
             full = base / name

@@ -192,3 +192,33 @@ def test_unknown_template_names_the_available_ones(tmp_path: Path) -> None:
     assert result.code == 2
     assert "unknown template 'rust-service'" in result.stderr
     assert "python-service" in result.stderr
+
+
+def test_byte_code_and_tool_caches_in_a_template_are_not_copied(tmp_path: Path) -> None:
+    templates = _custom_template(
+        tmp_path / "templates",
+        {
+            "app.py": "print('hi')\n",
+            "__pycache__/app.cpython-311.pyc": "not source",
+            "pkg/__pycache__/mod.cpython-311.pyc": "not source",
+            "pkg/stray.pyc": "not source",
+            ".pytest_cache/README.md": "cache",
+        },
+        "",
+    )
+    dest = tmp_path / "out"
+    result = run_cli(
+        "scaffold", "new", "evil", str(dest), "--set", "name=abc", "--templates", str(templates)
+    )
+    assert result.code == 0, result.stderr
+    files = set(tree(dest))
+    assert "app.py" in files
+    assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc") or "cache" in f]
+
+
+@pytest.mark.parametrize("version", ["1.0.0", "1.1.0"])
+def test_the_service_template_disables_nagle(tmp_path: Path, version: str) -> None:
+    dest = tmp_path / "svc"
+    scaffold(dest, "python-service", "--set", "name=orders-api", "--version", version)
+    app = (dest / "src/orders_api/app.py").read_text()
+    assert "disable_nagle_algorithm = True" in app

@@ -7,6 +7,12 @@ the deployer drives the proxy through its admin API and persists everything it s
 ``state.json``. The next deployer takes the directory's lock (a ``flock`` the kernel releases
 when its holder dies), sees an unfinished rollout and calls :meth:`LocalTarget.recover`.
 
+Lease: while the deployer drives a split of traffic it holds a lease on it in the proxy and
+renews it from a heartbeat thread (``lease_seconds``, renewed every third of it). A deployer
+that dies (``kill -9``) stops beating, and one lease later the proxy itself returns all traffic
+to the stable version and records why, with no command run. A paused rollout (waiting for a
+manual promote, with no deployer running) holds its split without a lease.
+
 Recovery rule: a rollout that had not begun promotion is **reverted** (stable back to 100 %,
 canary drained and stopped): the stable version is the last one known good, and a canary that
 was never judged good must not be left serving. A rollout whose promotion had begun (phase
@@ -25,7 +31,7 @@ from typing import Any, ClassVar
 
 from gatekeeper.deploy.errors import DeployError
 from gatekeeper.deploy.local import process
-from gatekeeper.deploy.proxy.client import PoolRoute, ProxyClient
+from gatekeeper.deploy.proxy.client import Heartbeat, PoolRoute, ProxyClient, SampleFeed
 from gatekeeper.deploy.service_config import ServiceDeployConfig
 from gatekeeper.deploy.state import (
     Phase,
@@ -39,6 +45,7 @@ from gatekeeper.deploy.target import (
     STABLE,
     RecoveryReport,
     StatefulTarget,
+    TargetCapabilities,
     pool_field,
 )
 
@@ -49,6 +56,12 @@ LOG_TAIL_BYTES = 600
 
 class LocalTarget(StatefulTarget):
     name: ClassVar[str] = "local"
+    capabilities: ClassVar[TargetCapabilities] = TargetCapabilities(
+        runs_code_folder=True, request_samples=True, worker_logs=True
+    )
+
+    def sample_feed(self, *, history: bool = False) -> SampleFeed:
+        return SampleFeed(self.proxy(), start_at_now=not history)
 
     def __init__(
         self,
@@ -61,6 +74,36 @@ class LocalTarget(StatefulTarget):
         self.config = config
         super().__init__(service, state_dir(root.resolve(), service), lock=lock)
         self._client: ProxyClient | None = None
+        self._heartbeat: Heartbeat | None = None
+
+    def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+        super().close()
+
+    def set_progress(
+        self,
+        *,
+        phase: Phase | None = None,
+        step_index: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        super().set_progress(phase=phase, step_index=step_index, reason=reason)
+        if phase is Phase.PAUSED and self._client is not None:
+            with self._mutex:
+                self._push_routes()  # a paused split outlives this deployer: no lease
+
+    def _renew_lease(self, seconds: float) -> None:
+        client = self._client
+        if client is not None:
+            client.heartbeat(seconds)
+
+    def _lease(self) -> float | None:
+        """The lease to hold on the routes pushed now: while this deployer drives a split."""
+        if self._state.phase is Phase.PAUSED or self._state.canary_weight <= 0:
+            return None
+        return self.config.lease_seconds
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -171,12 +214,16 @@ class LocalTarget(StatefulTarget):
             ready = tuple((w.id, w.port) for w in workers if w.ready)
             return PoolRoute(release.version if release else "", ready)
 
+        lease = self._lease()
         result = client.put_routes(
             route(state.stable, state.stable_workers),
             route(state.canary, state.canary_workers),
             state.canary_weight,
             self.config.drain_timeout,
+            lease_seconds=lease,
         )
+        if lease is not None and self._heartbeat is None:
+            self._heartbeat = Heartbeat(self._renew_lease, lease).start()
         return result.timed_out
 
     # -- workers ---------------------------------------------------------------------------

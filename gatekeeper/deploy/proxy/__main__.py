@@ -28,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready-file", type=Path, required=True, help="written once serving")
     parser.add_argument("--drain-timeout", type=float, default=30.0, help="seconds on SIGTERM")
     args = parser.parse_args(argv)
+    # One line per event, flushed as written (logging's stream handler flushes every record;
+    # line buffering covers print()): the log of a proxy killed mid-rollout is never empty.
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s proxy %(levelname)s %(message)s")
     token = args.token_file.read_text(encoding="utf-8").strip() if args.token_file else None
     try:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,8 +83,16 @@ class ProxyClient:
     def metrics_text(self) -> str:
         return str(self._call("GET", "/metrics"))
 
-    def set_weight(self, canary_weight: int) -> None:
-        self._call("POST", "/weight", {"canary_weight": canary_weight})
+    def set_weight(self, canary_weight: int, *, lease_seconds: float | None = None) -> None:
+        body: dict[str, Any] = {"canary_weight": canary_weight}
+        if lease_seconds is not None:
+            body["lease_seconds"] = lease_seconds
+        self._call("POST", "/weight", body)
+
+    def heartbeat(self, lease_seconds: float) -> dict[str, Any]:
+        """Renew the lease on the current split; returns the proxy's state."""
+        result: dict[str, Any] = self._call("POST", "/lease", {"seconds": lease_seconds})
+        return result
 
     def put_routes(
         self,
@@ -89,14 +100,19 @@ class ProxyClient:
         canary: PoolRoute | None,
         canary_weight: int,
         drain_timeout: float,
+        *,
+        lease_seconds: float | None = None,
     ) -> RoutesResult:
-        """Replace the routing table; returns once removed workers are drained (bounded)."""
-        body = {
+        """Replace the routing table; returns once removed workers are drained (bounded).
+        With ``lease_seconds`` a split of traffic lasts only as long as it is renewed."""
+        body: dict[str, Any] = {
             "stable": stable.to_json() if stable else None,
             "canary": canary.to_json() if canary else None,
             "canary_weight": canary_weight,
             "drain_timeout": drain_timeout,
         }
+        if lease_seconds is not None:
+            body["lease_seconds"] = lease_seconds
         data = self._call("PUT", "/routes", body, timeout=drain_timeout + self._timeout)
         return RoutesResult(tuple(data["drained"]), tuple(data["timed_out"]), data["state"])
 
@@ -107,6 +123,36 @@ class ProxyClient:
             int(data["next"]),
             int(data["dropped"]),
         )
+
+
+class Heartbeat:
+    """Renews a lease from a daemon thread of the deployer, every third of the lease, by
+    calling ``renew`` (which names the proxy of the moment: a restarted proxy has a new admin
+    port). It lives and dies with the deployer's process: a ``kill -9`` stops the beats, and
+    the proxy heals the split on its own one lease later."""
+
+    def __init__(self, renew: Callable[[float], object], lease_seconds: float) -> None:
+        self._renew = renew
+        self.lease_seconds = lease_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Heartbeat:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="lease-heartbeat", daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease_seconds / 3):
+            with contextlib.suppress(DeployError):  # a missed beat is retried at the next
+                self._renew(self.lease_seconds)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.lease_seconds)
+            self._thread = None
 
 
 class SampleFeed:

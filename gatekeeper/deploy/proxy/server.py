@@ -14,7 +14,17 @@ retried for idempotent methods. Only when no worker could answer does the client
 Admin API (separate port, loopback): ``GET /metrics`` (Prometheus text), ``GET /healthz``,
 ``GET /state`` (pools, weight, in-flight), ``GET /samples?since=N`` (per-request samples);
 mutating calls need ``Authorization: Bearer <token>``: ``PUT /routes`` (the whole table at
-once; removed workers are drained before the call returns), ``POST /weight``.
+once; removed workers are drained before the call returns), ``POST /weight``, ``POST
+/lease``.
+
+Lease (the traffic layer heals on its own): ``PUT /routes`` and ``POST /weight`` may carry
+``lease_seconds``. While traffic is split (a canary weight above 0 and a stable pool to fall
+back to) the controller must renew the lease (``POST /lease {"seconds": N}``, its heartbeat)
+before it runs out. When it does run out — the deployer was killed, hung or lost — the proxy
+sends all traffic back to the stable pool, which holds the last promoted version, logs one
+line saying why and keeps that record in ``GET /state`` (``lease.expired``), so the next
+``deploy status`` or recovery can tell what happened. An unjudged canary never keeps its share
+of traffic longer than one lease.
 """
 
 from __future__ import annotations
@@ -33,6 +43,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from gatekeeper.deploy.proxy.metrics import ProxyMetrics, SampleSink
 from gatekeeper.deploy.proxy.router import CANARY, STABLE, Backend, Pick, Router
+
+MAX_LEASE_S = 3600.0
+LEASE_CHECK_S = 0.2
 
 LOG = logging.getLogger("gatekeeper.deploy.proxy")
 LISTEN_HOST = "127.0.0.1"
@@ -311,6 +324,13 @@ class _AdminHandler(BaseHTTPRequestHandler):
                 self._json(200, result)
             elif url == "/weight" and self.command == "POST":
                 owner.router.set_weight(_int(payload.get("canary_weight")))
+                owner.lease.arm(_lease_seconds(payload))
+                self._json(200, owner.state())
+            elif url == "/lease" and self.command == "POST":
+                seconds = _lease_seconds({"lease_seconds": payload.get("seconds")})
+                if seconds is None:
+                    raise ValueError("seconds: expected a number of seconds")
+                owner.lease.renew(seconds)
                 self._json(200, owner.state())
             else:
                 self._json(404, {"error": "not found"})
@@ -342,6 +362,79 @@ def _int(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"expected a whole number, got {value!r}")
     return value
+
+
+def _lease_seconds(payload: dict[str, Any]) -> float | None:
+    value = payload.get("lease_seconds")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"lease_seconds: expected a number, got {value!r}")
+    if not 0 < value <= MAX_LEASE_S:
+        raise ValueError(f"lease_seconds: expected 0 < seconds <= {MAX_LEASE_S:g}")
+    return float(value)
+
+
+class Lease:
+    """The controller's claim on a split of traffic, renewed by its heartbeat.
+
+    Armed by a route or weight change that carries ``lease_seconds`` while traffic is split;
+    disarmed when the split ends (weight 0) or by a change without a lease. On expiry the
+    watchdog returns all traffic to the stable pool and records why."""
+
+    def __init__(self, router: Router, clock: Any = time.monotonic) -> None:
+        self._router = router
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seconds: float | None = None
+        self._expires: float | None = None
+        self.expired: dict[str, Any] | None = None
+
+    def arm(self, seconds: float | None) -> None:
+        with self._lock:
+            split = self._split()
+            self._seconds = seconds if split else None
+            self._expires = self._clock() + seconds if seconds is not None and split else None
+
+    def renew(self, seconds: float) -> None:
+        with self._lock:
+            if self._expires is None:
+                return  # nothing split, nothing to hold; a late heartbeat changes nothing
+            self._seconds = seconds
+            self._expires = self._clock() + seconds
+
+    def _split(self) -> bool:
+        snap = self._router.snapshot()
+        return bool(snap["canary_weight"] > 0 and snap["pools"][STABLE]["backends"])
+
+    def check(self) -> dict[str, Any] | None:
+        """Expire the lease if its time is up; returns the record of an expiry."""
+        with self._lock:
+            if self._expires is None or self._clock() < self._expires:
+                return None
+            snap = self._router.snapshot()
+            weight = snap["canary_weight"]
+            self._router.set_weight(0)
+            self.expired = {
+                "at": time.time(),
+                "lease_seconds": self._seconds,
+                "stable_version": snap["pools"][STABLE]["version"],
+                "canary_version": snap["pools"][CANARY]["version"],
+                "canary_weight_before": weight,
+                "reason": (
+                    f"lease of {self._seconds:g} s expired without a heartbeat from the "
+                    f"deployer: all traffic returned to the last promoted version "
+                    f"{snap['pools'][STABLE]['version'] or '-'} (canary "
+                    f"{snap['pools'][CANARY]['version'] or '-'} had {weight} %)"
+                ),
+            }
+            self._seconds = self._expires = None
+            return self.expired
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            remaining = None if self._expires is None else max(0.0, self._expires - self._clock())
+            return {"seconds": self._seconds, "expires_in": remaining, "expired": self.expired}
 
 
 def _members(data: object, pool: str) -> tuple[str, list[tuple[str, int]]]:
@@ -378,6 +471,8 @@ class ProxyServer:
         self.token = token
         self.upstream_timeout = upstream_timeout
         self.router = Router()
+        self.lease = Lease(self.router)
+        self._watching = threading.Event()
         self.metrics = ProxyMetrics(sinks=sinks)
         self._proxy = _Server(port, _ProxyHandler, self)
         self._admin = _Server(admin_port, _AdminHandler, self)
@@ -399,10 +494,20 @@ class ProxyServer:
             )
             thread.start()
             self._threads.append(thread)
+        watchdog = threading.Thread(target=self._watch_lease, name="lease", daemon=True)
+        watchdog.start()
+        self._threads.append(watchdog)
         return self
+
+    def _watch_lease(self) -> None:
+        while not self._watching.wait(LEASE_CHECK_S):
+            expired = self.lease.check()
+            if expired is not None:
+                LOG.warning("%s", expired["reason"])
 
     def stop(self, drain_timeout: float = 10.0) -> None:
         """Stop accepting, let in-flight requests finish (bounded), close both ports."""
+        self._watching.set()
         self._proxy.shutdown()
         deadline = time.monotonic() + drain_timeout
         while self.router.total_inflight() > 0 and time.monotonic() < deadline:
@@ -419,7 +524,9 @@ class ProxyServer:
         drain_timeout = payload.get("drain_timeout", 30.0)
         if not isinstance(drain_timeout, int | float) or not 0 <= drain_timeout <= 600:
             raise ValueError("drain_timeout: expected 0..600 seconds")
+        lease = _lease_seconds(payload)
         result = self.router.apply(stable, canary, weight, float(drain_timeout))
+        self.lease.arm(lease)
         return {
             "drained": list(result.drained),
             "timed_out": list(result.timed_out),
@@ -433,6 +540,7 @@ class ProxyServer:
             "admin_port": self.admin_port,
             "started_at": self.started_at,
             "samples_next": self.metrics.next_seq,
+            "lease": self.lease.snapshot(),
             **self.router.snapshot(),
         }
 

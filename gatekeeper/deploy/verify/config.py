@@ -46,10 +46,22 @@ from gatekeeper.errors import ConfigError
 from gatekeeper.model.base import Frozen
 
 DEFAULT_CONFIDENCE = 0.98
+DEFAULT_SEQUENTIAL_CONFIDENCE = 0.95  # of the built-in metrics: always-valid over every look
 DEFAULT_TOLERANCE = 0.25
 DEFAULT_MIN_SAMPLES = 50
 DEFAULT_PASS_SCORE = 95.0
 DEFAULT_MARGINAL_SCORE = 75.0
+# The default error-rate metric tolerates a shift of this fraction of the baseline's rate,
+# and never less than the floor (a zero-error baseline would otherwise tolerate nothing, and
+# no amount of low traffic could ever rule a regression out).
+ERROR_RATE_TOLERANCE = DEFAULT_TOLERANCE
+ERROR_RATE_FLOOR = 0.02
+# Wall-clock budget of one analysis (collect + judge): metrics not judged in time are
+# inconclusive, so a slow source or a huge window delays a decision but never makes one.
+DEFAULT_ANALYSIS_TIMEOUT_S = 30.0
+# Samples judged per side and metric; larger windows are thinned evenly in arrival order
+# (a systematic subsample is still a sample of the window), which bounds the rank tests.
+DEFAULT_MAX_SAMPLES = 50_000
 
 _QUANTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
 
@@ -150,6 +162,16 @@ class MetricConfig(Frozen):
     min_samples: int = Field(default=DEFAULT_MIN_SAMPLES, ge=1, strict=True)
     dry_run: bool = False
     confidence: float | None = Field(default=None, ge=0.5, lt=1)
+    compare: bool = Field(
+        default=True,
+        description="false: an SLO-only metric, judged against its slo on the canary alone",
+    )
+
+    @model_validator(mode="after")
+    def _slo_only_needs_an_slo(self) -> MetricConfig:
+        if not self.compare and self.slo is None:
+            raise ValueError("a metric with compare: false needs an slo")
+        return self
 
 
 class JudgeConfig(Frozen):
@@ -160,6 +182,23 @@ class JudgeConfig(Frozen):
         default_factory=dict, description="group weights; unlisted groups weigh 1"
     )
     metrics: tuple[MetricConfig, ...] = Field(min_length=1)
+    analysis_timeout: float = Field(
+        default=DEFAULT_ANALYSIS_TIMEOUT_S,
+        gt=0,
+        le=600,
+        description="seconds one analysis may take; metrics left unjudged are inconclusive",
+    )
+    sequential: bool = Field(
+        default=True,
+        description="always-valid intervals: the window may be judged after every interval",
+    )
+    max_samples: int = Field(
+        default=DEFAULT_MAX_SAMPLES,
+        ge=100,
+        le=1_000_000,
+        strict=True,
+        description="samples judged per side and metric (larger windows are thinned evenly)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> JudgeConfig:
@@ -187,11 +226,18 @@ def default_judge_config() -> JudgeConfig:
     requests slower than the baseline's p95 (a tail regression). Latency weighs two thirds,
     so any one failing metric brings the score below the marginal threshold.
 
-    Rates near zero make a relative tolerance meaningless (25 % of 0.5 % is 0.125 points), so
-    the two proportions tolerate absolute shifts: 2 points of error rate, 5 points of slow
-    requests (5 % -> 10 %). Tuned with benchmarks/bench_judge.py: tighter values make low
-    traffic wait longer before anything can be ruled out."""
+    The error rate tolerates a shift relative to the baseline's rate with an absolute floor
+    (max(25 % of the baseline rate, 2 points)): a relative tolerance alone means nothing near
+    zero (25 % of 0.5 % is 0.125 points, and of a zero-error baseline nothing at all). Slow
+    requests tolerate 5 points (5 % -> 10 %). Stricter absolute limits are the service's
+    SLOs (``deploy.verification.slo``), checked on the canary alone.
+
+    The judge is sequential (always-valid intervals, so the growing window may be judged
+    after every interval) at 95 %: over all looks together that is stricter than a fixed 98 %
+    interval looked at ten times. Tuned with benchmarks/bench_judge.py: tighter values make
+    low traffic wait longer before anything can be ruled out."""
     return JudgeConfig(
+        confidence=DEFAULT_SEQUENTIAL_CONFIDENCE,
         groups={"errors": 1.0, "latency": 2.0},
         metrics=(
             MetricConfig(
@@ -199,7 +245,8 @@ def default_judge_config() -> JudgeConfig:
                 query="error_rate",
                 critical=True,
                 group="errors",
-                abs_tolerance=0.02,
+                tolerance=ERROR_RATE_TOLERANCE,
+                abs_tolerance=ERROR_RATE_FLOOR,
                 slo=SloLimit(statistic="rate", max=0.05),
             ),
             MetricConfig(name="latency", query="latency", group="latency"),

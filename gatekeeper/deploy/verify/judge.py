@@ -30,7 +30,8 @@ metrics are judged and reported but never count.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gatekeeper.deploy.verify import stats
@@ -153,8 +154,23 @@ def _effect(
     return num / den
 
 
+def _thin(data: Data, limit: int) -> tuple[Data, str | None]:
+    """At most ``limit`` samples, taken evenly in arrival order; proportions are counts and
+    cost nothing to judge, so they are kept whole."""
+    if not isinstance(data, Samples) or data.n <= limit:
+        return data, None
+    stride = data.n / limit
+    kept = tuple(data.values[int(i * stride)] for i in range(limit))
+    return Samples(kept), f"{data.n} samples thinned evenly to {limit} to bound the analysis"
+
+
 def judge_metric(
-    metric: MetricConfig, observation: Observation | None, confidence: float
+    metric: MetricConfig,
+    observation: Observation | None,
+    confidence: float,
+    max_samples: int | None = None,
+    *,
+    sequential: bool = False,
 ) -> MetricResult:
     """Classify one metric; see the module docstring for the order of the rules."""
     conf = metric.confidence or confidence
@@ -192,6 +208,16 @@ def judge_metric(
             Rule.NO_DATA,
             "the source returned different kinds of data for baseline and canary",
         )
+    if max_samples is not None:
+        base, base_note = _thin(base, max_samples)
+        can, can_note = _thin(can, max_samples)
+        thinned = tuple(
+            f"{side}: {note}"
+            for side, note in (("baseline", base_note), ("canary", can_note))
+            if note
+        )
+        if thinned:
+            fields["notes"] = (*observation.notes, *thinned)
     proportion = isinstance(base, Counts)
     b_median, b_mean = _describe(base)
     c_median, c_mean = _describe(can)
@@ -218,6 +244,30 @@ def judge_metric(
             critical_failure=True,
         )
 
+    if not metric.compare and slo is not None:
+        # An SLO-only metric: the canary against an absolute limit, no baseline needed.
+        if can.n < metric.min_samples or slo.value is None:
+            return result(
+                MetricOutcome.INCONCLUSIVE,
+                Rule.MIN_SAMPLES,
+                f"too little data for the SLO: {can.n} canary samples, {metric.min_samples} needed",
+            )
+        within = slo.value <= slo.limit if slo.limit_kind == "max" else slo.value >= slo.limit
+        if not within:
+            return result(
+                MetricOutcome.INCONCLUSIVE,
+                Rule.UNCERTAIN,
+                f"canary {slo.statistic} {_fmt(slo.value)} is beyond the SLO {slo.limit_kind} "
+                f"{_fmt(slo.limit)}, not yet with {conf:.0%} confidence (bound "
+                f"{_fmt(slo.bound)}, n={slo.n})",
+            )
+        return result(
+            MetricOutcome.PASS,
+            Rule.WITHIN_SLO,
+            f"canary {slo.statistic} {_fmt(slo.value)} within the SLO {slo.limit_kind} "
+            f"{_fmt(slo.limit)} (n={slo.n})",
+        )
+
     if base.n < metric.min_samples or can.n < metric.min_samples:
         return result(
             MetricOutcome.INCONCLUSIVE,
@@ -240,6 +290,16 @@ def judge_metric(
     else:  # unreachable: both sides were checked to be of one kind above
         return result(MetricOutcome.INCONCLUSIVE, Rule.NO_DATA, "unknown kind of data")
     pairs = base.n * can.n
+    allowed_shift = max(metric.tolerance * abs(location or 0.0), metric.abs_tolerance)
+    if sequential:
+        # The window grows while the verdicts are inconclusive and is judged after every
+        # interval: only an always-valid interval keeps its confidence over those looks.
+        # The mixture is scaled to the smallest shift that matters (the tolerated one).
+        fixed_p = p_value
+        tau = allowed_shift if allowed_shift > 0 else max(shift.upper - shift.lower, 1e-9)
+        shift = stats.always_valid(shift, tau)
+        significant = shift.lower > 0 or shift.upper < 0
+        p_value = fixed_p if significant else max(fixed_p, 1 - conf)
     relative = shift.estimate / abs(location) if location is not None and location != 0 else None
     fields.update(
         u_statistic=u,
@@ -250,13 +310,13 @@ def judge_metric(
         shift_upper=shift.upper,
         shift_method=shift.method,
         relative_effect=relative,
+        sequential=sequential,
     )
     numbers = (
         f"shift {_fmt(shift.estimate)} [{_fmt(shift.lower)}, {_fmt(shift.upper)}] at "
         f"{conf:.0%}, p={p_value:.3g}, n={base.n}/{can.n}"
     )
     moved = Direction.INCREASE if u > pairs / 2 else Direction.DECREASE
-    allowed_shift = max(metric.tolerance * abs(location or 0.0), metric.abs_tolerance)
     fields["allowed_shift"] = allowed_shift
     # The largest regression the interval still allows, in the metric's bad direction(s).
     worst = {
@@ -341,12 +401,52 @@ def _weighted(pairs: list[tuple[float, float]]) -> float | None:
     return sum(s * w for s, w in pairs) / total if total else None
 
 
-def judge(config: JudgeConfig, observations: Mapping[str, Observation]) -> JudgeResult:
-    """The verdict on one analysis interval. ``observations`` maps metric name -> data; a
-    metric without an entry is inconclusive."""
-    results = tuple(
-        judge_metric(m, observations.get(m.name), config.confidence) for m in config.metrics
+def _out_of_time(metric: MetricConfig, budget: float) -> MetricResult:
+    return MetricResult(
+        name=metric.name,
+        group=metric.group,
+        weight=metric.weight,
+        critical=metric.critical,
+        dry_run=metric.dry_run,
+        source=metric.source,
+        direction=metric.direction.value,
+        outcome=MetricOutcome.INCONCLUSIVE,
+        rule=Rule.TIME_BUDGET,
+        reason=f"not judged: the analysis used up its time budget of {budget:g} s",
+        min_samples=metric.min_samples,
+        tolerance=metric.tolerance,
+        abs_tolerance=metric.abs_tolerance,
     )
+
+
+def judge(
+    config: JudgeConfig,
+    observations: Mapping[str, Observation],
+    *,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> JudgeResult:
+    """The verdict on one analysis interval. ``observations`` maps metric name -> data; a
+    metric without an entry is inconclusive. A metric reached after ``deadline`` (a
+    ``clock()`` value; default: ``analysis_timeout`` from now) is inconclusive, so the
+    analysis is bounded in time and running out of it never decides anything."""
+    if deadline is None:
+        deadline = clock() + config.analysis_timeout
+    judged: list[MetricResult] = []
+    for metric in config.metrics:
+        if clock() > deadline:
+            judged.append(_out_of_time(metric, config.analysis_timeout))
+            continue
+        judged.append(
+            judge_metric(
+                metric,
+                observations.get(metric.name),
+                config.confidence,
+                config.max_samples,
+                sequential=config.sequential,
+            )
+        )
+    results = tuple(judged)
     active = [r for r in results if not r.dry_run]
     common: dict[str, Any] = {
         "pass_score": config.pass_score,
@@ -394,7 +494,10 @@ def judge(config: JudgeConfig, observations: Mapping[str, Observation]) -> Judge
     critical = [r for r in active if r.critical_failure]
     if critical:
         rule = Rule.SLO_BREACH if critical[0].rule is Rule.SLO_BREACH else Rule.CRITICAL_METRIC
-        why = "; ".join(f"{r.name}: {r.reason}" for r in critical)
+        # Every failing metric with its numbers, the critical ones first: a rollback reason
+        # that names one cause hides the others from whoever has to fix the release.
+        others = [r for r in active if r.outcome is MetricOutcome.FAIL and not r.critical_failure]
+        why = "; ".join(f"{r.name}: {r.reason}" for r in (*critical, *others))
         return JudgeResult(
             outcome=Outcome.FAIL,
             rule=rule,
@@ -444,11 +547,17 @@ def judge(config: JudgeConfig, observations: Mapping[str, Observation]) -> Judge
 
 
 def collect(
-    config: JudgeConfig, sources: Mapping[str, MetricSource], window: AnalysisWindow
+    config: JudgeConfig,
+    sources: Mapping[str, MetricSource],
+    window: AnalysisWindow,
+    *,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Observation]:
     """Fetch every metric from its source. A metric naming a source that was not provided is a
     ConfigError; a source that fails unexpectedly makes its metric inconclusive (never a pass,
-    and never a crash halfway through a rollout)."""
+    and never a crash halfway through a rollout), and so does one reached after
+    ``deadline``."""
     missing = sorted({m.source for m in config.metrics} - set(sources))
     if missing:
         raise ConfigError(
@@ -457,6 +566,12 @@ def collect(
         )
     observations: dict[str, Observation] = {}
     for metric in config.metrics:
+        if deadline is not None and clock() > deadline:
+            observations[metric.name] = Observation.unavailable(
+                f"not fetched: the analysis used up its time budget of "
+                f"{config.analysis_timeout:g} s"
+            )
+            continue
         try:
             observations[metric.name] = sources[metric.source].fetch(metric, window)
         except ConfigError:
@@ -471,5 +586,6 @@ def collect(
 def analyze(
     config: JudgeConfig, sources: Mapping[str, MetricSource], window: AnalysisWindow
 ) -> JudgeResult:
-    """Collect and judge one analysis window."""
-    return judge(config, collect(config, sources, window))
+    """Collect and judge one analysis window, within ``config.analysis_timeout`` in all."""
+    deadline = time.monotonic() + config.analysis_timeout
+    return judge(config, collect(config, sources, window, deadline=deadline), deadline=deadline)

@@ -2,7 +2,9 @@
 
 The judge rules on one interval; this turns the sequence of rulings into an action:
 
-* ``rollback`` after ``failure_limit`` consecutive FAIL verdicts, or at once on an SLO breach
+* ``rollback`` after ``failure_limit`` consecutive FAIL verdicts (an INCONCLUSIVE or PASS
+  verdict between two FAILs breaks the run: a FAIL, no evidence, then a chance FAIL are not
+  two confirmations of one regression), or at once on an SLO breach
   (``slo_rollback_now``): the SLO rule only fires when the canary is beyond the limit with
   the judge's confidence, whereas one significant comparison alone is wrong about once in a
   hundred intervals, and a rollout looks many times — requiring two in a row is what keeps
@@ -10,10 +12,12 @@ The judge rules on one interval; this turns the sequence of rulings into an acti
 * ``promote`` (or advance to the next step) after ``passes_required`` PASS verdicts;
 * ``wait`` while verdicts are INCONCLUSIVE: the next interval's data is added to the same
   analysis window, so the evidence grows instead of being thrown away;
-* the window keeps growing from the start of the analysis (more data, narrower intervals)
-  except after a FAIL that is not yet a rollback: then ``fresh_window`` asks for a new window
-  starting now, so the failure must be confirmed by independent data. Two looks at one
-  growing window are nearly the same look; two windows are two pieces of evidence;
+* the window keeps growing from the start of the analysis (more data, narrower intervals).
+  The default judge is sequential (always-valid intervals, valid however often the growing
+  window is looked at), so a FAIL is confirmed by the next look at the grown window. With a
+  fixed-sample judge (``sequential: false``) set ``confirm_on_fresh_data``: then
+  ``fresh_window`` asks for a new window starting now, so that the failure is confirmed by
+  independent data;
 * ``stop`` after ``inconclusive_limit`` consecutive INCONCLUSIVE verdicts, or when
   ``max_intervals`` are used up without a decision — the rollout halts on the stable version
   and says it could not decide, which is neither a pass nor a failure of the release.
@@ -46,6 +50,12 @@ class AnalysisPolicy(Frozen):
     passes_required: int = Field(default=3, ge=1, description="PASS verdicts to promote")
     inconclusive_limit: int = Field(default=10, ge=1, description="consecutive INCONCLUSIVEs")
     max_intervals: int = Field(default=20, ge=1)
+    confirm_on_fresh_data: bool = Field(
+        default=False,
+        description="after a FAIL, judge the next interval on new data only; for a judge "
+        "with fixed-sample intervals (the default judge is sequential: its always-valid "
+        "intervals may keep growing the window, so the evidence is not thrown away)",
+    )
 
 
 class Step(Frozen):
@@ -67,7 +77,7 @@ def next_action(history: Sequence[JudgeResult], policy: AnalysisPolicy) -> Step:
     for verdict in reversed(history):
         if verdict.outcome is Outcome.FAIL:
             fails += 1
-        elif verdict.outcome is Outcome.PASS:
+        elif verdict.outcome is not Outcome.MARGINAL:
             break
     if last.outcome is Outcome.FAIL and fails >= policy.failure_limit:
         return Step(
@@ -96,7 +106,7 @@ def next_action(history: Sequence[JudgeResult], policy: AnalysisPolicy) -> Step:
     if last.outcome is Outcome.FAIL:
         return Step(
             action=Action.CONTINUE,
-            reason=f"failing analysis to be confirmed on fresh data: {last.reason}",
-            fresh_window=True,
+            reason=f"failing analysis to be confirmed: {last.reason}",
+            fresh_window=policy.confirm_on_fresh_data,
         )
     return Step(action=Action.CONTINUE, reason=last.reason)

@@ -38,12 +38,14 @@ class Rule(StrEnum):
     NO_DATA = "no_data"  # the source had nothing (or could not be reached)
     MIN_SAMPLES = "min_samples"  # fewer samples than min_samples on a side
     SLO_BREACH = "slo_breach"  # canary confidently beyond an absolute limit
+    WITHIN_SLO = "within_slo"  # an SLO-only metric: the canary's statistic within its limit
     NOT_SIGNIFICANT = "not_significant"  # no difference found, and a regression ruled out
     UNCERTAIN = "uncertain"  # the interval still allows a regression beyond tolerance
     HARMLESS_DIRECTION = "harmless_direction"  # significant, but in the good direction
     WITHIN_TOLERANCE = "within_tolerance"  # significant, but smaller than the tolerance
     BELOW_EFFECT_SIZE = "below_effect_size"  # significant, but below the effect-size gate
     REGRESSION = "regression"  # significant, beyond tolerance and effect-size gate
+    TIME_BUDGET = "time_budget"  # the analysis ran out of its time budget before this metric
     CRITICAL_EFFECT_SIZE = "critical_effect_size"  # beyond the critical effect size
     # verdict-level rules
     CRITICAL_METRIC = "critical_metric"  # a critical metric failed: score zeroed
@@ -88,6 +90,10 @@ class MetricResult(Frozen):
     shift_lower: float | None = None
     shift_upper: float | None = None
     shift_method: str | None = None
+    sequential: bool = Field(
+        default=False,
+        description="the interval is always-valid (the window is judged after every interval)",
+    )
     confidence: float = 0.0
     relative_effect: float | None = Field(
         default=None, description="shift / |baseline median| (rate for proportions)"

@@ -19,8 +19,10 @@
 * :func:`quantile`, :func:`quantile_lower_bound`, :func:`wilson_interval` — point estimates and
   one-sided bounds for the absolute SLO checks.
 
-Every function is pure and deterministic. Inputs must be finite floats (the metric sources
-drop NaN and infinities and say so).
+Every function is pure and deterministic. Inputs must be finite floats: the metric sources
+drop NaN and infinities and say so, and every entry point here refuses them again
+(``ValueError``), because a NaN compares unequal to itself and would make a rank loop or a
+sort meaningless.
 """
 
 from __future__ import annotations
@@ -84,6 +86,13 @@ def _check_confidence(confidence: float) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def require_finite(values: Sequence[float], what: str = "sample") -> None:
+    """Raise ValueError when any value is NaN or infinite."""
+    if not all(math.isfinite(v) for v in values):
+        bad = next(v for v in values if not math.isfinite(v))
+        raise ValueError(f"{what} contains a non-finite value ({bad}): refused")
+
+
 def _rank_sum(canary: Sequence[float], baseline: Sequence[float]) -> tuple[float, float]:
     """Sum of the canary's mid-ranks in the pooled sample, and sum(t^3 - t) over tie groups."""
     pooled = sorted([(value, 1) for value in canary] + [(value, 0) for value in baseline])
@@ -92,8 +101,10 @@ def _rank_sum(canary: Sequence[float], baseline: Sequence[float]) -> tuple[float
     i = 0
     total = len(pooled)
     while i < total:
-        j = i
-        in_canary = 0
+        # Each group holds at least its first element, so the loop always advances (a value
+        # unequal to itself, which callers refuse anyway, can never stall it).
+        j = i + 1
+        in_canary = pooled[i][1]
         while j < total and pooled[j][0] == pooled[i][0]:
             in_canary += pooled[j][1]
             j += 1
@@ -132,6 +143,8 @@ def mann_whitney(canary: Sequence[float], baseline: Sequence[float]) -> MannWhit
     n1, n2 = len(canary), len(baseline)
     if n1 == 0 or n2 == 0:
         raise ValueError("both samples must be non-empty")
+    require_finite(canary, "canary sample")
+    require_finite(baseline, "baseline sample")
     rank_sum, tie_term = _rank_sum(canary, baseline)
     u1 = rank_sum - n1 * (n1 + 1) / 2
     pairs = n1 * n2
@@ -281,6 +294,8 @@ def hodges_lehmann(
     n1, n2 = len(canary), len(baseline)
     if n1 == 0 or n2 == 0:
         raise ValueError("both samples must be non-empty")
+    require_finite(canary, "canary sample")
+    require_finite(baseline, "baseline sample")
     pairs = n1 * n2
     exact = pairs <= EXACT_MAX_PAIRS and len(set(canary) | set(baseline)) == n1 + n2
     k = min(_ci_rank(n1, n2, confidence, exact), (pairs + 1) // 2)
@@ -443,6 +458,7 @@ def quantile(values: Sequence[float], q: float, *, presorted: bool = False) -> f
     """Quantile by linear interpolation between order statistics (numpy's default)."""
     if not values:
         raise ValueError("no values")
+    require_finite(values)
     data = values if presorted else sorted(values)
     position = (len(data) - 1) * q
     low = math.floor(position)
@@ -461,6 +477,7 @@ def quantile_lower_bound(values: Sequence[float], q: float, confidence: float) -
     """A one-sided lower confidence bound of the q-quantile: the largest order statistic X(k)
     with P(X(k) <= true quantile) = P(Binomial(n, q) >= k) >= confidence. None when even the
     smallest value is not a bound at this confidence (too few values)."""
+    require_finite(values)
     data = sorted(values)
     n = len(data)
     if n == 0:
@@ -484,3 +501,45 @@ def quantile_upper_bound(values: Sequence[float], q: float, confidence: float) -
 
 def median(values: Sequence[float]) -> float:
     return quantile(values, 0.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Repeated looks: an always-valid confidence sequence around a fixed-sample interval
+# ---------------------------------------------------------------------------------------------
+
+
+def mixture_half_width(standard_error: float, tau: float, alpha: float) -> float:
+    """Half-width of the normal-mixture confidence sequence (the mSPRT's dual): with the
+    likelihood ratio of a N(0, tau^2) mixture over the shift against the null, the shifts
+    whose ratio stays below 1/alpha form an interval that covers the true shift at every look
+    simultaneously with probability >= 1 - alpha (Robbins' mixture martingale; Johari et al.,
+    "Always valid inference"). It narrows like sqrt(log(n) / n) rather than 1 / sqrt(n):
+    the price of being allowed to look after every interval and stop at any of them."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if standard_error <= 0:
+        return 0.0
+    if not (math.isfinite(standard_error) and math.isfinite(tau) and tau > 0):
+        return math.inf
+    v = standard_error * standard_error
+    t2 = tau * tau
+    return math.sqrt(2 * v * (v + t2) / t2 * math.log(math.sqrt((v + t2) / v) / alpha))
+
+
+def always_valid(shift: Shift, tau: float) -> Shift:
+    """Widen a fixed-sample interval into the always-valid one at the same confidence.
+
+    The standard error of each side is read back from the fixed-sample interval (its
+    half-width over the normal quantile), so asymmetric intervals (Newcombe's on rare events,
+    Hodges-Lehmann's on skewed latencies) stay asymmetric."""
+    alpha = 1 - shift.confidence
+    z = _NORMAL.inv_cdf(1 - alpha / 2)
+    below = mixture_half_width((shift.estimate - shift.lower) / z, tau, alpha)
+    above = mixture_half_width((shift.upper - shift.estimate) / z, tau, alpha)
+    return Shift(
+        estimate=shift.estimate,
+        lower=min(shift.lower, shift.estimate - below),
+        upper=max(shift.upper, shift.estimate + above),
+        confidence=shift.confidence,
+        method=shift.method,  # the result says `sequential`; method names stay a contract
+    )

@@ -21,6 +21,7 @@ SERVICE = "shop"
 DEPLOY_SETTINGS = """\
   stop_grace_period: 3
   drain_timeout: 5
+  lease_seconds: 3
   strategy:
     kind: canary
     steps:

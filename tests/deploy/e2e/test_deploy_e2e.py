@@ -237,6 +237,14 @@ def test_deployer_killed_mid_canary_then_status_leaves_one_version(world: World)
     assert set(_labels(world, 40)) == {"v2", "v6"}
     os.kill(deployer.pid, signal.SIGKILL)
     deployer.wait(timeout=10)
+    # No command run: the proxy's lease runs out (lease_seconds 3 in DEPLOY_SETTINGS) and it
+    # returns all traffic to the stable version on its own, with 0 failed requests.
+    killed_at = time.monotonic()
+    while set(_labels(world, 20)) != {"v2"}:
+        assert time.monotonic() - killed_at < 3 + 5, "the split never healed on its own"
+        time.sleep(0.2)
+    answers = [get(proxy_port(world)) for _ in range(60)]
+    assert {status for status, _body in answers} == {200}
 
     result = world.deploy("status")
     assert result.code == 0, result.stderr
@@ -274,5 +282,10 @@ def test_rollback_brings_back_the_version_before_the_last_promotion(world: World
     assert serving(world) == "v1"
     rolled = [r for r in history_rows(world) if r["kind"] == "deploy.rolled_back"]
     assert rolled[-1]["release"]["version"] == "1.0.1"
+    # The history names both: the version rolled back and the one restored.
+    assert rolled[-1]["rolled_back_version"] == "1.0.2"
+    assert rolled[-1]["restored_version"] == "1.0.1"
+    text = world.deploy("history").stdout
+    assert "rolled back 1.0.2, restored 1.0.1" in text
     again = world.deploy("rollback")
     assert again.code == 2 and "nothing to roll back" in again.stderr

@@ -177,3 +177,56 @@ def test_proxy_daemon_writes_ready_file_and_stops_on_sigterm(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_an_expired_lease_returns_all_traffic_to_stable_and_says_why(proxy, workers, tmp_path):
+    server, client, _ = proxy
+    v1, v2 = Worker("v1", tmp_path), Worker("v2", tmp_path)
+    workers += [v1, v2]
+    client.put_routes(v1.route(), v2.route(), canary_weight=50, drain_timeout=1, lease_seconds=1)
+    assert client.state()["lease"]["seconds"] == 1
+    # Heartbeats hold the split past the lease time...
+    for _ in range(4):
+        time.sleep(0.4)
+        client.heartbeat(1)
+    assert client.state()["canary_weight"] == 50
+    assert {get(server.port)[1] for _ in range(10)} == {"hello v1", "hello v2"}
+    # ...and without them the proxy heals on its own within about one lease.
+    deadline = time.monotonic() + 3
+    while client.state()["canary_weight"] != 0:
+        assert time.monotonic() < deadline, "the lease never expired"
+        time.sleep(0.05)
+    expired = client.state()["lease"]["expired"]
+    assert expired["canary_weight_before"] == 50 and expired["stable_version"] == "v1"
+    assert "lease of 1 s expired" in expired["reason"] and "v1" in expired["reason"]
+    assert {get(server.port)[1] for _ in range(20)} == {"hello v1"}
+
+
+def test_no_lease_without_a_split_or_without_asking(proxy, workers, tmp_path):
+    _server, client, _ = proxy
+    v1, v2 = Worker("v1", tmp_path), Worker("v2", tmp_path)
+    workers += [v1, v2]
+    # A paused rollout holds its split without a lease: it outlives the deployer on purpose.
+    client.put_routes(v1.route(), v2.route(), canary_weight=50, drain_timeout=1)
+    # Stable alone (weight 0): nothing to heal, a lease is not even armed.
+    client.set_weight(0, lease_seconds=1)
+    client.heartbeat(1)  # a late heartbeat changes nothing
+    assert client.state()["lease"]["seconds"] is None
+    client.set_weight(50)
+    time.sleep(1.5)
+    assert client.state()["canary_weight"] == 50
+    with pytest.raises(DeployError, match="lease_seconds"):
+        client.set_weight(50, lease_seconds=-1)
+
+
+def test_heartbeat_renews_until_stopped():
+    from gatekeeper.deploy.proxy.client import Heartbeat
+
+    beats: list[float] = []
+    beat = Heartbeat(beats.append, 0.3).start()
+    time.sleep(0.55)
+    beat.stop()
+    count = len(beats)
+    assert count >= 2 and set(beats) == {0.3}
+    time.sleep(0.3)
+    assert len(beats) == count  # stopped means stopped: a dead deployer sends nothing

@@ -22,6 +22,10 @@ from gatekeeper.deploy.strategy import BlueGreenStrategy, CanaryStrategy, Rollin
 from tests.deploy.local.helpers import LoadGenerator, get, release
 
 FIRST = CanaryStrategy.model_validate({"steps": [{"setWeight": 0}]})
+# Verified by default; the tests of the mechanics judge quickly (the analyzer always passes).
+FAST = {"analysis": {"interval": 0.3, "warmup": 0}}
+ROLLING = RollingStrategy.model_validate(FAST)
+BLUE_GREEN = BlueGreenStrategy.model_validate(FAST)
 
 
 def deploy_v1(target: LocalTarget, root: Path) -> tuple[int, ...]:
@@ -44,7 +48,7 @@ def test_rolling_update_under_load_loses_no_request(target, tmp_path):
     assert target.state.proxy is not None
     with LoadGenerator(target.state.proxy.port) as load:
         load.wait_for(100)
-        result = RolloutExecutor(target).run(release("v2", tmp_path), RollingStrategy())
+        result = RolloutExecutor(target).run(release("v2", tmp_path), ROLLING)
         seen = load.result.total
         load.wait_for(seen + 100)
     assert result.outcome == Outcome.PROMOTED
@@ -59,7 +63,7 @@ def test_rolling_update_under_load_loses_no_request(target, tmp_path):
 def test_blue_green_switches_at_once_and_keeps_blue_until_rollback(target, tmp_path):
     blue = deploy_v1(target, tmp_path)
     assert target.state.proxy is not None
-    strategy = BlueGreenStrategy(auto_promote=False)
+    strategy = BlueGreenStrategy.model_validate({**FAST, "auto_promote": False})
     with LoadGenerator(target.state.proxy.port) as load:
         load.wait_for(100)
         result = RolloutExecutor(target).run(release("v2", tmp_path), strategy)
@@ -77,7 +81,7 @@ def test_blue_green_switches_at_once_and_keeps_blue_until_rollback(target, tmp_p
 
 def test_blue_green_promotes_and_stops_blue(target, tmp_path):
     blue = deploy_v1(target, tmp_path)
-    result = RolloutExecutor(target).run(release("v2", tmp_path), BlueGreenStrategy())
+    result = RolloutExecutor(target).run(release("v2", tmp_path), BLUE_GREEN)
     assert result.outcome == Outcome.PROMOTED
     assert serving(target) == {"hello v2"}
     assert all_dead(blue)
@@ -96,9 +100,9 @@ def test_canary_passes_its_analyses_and_is_promoted_under_load(target, tmp_path)
         {
             "steps": [
                 {"setWeight": 25},
-                {"analysis": {"interval": 0.5}},
+                {"analysis": {"interval": 0.5, "warmup": 0}},
                 {"setWeight": 75},
-                {"analysis": {"interval": 0.5}},
+                {"analysis": {"interval": 0.5, "warmup": 0}},
             ]
         }
     )
@@ -120,7 +124,7 @@ def test_canary_passes_its_analyses_and_is_promoted_under_load(target, tmp_path)
 def test_failed_verdict_rolls_back_and_stops_the_canary(target, tmp_path):
     stable = deploy_v1(target, tmp_path)
     strategy = CanaryStrategy.model_validate(
-        {"steps": [{"setWeight": 50}, {"analysis": {"interval": 0}}]}
+        {"steps": [{"setWeight": 50}, {"analysis": {"interval": 0, "warmup": 0}}]}
     )
 
     def analyze(_request: AnalysisRequest) -> AnalysisVerdict:
@@ -146,7 +150,12 @@ def test_failed_verdict_rolls_back_and_stops_the_canary(target, tmp_path):
 def test_inconclusive_is_never_a_pass(target, tmp_path):
     deploy_v1(target, tmp_path)
     strategy = CanaryStrategy.model_validate(
-        {"steps": [{"setWeight": 10}, {"analysis": {"interval": 0, "max_inconclusive": 2}}]}
+        {
+            "steps": [
+                {"setWeight": 10},
+                {"analysis": {"interval": 0, "warmup": 0, "max_inconclusive": 2}},
+            ]
+        }
     )
     calls: list[int] = []
 
@@ -176,7 +185,7 @@ def test_worker_ignoring_sigterm_is_killed_after_the_grace_period(target, tmp_pa
     target.config = target.config.model_copy(update={"stop_grace_period": 0.5})
     RolloutExecutor(target).run(release("v1", tmp_path, IGNORE_SIGTERM="1"), FIRST)
     stubborn = tuple(w.pid for w in target.state.stable_workers)
-    RolloutExecutor(target).run(release("v2", tmp_path), BlueGreenStrategy())
+    RolloutExecutor(target).run(release("v2", tmp_path), BLUE_GREEN)
     assert all_dead(stubborn)
     assert serving(target) == {"hello v2"}
 
@@ -200,3 +209,73 @@ def test_indefinite_pause_waits_for_promote_then_resumes(target, tmp_path):
     assert resumed.outcome == Outcome.PROMOTED
     assert serving(target) == {"hello v2"}
     assert [w.version for w in target.state.stable_workers] == ["v2", "v2"]
+
+
+def _judge(result: VerdictResult, asked: list[AnalysisRequest]):  # type: ignore[no-untyped-def]
+    def analyze(request: AnalysisRequest) -> AnalysisVerdict:
+        asked.append(request)
+        return AnalysisVerdict(result, f"judge said {result.value}")
+
+    return analyze
+
+
+def test_rolling_judges_each_batch_against_the_old_workers_and_rolls_back(target, tmp_path):
+    deploy_v1(target, tmp_path)
+    asked: list[AnalysisRequest] = []
+    result = RolloutExecutor(target, _judge(VerdictResult.FAIL, asked)).run(
+        release("v2", tmp_path), ROLLING
+    )
+    assert result.outcome == Outcome.ROLLED_BACK and "judge said fail" in result.reason
+    # One new worker against the one old worker left, each with half the traffic.
+    assert [(r.stable_version, r.canary_version, r.canary_weight) for r in asked] == [
+        ("v1", "v2", 50)
+    ]
+    assert serving(target) == {"hello v1"}
+
+
+def test_rolling_is_verified_by_default_and_not_after_the_last_old_worker(target, tmp_path):
+    deploy_v1(target, tmp_path)
+    asked: list[AnalysisRequest] = []
+    result = RolloutExecutor(target, _judge(VerdictResult.PASS, asked)).run(
+        release("v2", tmp_path), ROLLING
+    )
+    assert result.outcome == Outcome.PROMOTED and len(asked) == 1  # 2 workers: 1 batch judged
+
+
+def test_blue_green_judges_green_against_blue_before_the_switch_and_switches_back(target, tmp_path):
+    blue = deploy_v1(target, tmp_path)
+    asked: list[AnalysisRequest] = []
+    result = RolloutExecutor(target, _judge(VerdictResult.FAIL, asked)).run(
+        release("v2", tmp_path), BLUE_GREEN
+    )
+    assert result.outcome == Outcome.ROLLED_BACK
+    request = asked[0]
+    assert request.baseline_before is not None and request.canary_weight == 100
+    assert request.window_start >= request.baseline_before  # green's window: after the switch
+    assert serving(target) == {"hello v1"}  # switched back to blue, still the same workers
+    assert tuple(w.pid for w in target.state.stable_workers) == blue
+
+
+def test_opting_out_of_verification_is_explicit_and_said(target, tmp_path):
+    deploy_v1(target, tmp_path)
+    asked: list[AnalysisRequest] = []
+    unverified = RollingStrategy.model_validate({"verify": False})
+    result = RolloutExecutor(target, _judge(VerdictResult.FAIL, asked)).run(
+        release("v2", tmp_path), unverified
+    )
+    assert result.outcome == Outcome.PROMOTED and asked == []
+    assert "unverified: verify: false" in result.reason
+
+
+def test_warm_up_is_left_out_of_the_first_window(target, tmp_path):
+    import time
+
+    deploy_v1(target, tmp_path)
+    asked: list[AnalysisRequest] = []
+    strategy = CanaryStrategy.model_validate(
+        {"steps": [{"setWeight": 50}, {"analysis": {"interval": 0.2, "warmup": 0.6}}]}
+    )
+    started = time.time()
+    executor = RolloutExecutor(target, _judge(VerdictResult.PASS, asked))
+    assert executor.run(release("v2", tmp_path), strategy).outcome == Outcome.PROMOTED
+    assert asked[0].window_start - started >= 0.6

@@ -287,3 +287,154 @@ def test_verdict_serializes_to_json() -> None:
     assert document["schema"] == "gatekeeper.verdict/v1"
     assert document["outcome"] == "pass", verdict.reason
     assert {m["name"] for m in document["metrics"]} == {"error-rate", "latency", "slow-requests"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Non-finite data, time bounds, sequential looks, reasons naming every failing metric
+# ---------------------------------------------------------------------------------------------
+
+
+def test_non_finite_samples_are_refused_at_the_source() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        Samples((1.0, math.nan, 3.0))
+    with pytest.raises(ValueError, match="finite"):
+        Samples((math.inf,))
+    with pytest.raises(ValueError, match="counts"):
+        Counts(5, 3)
+
+
+def test_nan_latencies_from_the_proxy_make_the_window_missing_data() -> None:
+    from gatekeeper.deploy.verify import AnalysisWindow, MemorySamples, MemorySource
+
+    store = MemorySamples()
+    for i in range(200):
+        store.record("baseline", 200, 80.0 + i % 7, at=float(i))
+        store.record("canary", 200, math.nan if i == 50 else 80.0 + i % 5, at=float(i))
+    source = MemorySource(store)
+    window = AnalysisWindow(start=0, end=300, baseline="v1", canary="v2")
+    latency = source.fetch(metric(), window)
+    assert latency.missing is not None and "canary 1" in latency.missing
+    # The status of that request is still known: the error rate is judged as usual.
+    errors = source.fetch(metric("errors", query="error_rate"), window)
+    assert errors.missing is None and errors.canary == Counts(0, 200)
+    verdict = judge(config(metric()), {"latency": latency})
+    assert verdict.outcome is Outcome.INCONCLUSIVE and verdict.metrics[0].rule is Rule.NO_DATA
+
+
+def test_a_nan_reaching_the_statistics_is_refused_not_a_hang() -> None:
+    from gatekeeper.deploy.verify import stats
+
+    with pytest.raises(ValueError, match="non-finite"):
+        stats.mann_whitney([1.0, math.nan], [1.0, 2.0])
+    with pytest.raises(ValueError, match="non-finite"):
+        stats.hodges_lehmann([1.0, 2.0], [math.nan, 2.0])
+    # The rank loop itself always advances, even on a value unequal to itself.
+    assert stats._rank_sum([math.nan], [1.0])[0] in (1.0, 2.0)
+
+
+def test_an_analysis_out_of_time_is_inconclusive_never_a_verdict() -> None:
+    ticks = iter([0.0, 100.0])
+    cfg = config(metric(), metric("slower"), analysis_timeout=5)
+    verdict = judge(
+        cfg, {"latency": HEALTHY, "slower": SLOWER}, deadline=5.0, clock=lambda: next(ticks)
+    )
+    assert verdict.outcome is Outcome.INCONCLUSIVE
+    first, second = verdict.metrics
+    assert first.outcome is MetricOutcome.PASS
+    assert second.rule is Rule.TIME_BUDGET and "5 s" in second.reason
+
+
+def test_huge_windows_are_thinned_to_a_bound() -> None:
+    big = obs(lognormal(1, 3000), lognormal(2, 3000))
+    verdict = judge(config(metric(), max_samples=500), {"latency": big})
+    m = verdict.metrics[0]
+    assert m.n_baseline == 500 and m.n_canary == 500
+    assert any("thinned evenly to 500" in note for note in m.notes)
+
+
+def test_sequential_intervals_are_wider_than_a_single_look() -> None:
+    fixed = judge(config(metric(), sequential=False), {"latency": HEALTHY}).metrics[0]
+    always = judge(config(metric()), {"latency": HEALTHY}).metrics[0]
+    assert always.sequential and not fixed.sequential
+    assert fixed.shift == always.shift
+    assert always.shift_lower < fixed.shift_lower  # type: ignore[operator]
+    assert always.shift_upper > fixed.shift_upper  # type: ignore[operator]
+
+
+def test_sequential_test_holds_its_confidence_over_repeated_looks() -> None:
+    # A/A: a growing window looked at 20 times. With fixed-sample 95 % intervals, some look
+    # usually "finds" a difference; the always-valid interval must stay honest over all looks.
+    from gatekeeper.deploy.verify import stats
+
+    z = 1.959963984540054
+
+    def ever_significant(seed: int, always: bool) -> bool:
+        rng = random.Random(seed)
+        total_a = total_b = 0.0
+        n = 0
+        for _ in range(20):
+            total_a += sum(rng.gauss(0, 1) for _ in range(30))
+            total_b += sum(rng.gauss(0, 1) for _ in range(30))
+            n += 30
+            estimate, se = (total_b - total_a) / n, math.sqrt(2 / n)
+            shift = stats.Shift(estimate, estimate - z * se, estimate + z * se, 0.95, "mean")
+            if always:
+                shift = stats.always_valid(shift, tau=0.5)
+            if shift.lower > 0 or shift.upper < 0:
+                return True
+        return False
+
+    runs = 300
+    fixed = sum(ever_significant(s, False) for s in range(runs))
+    always = sum(ever_significant(s, True) for s in range(runs))
+    assert always <= 0.05 * runs  # valid at 95 % over every look together
+    assert fixed > 0.1 * runs  # twenty looks at a fixed 95 % interval: far more than 5 %
+
+
+def test_a_rollback_reason_names_every_failing_metric_with_numbers() -> None:
+    errors = metric("errors", query="error_rate", critical=True, abs_tolerance=0.02)
+    verdict = judge(
+        config(errors, metric()),
+        {"errors": obs(Counts(30, 4000), Counts(80, 1000)), "latency": SLOWER},
+    )
+    assert verdict.outcome is Outcome.FAIL and verdict.rule is Rule.CRITICAL_METRIC
+    assert "errors:" in verdict.reason and "latency:" in verdict.reason
+    assert "shift" in verdict.reason and "n=400/400" in verdict.reason
+
+
+def test_error_rate_tolerance_is_relative_with_an_absolute_floor() -> None:
+    cfg = default_judge_config()
+    error_rate = cfg.metrics[0]
+    assert error_rate.abs_tolerance == 0.02 and error_rate.tolerance == 0.25
+    # Zero-error baseline: the floor, not zero, is what is tolerated.
+    zero = judge(cfg, {"error-rate": obs(Counts(0, 20000), Counts(0, 5000))}).metrics[0]
+    assert zero.allowed_shift == pytest.approx(0.02)
+    # A high baseline (no SLO in the way): 25 % of it.
+    no_slo = cfg.model_copy(update={"metrics": (error_rate.model_copy(update={"slo": None}),)})
+    high = judge(no_slo, {"error-rate": obs(Counts(1600, 10000), Counts(400, 2500))}).metrics[0]
+    assert high.allowed_shift == pytest.approx(0.04)
+    # +5 points on a zero-error baseline fails at steady traffic.
+    bad = judge(cfg, {"error-rate": obs(Counts(0, 2400), Counts(30, 600))})
+    assert bad.outcome is Outcome.FAIL
+
+
+def test_services_declare_slos_checked_on_the_canary_alone() -> None:
+    from gatekeeper.deploy.verification_config import VerificationConfig
+
+    cfg = VerificationConfig.model_validate(
+        {"slo": {"error_rate": 0.01, "latency_p95_ms": 250}}
+    ).judge_config()
+    slo_metrics = {m.name: m for m in cfg.metrics if not m.compare}
+    assert set(slo_metrics) == {"slo-error-rate", "slo-latency-p95-ms"}
+    latency = slo_metrics["slo-latency-p95-ms"]
+    # The baseline is as slow as the canary: a comparison sees nothing, the SLO fails it.
+    slow = obs(lognormal(1, 400, median=300), lognormal(2, 400, median=300))
+    verdict = judge(config(latency), {latency.name: slow})
+    assert verdict.outcome is Outcome.FAIL and verdict.rule is Rule.SLO_BREACH
+    fast = obs(lognormal(1, 10), lognormal(2, 400, median=80))
+    ok = judge(config(latency), {latency.name: fast})
+    assert ok.outcome is Outcome.PASS and ok.metrics[0].rule is Rule.WITHIN_SLO
+    with pytest.raises(ValueError, match="unknown SLO"):
+        VerificationConfig.model_validate({"slo": {"latency_p95": 250}})
+    with pytest.raises(ValueError, match="needs an slo"):
+        metric(compare=False)

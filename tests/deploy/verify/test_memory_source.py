@@ -122,3 +122,21 @@ def test_slow_share_without_baseline_requests_is_missing_data() -> None:
     store.record("canary", 200, 5.0, at=150)
     observation = MemorySource(store).fetch(metric("slow_p95"), WINDOW)
     assert observation.missing is not None and "no baseline requests" in observation.missing
+
+
+def test_blue_green_baseline_is_read_from_its_own_window() -> None:
+    from gatekeeper.deploy.verify import AnalysisWindow, MemorySamples, MemorySource, MetricConfig
+
+    store = MemorySamples()
+    for t in range(100):  # blue before the switch at t=100, green after it
+        store.record("stable", 200, 50.0, at=float(t))
+        store.record("canary", 500 if t % 2 else 200, 90.0, at=100.0 + t)
+    window = AnalysisWindow(
+        start=100, end=200, baseline="blue", canary="green", baseline_start=0, baseline_end=100
+    )
+    metric = MetricConfig(name="errors", query="error_rate")
+    seen = MemorySource(store).fetch(metric, window)
+    assert seen.baseline is not None and seen.canary is not None
+    assert (seen.baseline.n, seen.canary.n) == (100, 100)
+    same = AnalysisWindow(start=100, end=200, baseline="blue", canary="green")
+    assert MemorySource(store).fetch(metric, same).baseline.n == 0  # type: ignore[union-attr]

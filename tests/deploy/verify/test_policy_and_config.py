@@ -63,11 +63,23 @@ def test_slo_breach_rolls_back_at_once_with_its_reason() -> None:
     assert step.action is Action.ROLLBACK and "fail because" in step.reason
 
 
-def test_a_failure_must_be_confirmed_on_fresh_data() -> None:
-    step = next_action([P, verdict(Outcome.FAIL, Rule.CRITICAL_METRIC)], POLICY)
+def test_a_failure_is_confirmed_on_fresh_data_only_when_asked() -> None:
+    fixed = POLICY.model_copy(update={"confirm_on_fresh_data": True})
+    step = next_action([P, verdict(Outcome.FAIL, Rule.CRITICAL_METRIC)], fixed)
     assert step.action is Action.CONTINUE and step.fresh_window
-    assert not next_action([P], POLICY).fresh_window
-    assert not next_action([P, WAITING], POLICY).fresh_window  # waiting grows the window
+    assert not next_action([P], fixed).fresh_window
+    assert not next_action([P, WAITING], fixed).fresh_window  # waiting grows the window
+    # The default judge is sequential: its window keeps growing after a FAIL.
+    step = next_action([P, verdict(Outcome.FAIL, Rule.CRITICAL_METRIC)], POLICY)
+    assert step.action is Action.CONTINUE and not step.fresh_window
+
+
+def test_inconclusive_breaks_a_run_of_failures() -> None:
+    # FAIL, no evidence, then a chance FAIL: not two failing analyses in a row.
+    assert next_action([F, WAITING, F], POLICY).action is not Action.ROLLBACK
+    assert next_action([F, WAITING, F, F], POLICY).action is Action.ROLLBACK
+    # MARGINAL neither counts nor resets the run.
+    assert next_action([F, M, F], POLICY).action is Action.ROLLBACK
 
 
 def test_config_file_loads_and_errors_name_file_key_and_line(tmp_path: Path) -> None:

@@ -25,6 +25,12 @@ class Samples:
 
     values: tuple[float, ...]
 
+    def __post_init__(self) -> None:
+        # Refused at the source: a NaN would reach the rank statistics, where it compares
+        # unequal to everything (sources drop non-finite values with finite_values and say so).
+        if not all(math.isfinite(v) for v in self.values):
+            raise ValueError("samples must be finite numbers (NaN and infinities are refused)")
+
     @property
     def n(self) -> int:
         return len(self.values)
@@ -36,6 +42,10 @@ class Counts:
 
     events: int
     total: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.events <= self.total:
+            raise ValueError(f"invalid counts: {self.events} events of {self.total}")
 
     @property
     def n(self) -> int:
@@ -72,10 +82,27 @@ class AnalysisWindow:
     baseline: str
     canary: str
     step: float = 10.0
+    # The baseline's own window when it differs from the canary's (blue-green after the
+    # switch: blue before it, green after it); None: the same window.
+    baseline_start: float | None = None
+    baseline_end: float | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.start) and math.isfinite(self.end)) or self.end <= self.start:
             raise ValueError("an analysis window needs finite start < end")
+        if (self.baseline_start is None) != (self.baseline_end is None):
+            raise ValueError("a baseline window needs both its start and its end")
+        if self.baseline_start is not None and self.baseline_end is not None:
+            if not (math.isfinite(self.baseline_start) and math.isfinite(self.baseline_end)):
+                raise ValueError("a baseline window needs finite start < end")
+            if self.baseline_end <= self.baseline_start:
+                raise ValueError("a baseline window needs finite start < end")
+
+    def bounds(self, side: str) -> tuple[float, float]:
+        """[start, end) of ``side``'s data (``baseline`` | ``canary``)."""
+        if side == BASELINE and self.baseline_start is not None and self.baseline_end is not None:
+            return self.baseline_start, self.baseline_end
+        return self.start, self.end
         if not (math.isfinite(self.step) and self.step > 0):
             raise ValueError("step must be a positive number of seconds")
 

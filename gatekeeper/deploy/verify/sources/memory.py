@@ -141,10 +141,23 @@ class MemorySource(MetricSource):
         notes: list[str] = []
         rows_of: dict[str, list[tuple[int, float]]] = {}
         for side in (BASELINE, CANARY):
-            rows, truncated = self.store.window(side, window.start, window.end)
+            rows, truncated = self.store.window(side, *window.bounds(side))
             rows_of[side] = rows
             if truncated:
                 notes.append(f"{side}: oldest requests of the window were dropped (memory bound)")
+        if query != "error_rate":
+            # A latency that is not a finite number means the measurement broke: the window
+            # cannot say anything about latency, so it is missing data (never a pass, never
+            # a failure), not a smaller sample with the broken requests quietly left out.
+            broken = {
+                side: sum(1 for _, lat in rows_of[side] if not math.isfinite(lat))
+                for side in (BASELINE, CANARY)
+            }
+            if any(broken.values()):
+                counts = ", ".join(f"{side} {n}" for side, n in broken.items() if n)
+                return Observation.unavailable(
+                    f"requests without a finite latency in this window ({counts}): refused"
+                )
         threshold: float | None = None
         if query.startswith("slow_p") and quantile is not None:
             if not rows_of[BASELINE]:
