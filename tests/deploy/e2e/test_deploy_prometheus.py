@@ -180,6 +180,7 @@ def test_v3_with_ten_percent_errors_rolled_back_on_prometheus_data(world: World)
     assert text.code == 0, text.stderr
     # one line per look; the last one is the verdict that rolled back
     line = [ln for ln in text.stdout.splitlines() if "prom-5xx: fail" in ln][-1]
-    assert f"n {metric['n_baseline']}/{metric['n_canary']}" in line
-    assert f"canary {metric['canary_mean']:.4g}" in line
+    # every number is labelled with what it is (a rate for a proportion metric)
+    assert f"n baseline/canary {metric['n_baseline']}/{metric['n_canary']}" in line
+    assert f"canary rate {metric['canary_mean']:.4g}" in line
     assert serving(world) == "v2"
