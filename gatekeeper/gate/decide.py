@@ -104,6 +104,7 @@ def decide(
         waived=waiver_outcome.waived,
         expired_waivers=waiver_outcome.expired,
         stale_waivers=waiver_outcome.stale,
+        waiver_coverage=waiver_outcome.coverage(),
         rules=evaluation.rules,
         inputs=tuple(inputs),
         input_digest=sha256_text(input_json),

@@ -15,6 +15,7 @@ from gatekeeper.model.decision import (
     Violation,
     WaivedViolation,
     Waiver,
+    WaiverCoverage,
 )
 from gatekeeper.model.gate_input import (
     GATE_INPUT_SCHEMA,
@@ -68,4 +69,5 @@ __all__ = [
     "Vulnerability",
     "WaivedViolation",
     "Waiver",
+    "WaiverCoverage",
 ]

@@ -78,6 +78,14 @@ class WaivedViolation(Frozen):
     waiver: Waiver
 
 
+class WaiverCoverage(Frozen):
+    """How many violations one waiver waived in this decision."""
+
+    id: str
+    policy: str
+    violations: int
+
+
 class RuleResult(Frozen):
     """A rule that was evaluated, whatever it found: auditors ask what was checked."""
 
@@ -134,6 +142,9 @@ class Decision(Frozen):
     waived: tuple[WaivedViolation, ...] = ()
     expired_waivers: tuple[Waiver, ...] = ()
     stale_waivers: tuple[Waiver, ...] = ()
+    waiver_coverage: tuple[WaiverCoverage, ...] = Field(
+        default=(), description="per waiver that applied: how many violations it waived"
+    )
     rules: tuple[RuleResult, ...] = Field(default=(), description="every rule evaluated")
     inputs: tuple[EvidenceRef, ...] = ()
     input_digest: str = Field(description="sha256 of the canonical gate input document")

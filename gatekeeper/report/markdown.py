@@ -133,6 +133,18 @@ class MarkdownReporter:
                     rows,
                 )
             )
+        if decision.waiver_coverage:
+            expires = {w.waiver.id: w.waiver.expires for w in decision.waived}
+            out += [""]
+            out.extend(
+                _table(
+                    ["waiver", "policy", "violations covered", "expires"],
+                    [
+                        [code(c.id), code(c.policy), str(c.violations), cell(expires.get(c.id))]
+                        for c in decision.waiver_coverage
+                    ],
+                )
+            )
         if decision.expired_waivers:
             out += [
                 "",
