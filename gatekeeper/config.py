@@ -261,6 +261,11 @@ class GatekeeperConfig(BaseModel):
         default=False, alias="validate", strict=True, description="schema-validate evidence"
     )
     engine_timeout: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, description="seconds")
+    allow_network_builtins: bool = Field(
+        default=False,
+        strict=True,
+        description="let policies call http.send / net.lookup_ip_addr in gate evaluation",
+    )
     release: Path | None = Field(default=None, description="release metadata file")
     evidence: tuple[Path, ...] = Field(default=(), description="evidence files")
     ledger: str | None = Field(

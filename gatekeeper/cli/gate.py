@@ -73,6 +73,7 @@ class GateRunOptions:
             validate=config.validate_evidence,
             max_waiver_days=config.max_waiver_days,
             timeout=config.engine_timeout,
+            allow_network_builtins=config.allow_network_builtins,
             env=dict(env),
             cwd=cwd,
         )

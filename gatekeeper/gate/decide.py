@@ -34,6 +34,7 @@ from gatekeeper.model import (
     Violation,
     Waiver,
 )
+from gatekeeper.policy.builtins import check_builtins
 from gatekeeper.policy.bundle import PolicyBundle
 from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S
 from gatekeeper.policy.engines.registry import DEFAULT_ENGINE, get_engine
@@ -49,6 +50,7 @@ class DecideOptions:
     fail_on: Level = Level.DENY
     timeout: float = DEFAULT_TIMEOUT_S
     now: datetime | None = None
+    allow_network_builtins: bool = False
 
 
 def decide(
@@ -79,6 +81,8 @@ def decide(
         release = gate_input.release if isinstance(gate_input, GateInput) else Release()
 
     engine = get_engine(options.engine)
+    # Before the engine sees the bundle: a builtin it lacks would make a rule silently not fire.
+    check_builtins(bundle, engine, allow_network=options.allow_network_builtins)
     rules = select_rules(bundle, options.namespaces)
     evaluation = evaluate_rules(bundle, engine, rules, input_json, timeout=options.timeout)
     waiver_outcome = apply_waivers(evaluation.violations, waivers, now=now)

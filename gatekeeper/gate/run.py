@@ -34,6 +34,7 @@ class GateRequest:
     validate: bool = False
     max_waiver_days: int = 90
     timeout: float = DEFAULT_TIMEOUT_S
+    allow_network_builtins: bool = False
     now: datetime | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path = field(default_factory=Path.cwd)
@@ -89,6 +90,7 @@ def _run_gate(request: GateRequest) -> GateResult:
             fail_on=request.fail_on,
             timeout=request.timeout,
             now=now,
+            allow_network_builtins=request.allow_network_builtins,
         ),
         release=release,
         inputs=evidence.refs,

@@ -32,6 +32,9 @@ class ScriptedEngine:
     def version(self) -> str:
         return "scripted 0"
 
+    def supports_builtin(self, name: str) -> bool:
+        return True
+
     def check(self, bundle: PolicyBundle, *, timeout: float = 1) -> None:
         return None
 

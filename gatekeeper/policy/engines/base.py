@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from gatekeeper.errors import EngineError
+from gatekeeper.policy.builtins import builtin_names
 from gatekeeper.policy.bundle import PolicyBundle
 from gatekeeper.policy.engines.guard import (
     bundle_payload,
@@ -98,6 +99,10 @@ class GuardedEngine:
 
     def version(self) -> str:
         return distribution_version(self.distribution)
+
+    def supports_builtin(self, name: str) -> bool:
+        # Vendored per engine (engines/builtins/<name>.txt), checked against it by the tests.
+        return name in builtin_names(self.name)
 
     def check(self, bundle: PolicyBundle, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:
         run_worker(self.name, "check", bundle_payload(bundle), timeout=timeout)

@@ -13,7 +13,8 @@ from typing import Any, ClassVar, Protocol
 
 from gatekeeper.policy.bundle import PolicyBundle
 
-DEFAULT_TIMEOUT_S = 120.0
+# A CI step should not wait minutes for a hung engine; gatekeeper.yaml/--timeout raise it.
+DEFAULT_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,10 @@ class Engine(Protocol):
 
     def version(self) -> str:
         """Version of the engine library, e.g. ``1.5.2`` (the name is ``name``)."""
+        ...
+
+    def supports_builtin(self, name: str) -> bool:
+        """Whether the engine implements the builtin ``name`` (e.g. ``crypto.sha256``)."""
         ...
 
     def check(self, bundle: PolicyBundle, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:
