@@ -74,6 +74,7 @@ class GateRunOptions:
             max_waiver_days=config.max_waiver_days,
             timeout=config.engine_timeout,
             allow_network_builtins=config.allow_network_builtins,
+            evidence_requirements=config.evidence_requirements,
             env=dict(env),
             cwd=cwd,
         )

@@ -19,6 +19,7 @@ from typing import Any
 
 from gatekeeper.gate.evaluate import evaluate_rules, select_rules
 from gatekeeper.gate.input import rfc3339, sha256_text
+from gatekeeper.gate.requirements import missing_evidence
 from gatekeeper.gate.waivers import apply_waivers
 from gatekeeper.model import (
     BundleInfo,
@@ -51,6 +52,8 @@ class DecideOptions:
     timeout: float = DEFAULT_TIMEOUT_S
     now: datetime | None = None
     allow_network_builtins: bool = False
+    # Evidence kinds the release must come with (gatekeeper.gate.requirements); empty: none.
+    required_evidence: tuple[str, ...] = ()
 
 
 def decide(
@@ -63,6 +66,7 @@ def decide(
     inputs: Sequence[EvidenceRef] = (),
     ingest_ms: float = 0.0,
     started: float | None = None,
+    present_evidence: Sequence[str] | None = None,
 ) -> Decision:
     """Judge ``gate_input`` (the document policies see as ``input``: a GateInput, a mapping,
     or its JSON text) with ``bundle``.
@@ -70,7 +74,9 @@ def decide(
     ``release`` defaults to the GateInput's own; ``inputs`` are the evidence files' references
     and ``ingest_ms`` the time spent reading them, both recorded in the decision as given;
     ``started`` (a ``time.perf_counter()`` value) is when the caller began, so ``total_ms``
-    counts the whole run, not only this call.
+    counts the whole run, not only this call. ``present_evidence`` are the evidence kinds the
+    input holds (default: a GateInput's ``evidence_kinds``; None: unknown, so no rule is
+    marked not assessed, and every required kind counts as missing).
     """
     if started is None:
         started = time.perf_counter() - ingest_ms / 1000
@@ -80,12 +86,30 @@ def decide(
     if release is None:
         release = gate_input.release if isinstance(gate_input, GateInput) else Release()
 
+    if present_evidence is None and isinstance(gate_input, GateInput):
+        present_evidence = gate_input.evidence_kinds
+
     engine = get_engine(options.engine)
     # Before the engine sees the bundle: a builtin it lacks would make a rule silently not fire.
     check_builtins(bundle, engine, allow_network=options.allow_network_builtins)
     rules = select_rules(bundle, options.namespaces)
-    evaluation = evaluate_rules(bundle, engine, rules, input_json, timeout=options.timeout)
-    waiver_outcome = apply_waivers(evaluation.violations, waivers, now=now)
+    evaluation = evaluate_rules(
+        bundle,
+        engine,
+        rules,
+        input_json,
+        timeout=options.timeout,
+        present_evidence=present_evidence,
+    )
+    violations = evaluation.violations
+    rule_results = evaluation.rules
+    if options.required_evidence:
+        missing, requirement = missing_evidence(
+            options.required_evidence, present_evidence or (), environment=release.environment
+        )
+        violations = (*missing, *violations)
+        rule_results = (requirement, *rule_results)
+    waiver_outcome = apply_waivers(violations, waivers, now=now)
 
     active = waiver_outcome.active
     failures = sum(1 for v in active if v.level is Level.DENY)
@@ -97,8 +121,9 @@ def decide(
         fail_on=options.fail_on,
         release=release,
         summary=Summary(
-            rules=len(evaluation.rules),
-            passed=sum(1 for r in evaluation.rules if r.passed),
+            rules=len(rule_results),
+            passed=sum(1 for r in rule_results if r.passed),
+            not_assessed=sum(1 for r in rule_results if not r.assessed),
             failures=failures,
             warnings=warnings,
             waived=len(waiver_outcome.waived),
@@ -109,7 +134,7 @@ def decide(
         expired_waivers=waiver_outcome.expired,
         stale_waivers=waiver_outcome.stale,
         waiver_coverage=waiver_outcome.coverage(),
-        rules=evaluation.rules,
+        rules=rule_results,
         inputs=tuple(inputs),
         input_digest=sha256_text(input_json),
         policy_bundle=BundleInfo(

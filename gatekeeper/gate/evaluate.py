@@ -135,7 +135,10 @@ def evaluate_rules(
     input_json: str,
     *,
     timeout: float = DEFAULT_TIMEOUT_S,
+    present_evidence: Sequence[str] | None = None,
 ) -> Evaluation:
+    """Evaluate ``rules``. With ``present_evidence`` (the evidence kinds given), a rule whose
+    METADATA requires an absent kind and that found nothing is recorded as not assessed."""
     packages = sorted({r.package for r in rules})
     exception_queries = {p: data_ref(p, "exception") for p in packages}
     queries = tuple(r.query for r in rules) + tuple(exception_queries.values())
@@ -157,6 +160,11 @@ def evaluate_rules(
             exceptions += max(len(items), 1)
         else:
             violations.extend(items)
+        missing = (
+            tuple(k for k in rule.info.requires if k not in present_evidence)
+            if present_evidence is not None
+            else ()
+        )
         rule_results.append(
             RuleResult(
                 policy=rule.info.id,
@@ -168,6 +176,8 @@ def evaluate_rules(
                 violations=0 if is_exempt else len(items),
                 exempted=is_exempt,
                 location=rule.location,
+                assessed=not (missing and not items),
+                missing_evidence=missing if not items else (),
             )
         )
     return Evaluation(

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from gatekeeper.errors import InputError
 from gatekeeper.evidence import MergedEvidence
+from gatekeeper.gate.requirements import present_evidence_kinds
 from gatekeeper.model import CiContext, Context, GateInput, Release
 
 # Release files are small hand-written metadata; anything bigger is a mistake.
@@ -107,7 +108,7 @@ def build_gate_input(
     now: datetime,
     env: Mapping[str, str],
 ) -> GateInput:
-    return GateInput(
+    gate_input = GateInput(
         release=release,
         components=evidence.components,
         vulnerabilities=evidence.vulnerabilities,
@@ -117,6 +118,7 @@ def build_gate_input(
         context=Context(time=rfc3339(now), ci=ci_context(env)),
         evidence=evidence.refs,
     )
+    return gate_input.model_copy(update={"evidence_kinds": present_evidence_kinds(gate_input)})
 
 
 def rfc3339(moment: datetime) -> str:

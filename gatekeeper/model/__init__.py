@@ -18,6 +18,7 @@ from gatekeeper.model.decision import (
     WaiverCoverage,
 )
 from gatekeeper.model.gate_input import (
+    EVIDENCE_KINDS,
     GATE_INPUT_SCHEMA,
     Approval,
     Attestation,
@@ -39,6 +40,7 @@ from gatekeeper.model.gate_input import (
 
 __all__ = [
     "DECISION_SCHEMA",
+    "EVIDENCE_KINDS",
     "GATE_INPUT_SCHEMA",
     "Approval",
     "Attestation",

@@ -42,6 +42,9 @@ class PolicyInfo(Frozen):
     severity: Severity = Severity.UNKNOWN
     controls: tuple[str, ...] = ()
     remediation: str | None = None
+    requires: tuple[str, ...] = Field(
+        default=(), description="evidence kinds the policy needs to judge anything (METADATA)"
+    )
 
 
 class Violation(Frozen):
@@ -98,10 +101,18 @@ class RuleResult(Frozen):
     violations: int = 0
     exempted: bool = Field(default=False, description="an exception rule exempted it")
     location: RuleLocation | None = None
+    assessed: bool = Field(
+        default=True,
+        description="false: the evidence the policy needs was missing and it found nothing, "
+        "so it judged nothing (not assessed, never passed)",
+    )
+    missing_evidence: tuple[str, ...] = Field(
+        default=(), description="the evidence kinds it needed that were not given"
+    )
 
     @property
     def passed(self) -> bool:
-        return self.violations == 0
+        return self.violations == 0 and self.assessed
 
 
 class BundleInfo(Frozen):
@@ -128,6 +139,7 @@ class Summary(Frozen):
     warnings: int = 0
     waived: int = 0
     exceptions: int = 0
+    not_assessed: int = Field(default=0, description="rules that had nothing to judge")
 
 
 class Decision(Frozen):

@@ -79,6 +79,8 @@ def summary_line(decision: Decision) -> str:
     )
     if s.exceptions:
         text += f", {plural(s.exceptions, 'exception')}"
+    if s.not_assessed:
+        text += f", {s.not_assessed} not assessed (evidence missing)"
     return text
 
 
@@ -215,4 +217,6 @@ def rule_status(decision: Decision, rule: RuleResult) -> str:
         return f"warned ({len(active)})"
     if waived:
         return f"waived ({len(waived)})"
+    if not rule.assessed:
+        return f"not assessed (no {', '.join(rule.missing_evidence)} evidence)"
     return "passed" if rule.passed else f"{rule.violations} violations"

@@ -75,12 +75,22 @@ class MarkdownReporter:
         ]
         out.extend(
             _table(
-                ["outcome", "rules", "passed", "failures", "warnings", "waived", "exceptions"],
+                [
+                    "outcome",
+                    "rules",
+                    "passed",
+                    "not assessed",
+                    "failures",
+                    "warnings",
+                    "waived",
+                    "exceptions",
+                ],
                 [
                     [
                         f"**{status_label(decision.outcome)}**",
                         str(s.rules),
                         str(s.passed),
+                        str(s.not_assessed),
                         str(s.failures),
                         str(s.warnings),
                         str(s.waived),

@@ -163,8 +163,20 @@ def _result(
 
 
 def _notifications(decision: Decision) -> list[dict[str, Any]]:
-    """Waiver hygiene problems are configuration notifications, not results."""
-    notes: list[dict[str, Any]] = []
+    """Waiver hygiene problems and rules that judged nothing are configuration notifications,
+    not results."""
+    notes: list[dict[str, Any]] = [
+        {
+            "level": "warning",
+            "message": {
+                "text": f"{r.policy} ({r.package}.{r.rule}) was not assessed: no "
+                f"{', '.join(r.missing_evidence) or 'required'} evidence was given"
+            },
+            "descriptor": {"id": "not-assessed"},
+        }
+        for r in decision.rules
+        if not r.assessed
+    ]
     for w in decision.expired_waivers:
         notes.append(
             {
