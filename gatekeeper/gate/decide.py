@@ -174,3 +174,36 @@ def sorted_violations(violations: Sequence[Violation]) -> tuple[Violation, ...]:
             key=lambda v: (v.level is not Level.DENY, -v.severity.rank, v.policy, v.subject or ""),
         )
     )
+
+
+def error_decision(
+    message: str,
+    *,
+    release: Release | None = None,
+    engine: str = DEFAULT_ENGINE,
+    inputs: Sequence[EvidenceRef] = (),
+    now: datetime | None = None,
+) -> Decision:
+    """A void decision: the gate could not judge (bad input, policy or engine error). Reports
+    of it say what went wrong, so CI's upload step and test widget show the error instead of
+    failing a second time on a missing file; the exit code stays 2/3."""
+    return Decision(
+        decision_id=str(uuid.uuid4()),
+        created_at=rfc3339(now or datetime.now(UTC)),
+        outcome=Outcome.ERROR,
+        release=release or Release(),
+        summary=Summary(),
+        inputs=tuple(inputs),
+        input_digest="",
+        policy_bundle=BundleInfo(revision="", digest=""),
+        engine=EngineInfo(name=engine, version=""),
+        errors=(message,),
+    )
+
+
+def void_decision(decision: Decision, reason: str) -> Decision:
+    """``decision`` made void (outcome ``error``) because of ``reason``, e.g. it could not be
+    recorded in the ledger: what it found is kept, but it must not read as a pass."""
+    return decision.model_copy(
+        update={"outcome": Outcome.ERROR, "errors": (*decision.errors, reason)}
+    )

@@ -162,6 +162,15 @@ def _result(
     return result
 
 
+ERROR_RULE_ID = "gatekeeper/error"
+_ERROR_RULE: dict[str, Any] = {
+    "id": ERROR_RULE_ID,
+    "name": "GateError",
+    "shortDescription": {"text": "The gate could not decide (bad input, policy or engine error)"},
+    "defaultConfiguration": {"level": "error"},
+}
+
+
 def _notifications(decision: Decision) -> list[dict[str, Any]]:
     """Waiver hygiene problems and rules that judged nothing are configuration notifications,
     not results."""
@@ -225,6 +234,20 @@ class SarifReporter:
             invocation["toolExecutionNotifications"] = [
                 {"level": "error", "message": {"text": error}} for error in decision.errors
             ]
+        # An outcome 'error' is also a result, so a code-scanning upload shows why the gate
+        # could not decide instead of an empty, green-looking run.
+        results = [
+            *results,
+            *(
+                {
+                    "ruleId": ERROR_RULE_ID,
+                    "level": "error",
+                    "kind": "fail",
+                    "message": {"text": f"the gate could not decide: {error}"},
+                }
+                for error in decision.errors
+            ),
+        ]
         release = decision.release
         category = "/".join(
             part for part in ("gatekeeper", release.service, release.environment) if part
@@ -238,7 +261,10 @@ class SarifReporter:
                         "driver": {
                             "name": "gatekeeper",
                             "version": gatekeeper.__version__,
-                            "rules": rules.descriptors(),
+                            "rules": [
+                                *rules.descriptors(),
+                                *([_ERROR_RULE] if decision.errors else []),
+                            ],
                         }
                     },
                     # GitHub keys alerts by category: one per service and environment.
