@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,7 @@ class GateRunOptions:
     no_color: bool
     ledger: str | None
     no_ledger: bool
+    timeout: float | None = None
 
     def config(self, *, cwd: Path, env: Mapping[str, str]) -> GatekeeperConfig:
         """gatekeeper.yaml and GATEKEEPER_* with these options on top (flags win)."""
@@ -58,6 +61,7 @@ class GateRunOptions:
             fail_on=self.fail_on,
             validate=self.validate,
             evidence=list(self.evidence) or None,
+            engine_timeout=self.timeout,
         )
 
     def input_paths(self) -> list[Path]:
@@ -168,6 +172,12 @@ def gate() -> None:
     help="Configuration file. Default: ./gatekeeper.yaml when present.",
 )
 @click.option(
+    "--timeout",
+    type=float,
+    metavar="SECONDS",
+    help="Wall-clock limit of each engine call. Default: 30 (engine_timeout).",
+)
+@click.option(
     "--no-color",
     is_flag=True,
     help="No ANSI colour (also: NO_COLOR env var, or when not a terminal).",
@@ -180,6 +190,7 @@ def run(options: GateRunOptions) -> None:
     Exit codes: 0 pass (or warnings only), 1 the policy said no, 2 bad usage or bad input,
     3 policy or engine error.
     """
+    terminate_cleanly()
     cwd = Path.cwd()
     # Reports are written on errors too (one error result each), but only to paths checked not
     # to be one of the run's inputs: an error report must not overwrite the evidence either.
@@ -214,6 +225,20 @@ def run(options: GateRunOptions) -> None:
     text = reporter.render(decision, color=use_color(options.no_color))
     click.echo(text.rstrip("\n"))
     raise SystemExit(EXIT_FAIL if decision.outcome is Outcome.FAIL else EXIT_PASS)
+
+
+def terminate_cleanly() -> None:
+    """SIGTERM/SIGHUP (CI cancelling the job) end the run like Ctrl-C does: as an exception,
+    so the engine workers are killed and the input's temporary file is removed on the way out
+    (Python's default for SIGTERM is to die on the spot, leaving both behind)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
 
 
 def write_error_reports(decision: Decision, outputs: dict[str, Path]) -> None:
