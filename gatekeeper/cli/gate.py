@@ -9,6 +9,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -190,7 +191,15 @@ def run(options: GateRunOptions) -> None:
     Exit codes: 0 pass (or warnings only), 1 the policy said no, 2 bad usage or bad input,
     3 policy or engine error.
     """
-    terminate_cleanly()
+    previous = terminate_cleanly()
+    try:
+        _run(options)
+    finally:
+        for signum, handler in previous.items():  # in-process callers get theirs back
+            signal.signal(signum, handler)
+
+
+def _run(options: GateRunOptions) -> None:
     cwd = Path.cwd()
     # Reports are written on errors too (one error result each), but only to paths checked not
     # to be one of the run's inputs: an error report must not overwrite the evidence either.
@@ -227,18 +236,17 @@ def run(options: GateRunOptions) -> None:
     raise SystemExit(EXIT_FAIL if decision.outcome is Outcome.FAIL else EXIT_PASS)
 
 
-def terminate_cleanly() -> None:
+def terminate_cleanly() -> dict[int, Any]:
     """SIGTERM/SIGHUP (CI cancelling the job) end the run like Ctrl-C does: as an exception,
     so the engine workers are killed and the input's temporary file is removed on the way out
     (Python's default for SIGTERM is to die on the spot, leaving both behind)."""
     if threading.current_thread() is not threading.main_thread():
-        return
+        return {}
 
     def stop(signum: int, _frame: object) -> None:
         raise SystemExit(128 + signum)
 
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, stop)
+    return {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
 
 
 def write_error_reports(decision: Decision, outputs: dict[str, Path]) -> None:
