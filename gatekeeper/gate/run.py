@@ -13,6 +13,7 @@ from gatekeeper.errors import InputError
 from gatekeeper.evidence import gc_paused, load_evidence
 from gatekeeper.gate.decide import DecideOptions, decide
 from gatekeeper.gate.input import build_gate_input, load_release
+from gatekeeper.gate.locations import attach_declarations
 from gatekeeper.gate.requirements import required_evidence
 from gatekeeper.gate.waivers import default_waivers_path, load_waivers
 from gatekeeper.model import Decision, GateInput, Level, Release, Waiver
@@ -103,6 +104,11 @@ def _run_gate(request: GateRequest) -> GateResult:
         ingest_ms=ingest_ms,
         started=started,
         present_evidence=gate_input.evidence_kinds,
+    )
+    decision = attach_declarations(
+        decision,
+        cwd=request.cwd,
+        release_file=Path(request.release_file) if request.release_file else None,
     )
     return GateResult(
         decision=decision, gate_input=gate_input, input_json=input_json, bundle=bundle

@@ -62,6 +62,11 @@ class Violation(Frozen):
     remediation: str | None = None
     controls: tuple[str, ...] = ()
     location: RuleLocation | None = None
+    declared_in: RuleLocation | None = Field(
+        default=None,
+        description="the committed file (relative to working_directory) that declares what it "
+        "is about: the manifest naming the package, else the release file",
+    )
 
 
 class Waiver(Frozen):
@@ -164,6 +169,9 @@ class Decision(Frozen):
     engine: EngineInfo
     timings: Timings = Timings()
     errors: tuple[str, ...] = ()
+    working_directory: str | None = Field(
+        default=None, description="where the gate ran; declared_in paths are relative to it"
+    )
 
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)

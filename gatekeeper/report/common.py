@@ -124,7 +124,7 @@ class SourceLocation:
 
     path: str
     line: int | None
-    kind: str  # "finding" | "evidence" | "policy" | "none"
+    kind: str  # "finding" | "declared" | "evidence" | "policy" | "none"
 
 
 def _as_line(value: object) -> int | None:
@@ -166,6 +166,8 @@ def violation_location(decision: Decision, violation: Violation) -> SourceLocati
     path = violation.evidence.get("path")
     if isinstance(path, str) and path:
         return SourceLocation(path, _as_line(violation.evidence.get("line")), "finding")
+    if violation.declared_in is not None:  # a committed manifest, or the release file
+        return SourceLocation(violation.declared_in.file, violation.declared_in.line, "declared")
 
     input_paths = [ref.path for ref in decision.inputs]
     for source in _evidence_sources(violation):

@@ -51,12 +51,21 @@ def _uri(path: str) -> str:
     return quote(path.replace("\\", "/"), safe="/@:+,;=-._~")
 
 
-def _physical_location(location: SourceLocation) -> dict[str, Any]:
-    uri = _uri(location.path) if location.path else "."
+SRCROOT = "SRCROOT"
+
+
+def _physical_location(location: SourceLocation, working_directory: str | None) -> dict[str, Any]:
+    path = location.path
+    if working_directory and path.startswith(working_directory.rstrip("/") + "/"):
+        path = path[len(working_directory.rstrip("/")) + 1 :]  # inside the checkout: relative
+    uri = _uri(path) if path else "."
+    artifact: dict[str, Any] = {"uri": uri}
+    if working_directory and not uri.startswith("file:"):
+        artifact["uriBaseId"] = SRCROOT  # relative to the checkout (originalUriBaseIds)
     # Code scanning anchors every alert on a region; line 1 stands for "the whole file".
     return {
         "physicalLocation": {
-            "artifactLocation": {"uri": uri},
+            "artifactLocation": artifact,
             "region": {"startLine": location.line or 1},
         }
     }
@@ -134,7 +143,7 @@ def _result(
         "ruleIndex": rules.index[violation.policy],
         "level": "error" if violation.level == Level.DENY else "warning",
         "message": {"text": f"{violation.message}{subject}\nFix: {fix_text(violation)}"},
-        "locations": [_physical_location(location)],
+        "locations": [_physical_location(location, decision.working_directory)],
         "partialFingerprints": {FINGERPRINT_KEY: violation_fingerprint(violation)},
         "properties": {
             "severity": violation.severity.value,
@@ -248,6 +257,11 @@ class SarifReporter:
                 for error in decision.errors
             ),
         ]
+        run_extra: dict[str, Any] = {}
+        if decision.working_directory:
+            root = PurePosixPath(decision.working_directory).as_uri().rstrip("/") + "/"
+            invocation["workingDirectory"] = {"uri": root}
+            run_extra["originalUriBaseIds"] = {SRCROOT: {"uri": root}}
         release = decision.release
         category = "/".join(
             part for part in ("gatekeeper", release.service, release.environment) if part
@@ -269,6 +283,7 @@ class SarifReporter:
                     },
                     # GitHub keys alerts by category: one per service and environment.
                     "automationDetails": {"id": f"{category}/"},
+                    **run_extra,
                     "invocations": [invocation],
                     "results": results,
                     "properties": {
