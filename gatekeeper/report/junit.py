@@ -156,6 +156,10 @@ def _properties(parent: ET.Element, decision: Decision) -> None:
         ("gatekeeper.release", release_identity(decision.release)),
         ("gatekeeper.policy_bundle", decision.policy_bundle.revision),
         ("gatekeeper.policy_digest", decision.policy_bundle.digest),
+        *(
+            (f"gatekeeper.waiver.{c.id}.violations", str(c.violations))
+            for c in decision.waiver_coverage
+        ),
     ):
         ET.SubElement(props, "property", {"name": name, "value": value})
 

@@ -296,6 +296,8 @@ class SarifReporter:
                             "digest": decision.policy_bundle.digest,
                         },
                         "inputDigest": decision.input_digest,
+                        # How many violations each waiver waived (decision.waiver_coverage).
+                        "waiverCoverage": {c.id: c.violations for c in decision.waiver_coverage},
                     },
                 }
             ],

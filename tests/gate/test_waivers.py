@@ -461,3 +461,16 @@ def test_loaded_waivers_apply_end_to_end(tmp_path: Path) -> None:
     later = apply_waivers([sast, vuln], waivers, now=datetime(2026, 11, 2, tzinfo=UTC))
     assert later.active == (sast,)  # W-002 expired at 2026-11-01T18:00Z
     assert [w.id for w in later.expired] == ["W-002"]
+
+
+def test_reports_say_how_many_violations_each_waiver_covered() -> None:
+    from gatekeeper.report.registry import get_reporter
+    from tests.report.report_samples import failing
+
+    decision = failing()
+    assert "W-12 covered 1 violation" in get_reporter("table").render(decision)
+    assert "| `W-12` | `GK-LIC-005` | 1 |" in get_reporter("markdown").render(decision)
+    assert '"waiverCoverage": {\n          "W-12": 1' in get_reporter("sarif").render(decision)
+    junit = get_reporter("junit").render(decision)
+    assert 'name="gatekeeper.waiver.W-12.violations" value="1"' in junit
+    assert get_reporter("json").render(decision).count('"violations": 1') >= 1
