@@ -134,6 +134,7 @@ def decide(
         expired_waivers=waiver_outcome.expired,
         stale_waivers=waiver_outcome.stale,
         waiver_coverage=waiver_outcome.coverage(),
+        required_evidence=options.required_evidence,
         rules=rule_results,
         inputs=tuple(inputs),
         input_digest=sha256_text(input_json),

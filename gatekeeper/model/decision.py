@@ -169,6 +169,11 @@ class Decision(Frozen):
     engine: EngineInfo
     timings: Timings = Timings()
     errors: tuple[str, ...] = ()
+    required_evidence: tuple[str, ...] = Field(
+        default=(),
+        description="evidence kinds this release's environment required (replay "
+        "applies the same requirement)",
+    )
     working_directory: str | None = Field(
         default=None, description="where the gate ran; declared_in paths are relative to it"
     )

@@ -127,3 +127,23 @@ def test_reports_say_not_assessed() -> None:
 def test_control_is_not_satisfied_when_its_policy_was_not_assessed() -> None:
     decision = _decision(outcome=Outcome.PASS, summary=Summary(rules=1), rules=(NOT_ASSESSED,))
     assert _control_result(decision, "SLSA-BUILD-L1") == "not assessed"
+
+
+def test_replay_applies_the_recorded_requirement(tmp_path: Path) -> None:
+    # Without it a replay would "lose" the GK-EVIDENCE-001 violation and report a difference.
+    result = run_cli(
+        "gate",
+        "run",
+        "--format",
+        "json",
+        "--release",
+        release(tmp_path, "production"),
+        SBOM,
+        cwd=tmp_path,
+    )
+    assert result.code == 1
+    decision = result.json()
+    assert decision["required_evidence"] == ["sbom", "vulnerability-scan"]
+    replay = run_cli("audit", "replay", decision["decision_id"], cwd=tmp_path)
+    assert replay.code == 0, replay.stdout + replay.stderr
+    assert "IDENTICAL" in replay.stdout
