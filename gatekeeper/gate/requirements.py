@@ -33,6 +33,7 @@ MISSING_EVIDENCE_RULE = "deny_missing_evidence"
 READER_PROVIDES: dict[str, tuple[str, ...]] = {
     "cyclonedx": ("sbom",),
     "spdx": ("sbom",),
+    "spdx3": ("sbom",),
     "syft": ("sbom",),
     "grype": ("vulnerability-scan",),
     "trivy": ("vulnerability-scan",),
@@ -42,7 +43,7 @@ READER_PROVIDES: dict[str, tuple[str, ...]] = {
     "semgrep": ("sast",),
     "openvex": ("vex",),
     "cyclonedx-vex": ("vex",),
-    "csaf": ("vex",),
+    "csaf-vex": ("vex",),
 }
 _SLSA_PREFIX = "https://slsa.dev/provenance/"
 

@@ -147,3 +147,10 @@ def test_replay_applies_the_recorded_requirement(tmp_path: Path) -> None:
     replay = run_cli("audit", "replay", decision["decision_id"], cwd=tmp_path)
     assert replay.code == 0, replay.stdout + replay.stderr
     assert "IDENTICAL" in replay.stdout
+
+
+def test_every_reader_kind_named_provides_known_evidence_kinds() -> None:
+    from gatekeeper.gate.requirements import READER_PROVIDES
+    from gatekeeper.model import EVIDENCE_KINDS
+
+    assert all(set(kinds) <= set(EVIDENCE_KINDS) for kinds in READER_PROVIDES.values())
