@@ -62,6 +62,7 @@ def _register() -> None:
     """One command group per module; imported here so `--help` lists them all."""
     from gatekeeper.cli.audit import audit  # decision ledger and compliance (docs/ledger.md)
     from gatekeeper.cli.check import check  # conftest compatibility (docs/conftest-compat.md)
+    from gatekeeper.cli.conftest import conftest_group  # conftest test|verify|parse
     from gatekeeper.cli.deploy import deploy_group  # progressive delivery (docs/deployer.md)
     from gatekeeper.cli.evidence import evidence
     from gatekeeper.cli.gate import gate
@@ -73,7 +74,7 @@ def _register() -> None:
     from gatekeeper.cli.scaffold import scaffold  # golden-path templates (docs/templates.md)
 
     policy.add_command(impact_command)  # `policy impact`: replay history on a candidate bundle
-    for command in (gate, check, evidence, policy, audit, scaffold, pipeline, deploy_group):
+    for command in (gate, check, conftest_group, evidence, policy, audit, scaffold, pipeline, deploy_group):
         main.add_command(command)
 
 

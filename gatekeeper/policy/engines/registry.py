@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gatekeeper.errors import ConfigError
 from gatekeeper.policy.engines.interface import Engine
+from gatekeeper.policy.engines.opa_engine import OpaEngine
 from gatekeeper.policy.engines.regopy_engine import RegopyEngine
 from gatekeeper.policy.engines.regorus_engine import RegorusEngine
 
@@ -13,6 +14,7 @@ ENGINES: dict[str, type[Engine]] = {
     RegorusEngine.name: RegorusEngine,
     RegopyEngine.name: RegopyEngine,
 }
+ENGINES["opa"] = OpaEngine  # optional: absent unless opa-golib-python-bindings is installed
 
 
 def get_engine(name: str) -> Engine:
