@@ -74,7 +74,8 @@ def _register() -> None:
     from gatekeeper.cli.scaffold import scaffold  # golden-path templates (docs/templates.md)
 
     policy.add_command(impact_command)  # `policy impact`: replay history on a candidate bundle
-    for command in (gate, check, conftest_group, evidence, policy, audit, scaffold, pipeline, deploy_group):
+    commands = (gate, check, conftest_group, evidence, policy, audit, scaffold, pipeline)
+    for command in (*commands, deploy_group):
         main.add_command(command)
 
 

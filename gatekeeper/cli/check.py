@@ -15,8 +15,6 @@ from typing import Any
 import click
 
 from gatekeeper.cli.options import engine_option, use_color
-from gatekeeper.errors import ConfigError
-from gatekeeper.evidence import DEFAULT_MAX_BYTES
 from gatekeeper.conftest.check import (
     DEFAULT_NAMESPACE,
     DEFAULT_POLICY,
@@ -27,10 +25,11 @@ from gatekeeper.conftest.check import (
     Message,
     run_check,
 )
-
 from gatekeeper.conftest.config import conftest_config
 from gatekeeper.conftest.formats import EXTRA_OUTPUTS
 from gatekeeper.conftest.parsers import parser_names
+from gatekeeper.errors import ConfigError
+from gatekeeper.evidence import DEFAULT_MAX_BYTES
 from gatekeeper.policy.engines.opa_engine import opa_installed
 
 OUTPUTS = ("stdout", "json", "table", *EXTRA_OUTPUTS.names())

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
@@ -20,11 +19,14 @@ from gatekeeper.cli.check import (
     default_check_engine,
     render_stdout,
     render_table,
-    summary_line,
 )
 from gatekeeper.cli.options import engine_option, use_color
-from gatekeeper.conftest.check import STDIN, CheckReport, CheckResult, Message, combine_inputs
-from gatekeeper.conftest.check import CheckRequest, read_inputs
+from gatekeeper.conftest.check import (
+    STDIN,
+    CheckRequest,
+    combine_inputs,
+    read_inputs,
+)
 from gatekeeper.conftest.config import conftest_config
 from gatekeeper.conftest.formats import EXTRA_OUTPUTS
 from gatekeeper.conftest.parsers import parser_names
@@ -135,20 +137,9 @@ def parse(files: tuple[str, ...], parser: str | None, combine: bool) -> None:
     parsed = read_inputs(CheckRequest(files=files, parser=parser, stdin=stdin))
     if combine:
         parsed = (combine_inputs(parsed),)
+    # One document per file as conftest prints it; a file of several is their list.
     documents = {
-        p.name: (
-            p.documents[0]
-            if len(p.documents) == 1 and not _was_list(p.name, files)
-            else list(p.documents)
-        )
-        for p in parsed
+        p.name: p.documents[0] if len(p.documents) == 1 else list(p.documents) for p in parsed
     }
     value = next(iter(documents.values())) if len(documents) == 1 else documents
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
-
-
-def _was_list(name: str, files: tuple[str, ...]) -> bool:
-    return False
-
-
-__all__ = ["CheckReport", "CheckResult", "Message", "Path", "conftest_group", "summary_line"]

@@ -473,7 +473,8 @@ def run_check(
     if request.combine:
         files = (combine_inputs(files),)
     engine = engine_factory(request.engine)
-    bundle = load_bundle(request.policies, data_paths=request.data)
+    policy_files = conftest_policy_files(request.policies)
+    bundle = load_bundle(policy_files, data_paths=request.data)
     if request.capabilities is not None:
         check_capabilities(bundle, request.capabilities)
     packages = sorted({m.package for m in bundle.modules if not m.is_test})
@@ -502,7 +503,9 @@ def run_check(
         trace_lines.extend(traced)
         for ns, ns_rules in rules.items():
             tally_document(values, ns_rules, tallies[(ns, unit.file_index)])
-        tallies[(first_namespace, unit.file_index)].outputs.extend(prints)
+        tallies[(first_namespace, unit.file_index)].outputs.extend(
+            _print_location(p, policy_files) for p in prints
+        )
     # conftest's order: namespaces outermost, then files.
     results = tuple(
         tallies[(ns, i)].freeze(files[i].name, ns) for ns in namespaces for i in range(len(files))
@@ -510,6 +513,31 @@ def run_check(
     return CheckReport(
         results=results, namespaces=namespaces, engine=request.engine, trace=tuple(trace_lines)
     )
+
+
+def conftest_policy_files(paths: Sequence[str]) -> list[str]:
+    """The policy paths as conftest loads them: the ``.rego`` files of each directory (data
+    files inside policy directories are not policy, conftest ignores them), files and bundles
+    as given. Each module is then shown by its path as given (``PRNT policy/main.rego:4``)."""
+    files: list[str] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(str(p) for p in path.rglob("*.rego") if p.is_file())
+            files.extend(found or [given])  # none: the loader names the empty directory
+        else:
+            files.append(given)
+    return files
+
+
+def _print_location(printed: str, policy_files: Sequence[str]) -> str:
+    """The policy loader shows a lone ``.rego`` file by its base name; conftest's ``PRNT``
+    line shows it as given."""
+    if len(policy_files) == 1 and policy_files[0].endswith(".rego"):
+        name = Path(policy_files[0]).name
+        if printed.startswith(name + ":"):
+            return policy_files[0] + printed[len(name) :]
+    return printed
 
 
 def _short(value: Any) -> str:

@@ -158,4 +158,4 @@ for _name, _renderer in (
     ("azuredevops", render_azuredevops),
     ("sarif", render_sarif),
 ):
-    EXTRA_OUTPUTS.register(_name, lambda r=_renderer: r)
+    EXTRA_OUTPUTS.register(_name, (lambda r: lambda: r)(_renderer))

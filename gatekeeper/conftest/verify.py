@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from gatekeeper.conftest.check import CheckReport, CheckResult, Message
+from gatekeeper.conftest.check import CheckReport, CheckResult, Message, conftest_policy_files
 from gatekeeper.errors import PolicyError
 from gatekeeper.policy.bundle import load_bundle
 from gatekeeper.policy.conventions import select_namespaces
@@ -68,7 +68,7 @@ def _base_dirs(policies: tuple[str, ...]) -> list[str]:
 
 
 def run_verify(request: VerifyRequest) -> VerifyResult:
-    bundle = load_bundle(list(request.policies), data_paths=list(request.data))
+    bundle = load_bundle(conftest_policy_files(request.policies), data_paths=list(request.data))
     tests = discover_tests(bundle)
     if request.namespaces:
         packages = sorted({t["package"] for t in tests} | {m.package for m in bundle.modules})

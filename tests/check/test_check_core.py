@@ -1,4 +1,4 @@
-"""The conftest counting and parsing rules of gatekeeper.gate.check, without an engine.
+"""The conftest counting and parsing rules of gatekeeper.conftest.check, without an engine.
 
 Each expectation cites the conftest source it reproduces (github.com/open-policy-agent/conftest).
 """
@@ -11,25 +11,23 @@ from typing import Any
 import pytest
 
 from gatekeeper.cli.check import render_stdout, summary_line
-from gatekeeper.errors import ConfigError, InputError, PolicyError
-from gatekeeper.gate.check import (
+from gatekeeper.conftest.check import (
     CheckReport,
     CheckResult,
     Message,
     NamespaceRules,
     _Tally,
     exception_matches,
-    exception_rule_name,
-    glob_regex,
     namespace_rules,
     parse_input,
     rule_messages,
-    select_namespaces,
-    split_yaml_documents,
     tally_document,
-    to_json_value,
 )
+from gatekeeper.conftest.loading import bounded_document as to_json_value
+from gatekeeper.conftest.yaml_documents import split_yaml_documents
+from gatekeeper.errors import ConfigError, InputError, PolicyError
 from gatekeeper.policy.bundle import load_bundle
+from gatekeeper.policy.conventions import exception_rule_name, glob_regex, select_namespaces
 
 
 def tally(values: dict[str, Any], rules: tuple[str, ...], definitions: int) -> _Tally:

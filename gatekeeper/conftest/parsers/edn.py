@@ -129,7 +129,7 @@ def _text(value: Any) -> str:
 
 
 def _scalar_text(token: str) -> str:
-    if token == "nil":
+    if token == "nil":  # noqa: S105 - EDN nil, not a password
         return "<nil>"
     if re.fullmatch(r"[+-]?\d+N?", token):
         return str(int(token.rstrip("N")))

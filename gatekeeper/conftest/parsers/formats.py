@@ -11,7 +11,7 @@ import io
 import json
 import re
 import tomllib
-from typing import Any
+from typing import Any, ClassVar
 
 from gatekeeper.conftest.parsers import Source
 from gatekeeper.conftest.parsers.edn import parse_edn
@@ -352,7 +352,7 @@ class SpdxParser:
     """parser/spdx: spdx/tools-golang tag-value reader, in its JSON form (SPDX 2.x JSON
     field names). Tag-value pairs are read line by line; ``<text>`` blocks may span lines."""
 
-    _DOCUMENT = {
+    _DOCUMENT: ClassVar[dict[str, str]] = {
         "SPDXVersion": "spdxVersion",
         "DataLicense": "dataLicense",
         "SPDXID": "SPDXID",
@@ -360,7 +360,7 @@ class SpdxParser:
         "DocumentNamespace": "documentNamespace",
         "DocumentComment": "comment",
     }
-    _PACKAGE = {
+    _PACKAGE: ClassVar[dict[str, str]] = {
         "PackageName": "name",
         "SPDXID": "SPDXID",
         "PackageVersion": "versionInfo",
@@ -377,7 +377,7 @@ class SpdxParser:
         "PackageDescription": "description",
         "PackageComment": "comment",
     }
-    _FILE = {
+    _FILE: ClassVar[dict[str, str]] = {
         "FileName": "fileName",
         "SPDXID": "SPDXID",
         "LicenseConcluded": "licenseConcluded",

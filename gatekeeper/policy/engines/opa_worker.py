@@ -105,7 +105,10 @@ def _trace_lines(events: Any) -> list[str]:
     for event in events or []:
         if isinstance(event, dict):
             depth = "| " * int(event.get("query_id", 0) > 0)
-            lines.append(f"{depth}{event.get('op', '')} {event.get('node', '')}")
+            if event.get("op") == "Note":
+                lines.append(f"{depth}Note {json.dumps(str(event.get('message', '')))}")
+            else:
+                lines.append(f"{depth}{event.get('op', '')} {event.get('node', '')}")
     return lines
 
 
