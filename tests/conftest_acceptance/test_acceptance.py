@@ -25,8 +25,6 @@ REQUIRED = 88
 EXPECTED_FAILURES = {
     "Pass when testing a blank namespace",
     "Verify command filters out non-matching namespaces",
-    "Can test a Jenkinsfile with the Groovy parser",
-    "Can test a safe Jenkinsfile",
     "Can update policies in test command",
     "Should fail if strict is set and there are unused variables in the policy",
     "Should fail when verifying if strict is set and there are unused variables in the policy",
