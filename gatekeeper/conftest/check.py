@@ -38,6 +38,7 @@ from gatekeeper.evidence import DEFAULT_MAX_BYTES
 from gatekeeper.gate.evaluate import data_ref
 from gatekeeper.policy.bundle import PolicyBundle, load_bundle
 from gatekeeper.policy.conventions import (
+    exception_matches,
     exception_rule_name,
     is_failure_rule,
     is_warning_rule,
@@ -358,24 +359,6 @@ def rule_messages(value: Any, query: str) -> list[Message | None]:
             )
         messages.append(message)
     return messages
-
-
-def exception_matches(value: Any, name: str) -> int:
-    """How many solutions conftest's ``data.<ns>.exception[_][_] == "<name>"`` query has."""
-    if isinstance(value, dict):
-        outer: list[Any] = list(value.values())
-    elif isinstance(value, list):
-        outer = value
-    else:
-        return 0
-    count = 0
-    for entry in outer:
-        # `[_]` iterates an array's items or an object's values; on anything else it is
-        # undefined, so a set of plain strings exempts nothing (as in conftest).
-        inner = list(entry.values()) if isinstance(entry, dict) else entry
-        if isinstance(inner, list):
-            count += sum(1 for v in inner if v == name)
-    return count
 
 
 def tally_document(values: Mapping[str, Any], ns: NamespaceRules, tally: _Tally) -> None:

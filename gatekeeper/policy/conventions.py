@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from gatekeeper.errors import ConfigError, PolicyError
 
@@ -55,6 +56,43 @@ def exception_rule_name(rule: str) -> str:
     for prefix in ("violation_", "deny_", "warn_"):
         rule = rule.removeprefix(prefix)
     return rule
+
+
+def exception_matches(value: Any, name: str) -> int:
+    """How many solutions conftest's ``data.<ns>.exception[_][_] == "<name>"`` query has."""
+    if isinstance(value, dict):
+        outer: list[Any] = list(value.values())
+    elif isinstance(value, list):
+        outer = value
+    else:
+        return 0
+    count = 0
+    for entry in outer:
+        # `[_]` iterates an array's items or an object's values; on anything else it is
+        # undefined, so a set of plain strings exempts nothing (as in conftest).
+        inner = list(entry.values()) if isinstance(entry, dict) else entry
+        if isinstance(inner, list):
+            count += sum(1 for v in inner if v == name)
+    return count
+
+
+def exempted_rule_names(value: Any, query: str) -> set[str]:
+    """The names an ``exception`` rule's value exempts (those :func:`exception_matches`
+    finds), for ``gate run``, which also refuses shapes conftest would silently ignore: a
+    value that is not a set, or items that are not lists of strings."""
+    if value is None:
+        return set()
+    if not isinstance(value, list):
+        raise PolicyError(f"{query} must be a set of rule-name lists, got {type(value).__name__}")
+    names: set[str] = set()
+    for item in value:
+        if not isinstance(item, list) or not all(isinstance(e, str) for e in item):
+            raise PolicyError(
+                f"{query} must contain lists of rule names "
+                f'(`exception contains ["run_as_root"]`), got {item!r}'
+            )
+        names.update(item)
+    return {name for name in names if exception_matches(value, name)}
 
 
 def _has_wildcard(patterns: Sequence[str]) -> bool:
@@ -113,11 +151,20 @@ def select_namespaces(
                     "use -n/--namespace or --all-namespaces"
                 )
         return tuple(patterns)
-    regexes = [glob_regex(p) for p in patterns]
-    selected = tuple(p for p in packages if any(rx.match(p) for rx in regexes))
-    if not selected:
-        raise PolicyError(
-            f"namespace patterns {', '.join(patterns)} match no package in the policies "
-            f"(packages: {', '.join(packages) or 'none'})"
-        )
-    return selected
+    return match_namespaces(packages, patterns)
+
+
+def match_namespaces(packages: Sequence[str], patterns: Sequence[str]) -> tuple[str, ...]:
+    """The packages (sorted) that any pattern matches; a pattern matching none is an error
+    (conftest would silently ignore it: a typo would switch a policy off)."""
+    selected: set[str] = set()
+    for pattern in patterns:
+        regex = glob_regex(pattern)
+        matched = {p for p in packages if regex.match(p)}
+        if not matched:
+            raise PolicyError(
+                f"namespace '{pattern}' matches no package in the policies "
+                f"(packages: {', '.join(packages) or 'none'})"
+            )
+        selected |= matched
+    return tuple(sorted(selected))

@@ -227,7 +227,7 @@ def test_all_namespaces_json_lists_every_package() -> None:
     ("args", "needle"),
     [
         (("-n", "nope"), "namespace 'nope' matches no package"),
-        (("-n", "zz*"), "match no package"),
+        (("-n", "zz*"), "no package"),
         (("-n", "lib"), "no deny, violation or warn rules"),
     ],
 )

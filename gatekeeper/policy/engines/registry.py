@@ -25,3 +25,10 @@ def get_engine(name: str) -> Engine:
         known = ", ".join(sorted(ENGINES))
         raise ConfigError(f"unknown engine {name!r}; known engines: {known}") from None
     return cls()
+
+
+def available_engines() -> list[str]:
+    """Registered engines whose library is installed (``opa`` is optional), sorted."""
+    from gatekeeper.policy.engines.opa_engine import opa_installed
+
+    return [name for name in sorted(ENGINES) if name != "opa" or opa_installed()]
