@@ -18,7 +18,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITE = ROOT.parent / "shared" / "conftest-acceptance"
+# ../shared beside the repository (GATEKEEPER_SHARED_DIR overrides it, e.g. in a worktree).
+SUITE = (
+    Path(os.environ.get("GATEKEEPER_SHARED_DIR", ROOT.parent / "shared")) / "conftest-acceptance"
+)
 WRAPPER = Path(__file__).with_name("conftest")
 REQUIRED = 88
 # Known differences (docs/conftest-compat.md): a test outside this list failing is a regression.

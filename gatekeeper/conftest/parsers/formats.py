@@ -70,6 +70,9 @@ def _number_or_bool(value: str) -> Any:
     return value
 
 
+_TOP = "\x00top-level"
+
+
 class IniParser:
     """parser/ini: go-ini; the DEFAULT section (keys before any section) is left out, values
     that parse as numbers are floats and booleans are bools."""
@@ -79,20 +82,22 @@ class IniParser:
             interpolation=None,
             strict=False,
             allow_no_value=True,
-            default_section="\x00gatekeeper-default",
+            default_section="\x00unused-default",  # configparser would copy it everywhere
             delimiters=("=", ":"),
             comment_prefixes=("#", ";"),
             inline_comment_prefixes=None,
         )
         config.optionxform = str  # type: ignore[assignment,method-assign]  # keys keep case
         try:
-            config.read_string("[\x00gatekeeper-default]\n" + text, source=source.shown)
+            config.read_string(f"[{_TOP}]\n" + text, source=source.shown)
         except configparser.Error as exc:
             line = getattr(exc, "lineno", None)
             where = str(int(line) - 1) if isinstance(line, int) else None
             raise _fail(source, f"invalid INI: {exc.message}", where) from None
         result: dict[str, Any] = {}
         for section in config.sections():
+            if section == _TOP:
+                continue  # go-ini's DEFAULT section: keys before any section, left out
             values: dict[str, Any] = {}
             for key, value in config.items(section, raw=True):
                 text_value = _unquote(value or "")
