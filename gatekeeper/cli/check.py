@@ -273,7 +273,9 @@ def _check_output(_ctx: click.Context, _param: click.Parameter, value: str) -> s
     help="Accepted: builtin errors are always errors in Gatekeeper (fail closed).",
 )
 @click.option(
-    "--proto-file-dirs", multiple=True, help="conftest's textproto descriptors: not supported."
+    "--proto-file-dirs",
+    multiple=True,
+    help="Directories of .proto files declaring the message types of textproto inputs.",
 )
 @click.option("--update", multiple=True, help="conftest's policy download: refused (offline).")
 @click.option(
@@ -339,6 +341,7 @@ def check(
             engine=engine or default_check_engine(),
             trace=trace,
             capabilities=capabilities,
+            proto_dirs=_split_commas(proto_file_dirs),
         )
     )
     fail_on_warn = fail_on_warn or config.fail_on_warn

@@ -147,6 +147,7 @@ class CheckRequest:
     max_bytes: int = DEFAULT_MAX_BYTES
     trace: bool = False
     capabilities: str | None = None  # an OPA capabilities file: builtins outside it refused
+    proto_dirs: tuple[str, ...] = ()  # --proto-file-dirs: message types for textproto files
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,10 +209,12 @@ def _read_file(path: str, max_bytes: int) -> bytes:
     return raw
 
 
-def parse_input(shown: str, raw: bytes, parser: str | None) -> ParsedFile:
+def parse_input(
+    shown: str, raw: bytes, parser: str | None, proto_dirs: tuple[str, ...] = ()
+) -> ParsedFile:
     """Parse one input as conftest would: by --parser, else by the file's name."""
     path = None if shown == STDIN else Path(shown)
-    value = parse_document(raw, Source(shown, path), parser)
+    value = parse_document(raw, Source(shown, path, proto_dirs), parser)
     # conftest evaluates every element of a top-level list as its own document (multi-document
     # YAML arrives as a list too, and so does a Dockerfile's list of instructions), aggregating
     # the results under the file name.
@@ -231,12 +234,13 @@ def read_inputs(request: CheckRequest) -> tuple[ParsedFile, ...]:
             raw = request.stdin if request.stdin is not None else b""
             if len(raw) > request.max_bytes:
                 raise InputError(f"over the limit of {request.max_bytes} bytes", path="stdin")
-            item = parse_input(STDIN, raw, request.parser)
+            item = parse_input(STDIN, raw, request.parser, request.proto_dirs)
             if request.stdin_filename:
                 item = replace(item, name=request.stdin_filename)
             parsed.append(item)
         else:
-            parsed.append(parse_input(path, _read_file(path, request.max_bytes), request.parser))
+            raw = _read_file(path, request.max_bytes)
+            parsed.append(parse_input(path, raw, request.parser, request.proto_dirs))
     return tuple(parsed)
 
 

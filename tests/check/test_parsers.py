@@ -218,9 +218,32 @@ def test_every_parser_result_is_bounded_in_depth() -> None:
     assert caught.value.path == "deep.jsonnet"
 
 
-def test_textproto_is_refused_clearly() -> None:
+def test_textproto_needs_its_message_type_from_proto_files(tmp_path: Path) -> None:
+    (tmp_path / "m.proto").write_text(
+        'syntax = "proto3";\npackage t;\nenum Kind { A = 0; B = 1; }\n'
+        "message Inner { string v = 1; }\n"
+        "message M {\n  string name = 1;\n  int64 big = 2;\n  repeated Inner items = 3;\n"
+        "  Kind kind = 4;\n  bool off = 5;\n  map<string, int32> counts = 6;\n}\n"
+    )
+    text = (
+        '# proto-message: t.M\nname: "n"\nbig: 7\nitems { v: "a" }\nitems: [{ v: "b" }]\n'
+        'kind: B\noff: false\ncounts { key: "x" value: 2 }\n'
+    )
+    doc = parse_document(text.encode(), Source("c.textproto", None, (str(tmp_path),)), None)
+    # protojson with proto names: int64 as a string, enums by name, zero values left out.
+    assert doc == {
+        "name": "n", "big": "7", "items": [{"v": "a"}, {"v": "b"}], "kind": "B",
+        "counts": {"x": 2},
+    }  # fmt: skip
     with pytest.raises(InputError, match="look up message type"):
-        parse("a: 1\n", "textproto", "c.textproto")
+        parse("# proto-message: t.M\nname: 'x'\n", "textproto", "c.textproto")
+    with pytest.raises(InputError, match="unknown field 'nope'") as caught:
+        parse_document(
+            b"# proto-message: t.M\n\nnope: 1\n",
+            Source("c.textproto", None, (str(tmp_path),)),
+            "textproto",
+        )
+    assert caught.value.where == "3"
 
 
 @pytest.mark.skipif(not SUITE.is_dir(), reason="conftest examples not present")

@@ -31,7 +31,6 @@ EXPECTED_FAILURES = {
     "Can update policies in test command",
     "Should fail if strict is set and there are unused variables in the policy",
     "Should fail when verifying if strict is set and there are unused variables in the policy",
-    "TextProto policy returns expected results",
 }
 
 

@@ -33,6 +33,7 @@ class Source:
 
     shown: str
     path: Path | None = None
+    proto_dirs: tuple[str, ...] = ()  # --proto-file-dirs: .proto files for textproto
 
 
 class Parser(Protocol):
@@ -58,7 +59,7 @@ for _name, _target in (
     ("jsonnet", "gatekeeper.conftest.parsers.formats:JsonnetParser"),
     ("properties", "gatekeeper.conftest.parsers.formats:PropertiesParser"),
     ("spdx", "gatekeeper.conftest.parsers.formats:SpdxParser"),
-    ("textproto", "gatekeeper.conftest.parsers.formats:TextprotoParser"),
+    ("textproto", "gatekeeper.conftest.parsers.textproto:TextprotoParser"),
     ("toml", "gatekeeper.conftest.parsers.formats:TomlParser"),
     ("vcl", "gatekeeper.conftest.parsers.vcl:VclParser"),
     ("xml", "gatekeeper.conftest.parsers.formats:XmlParser"),
@@ -68,7 +69,7 @@ for _name, _target in (
 
 # conftest reads these too; Gatekeeper refuses them (exit 2) rather than skipping them.
 UNSUPPORTED_PARSERS = frozenset({"nginx", "jsonc"})
-TEXTPROTO_EXTENSIONS = ("textproto", "textpb", "pbtxt")
+TEXTPROTO_EXTENSIONS = ("textproto", "textpb")
 
 
 def parser_names() -> list[str]:

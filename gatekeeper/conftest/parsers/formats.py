@@ -492,15 +492,3 @@ class CycloneDxParser:
         if not isinstance(document, dict) or "bom" not in document:
             raise _fail(source, "not a CycloneDX BOM (no <bom> element)")
         return document["bom"]
-
-
-class TextprotoParser:
-    """parser/textproto needs the message's .proto descriptors (``--proto-file-dirs``) to
-    know the message type; Gatekeeper has no protobuf descriptor support, so it refuses."""
-
-    def parse(self, text: str, source: Source) -> Any:
-        raise _fail(
-            source,
-            "textproto: cannot look up message type: .proto descriptors "
-            "(--proto-file-dirs) are not supported by gatekeeper check",
-        )
