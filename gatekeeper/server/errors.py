@@ -11,3 +11,8 @@ class ServerError(GatekeeperError):
 
 class LogMismatch(ServerError):
     """The database's log no longer matches the last signed checkpoint kept outside it."""
+
+
+class ServerAnswerError(ServerError):
+    """The decision service was unreachable, refused, or answered something a client cannot
+    verify (exit 3: never a pass)."""
