@@ -277,3 +277,76 @@ def test_token_commands_create_list_and_revoke(workspace: Workspace) -> None:
         "serve", "token", "create", "--state-dir", state, "--project", "../x", "--scope", "read"
     )
     assert bad.code == 2 and "project name" in bad.stderr
+
+
+@pytest.mark.e2e  # a real `gatekeeper serve` process
+def test_the_serve_command_serves_and_restarts_on_its_own_log(workspace: Workspace) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    state = str(workspace.state)
+    token = run_cli(
+        "serve", "token", "create", "--state-dir", state, "--project", "shop", "--scope", "submit"
+    ).stdout.strip()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEKEEPER_")}
+
+    def serve_once(submit: bool) -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gatekeeper",
+                "serve",
+                "--state-dir",
+                state,
+                "--key",
+                str(workspace.key),
+                "-p",
+                str(workspace.policy),
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+            headers = {"Authorization": f"Bearer {token}"}
+            if submit:
+                files = [
+                    (
+                        "evidence",
+                        ("good.cdx.json", (workspace.root / "good.cdx.json").read_bytes()),
+                    ),
+                    ("release", ("release.yaml", (workspace.root / "release.yaml").read_bytes())),
+                ]
+                answer = httpx.post(f"{url}/v1/gate", files=files, headers=headers, timeout=60)
+                assert answer.status_code == 200, answer.text
+            size = httpx.get(f"{url}/v1/checkpoint", headers=headers).json()["tree_size"]
+            return int(size)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+            assert process.stderr is not None
+            process.stderr.close()
+
+    assert serve_once(submit=True) == 1
+    assert serve_once(submit=False) == 1  # restarted on its own log and checkpoint
