@@ -4,6 +4,7 @@ check, tokens and scopes, bounded and validated uploads, health and metrics."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -218,3 +219,20 @@ def test_metrics_count_requests_decisions_and_the_log(server: RunningServer) -> 
     assert "gatekeeper_evaluation_seconds_count 2" in text
     assert 'gatekeeper_http_requests_total{method="POST",route="/v1/gate",status="200"} 2' in text
     assert "gatekeeper_log_size 2" in text
+
+
+def test_upload_names_cannot_leave_the_upload_folder(server: RunningServer) -> None:
+    token = server.token("shop", Scope.SUBMIT)
+    root = server.workspace.root
+    files = [
+        ("evidence", ("../../../../tmp/evil/good.cdx.json", (root / "good.cdx.json").read_bytes())),
+        ("release", ("..\\..\\release.yaml", (root / "release.yaml").read_bytes())),
+    ]
+    with server.client(token) as client:
+        answer = client.post("/v1/gate", files=files)
+        assert answer.status_code == 200, answer.text
+        assert [ref["path"] for ref in answer.json()["decision"]["inputs"]] == ["good.cdx.json"]
+        unexpected = client.post("/v1/gate", files=[("policy", ("x.rego", b"package x"))])
+        assert unexpected.status_code == 400
+        assert "unexpected form field 'policy'" in unexpected.json()["error"]
+    assert not Path("/tmp/evil").exists()
