@@ -44,6 +44,14 @@ _state_dir = click.option(
     help="Ed25519 PEM signing key, readable by the service alone "
     "(or GATEKEEPER_SERVER_KEY_FILE / GATEKEEPER_SERVER_KEY).",
 )
+@click.option(
+    "--previous-key",
+    "previous_keys",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="PEM public key the service signed with before a rotation (repeatable): its records "
+    "and checkpoint stay trusted; new ones are signed with --key.",
+)
 @click.option("-p", "--policy", "policies", multiple=True, help="Policy paths (default: built-in).")
 @click.option("-d", "--data", multiple=True, help="Data files for the policies.")
 @click.option("--engine", type=click.Choice(sorted(ENGINES)), default=DEFAULT_ENGINE)
@@ -66,6 +74,7 @@ def serve(
     ledger: str | None,
     checkpoint_file: Path | None,
     key: Path | None,
+    previous_keys: tuple[Path, ...],
     policies: tuple[str, ...],
     data: tuple[str, ...],
     engine: str,
@@ -100,6 +109,7 @@ def serve(
         env=os.environ,
         cwd=Path.cwd(),
         origin=origin,
+        previous_keys=previous_keys,
     )
     try:
         click.echo(

@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from gatekeeper.errors import EXIT_INPUT, ConfigError, InputError
@@ -36,6 +34,7 @@ from gatekeeper.ledger.merkle import (
 from gatekeeper.loading import read_regular_file
 from gatekeeper.model import Decision
 from gatekeeper.server.errors import ServerAnswerError, ServerError
+from gatekeeper.server.keys import load_public_key
 from gatekeeper.server.log import read_checkpoint, write_checkpoint
 
 SERVER_ENV = "GATEKEEPER_SERVER"
@@ -43,7 +42,6 @@ TOKEN_ENV = "GATEKEEPER_TOKEN"  # noqa: S105 - the variable's name, not a token
 PUBLIC_KEY_ENV = "GATEKEEPER_SERVER_PUBLIC_KEY"
 LAST_CHECKPOINT = Path(".gatekeeper/server-checkpoint.json")
 TIMEOUT_S = 300.0
-MAX_KEY_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -59,14 +57,7 @@ def pinned_public_key(env: Mapping[str, str]) -> bytes:
         raise ConfigError(
             f"--server needs the service's public key: set {PUBLIC_KEY_ENV} to its PEM file"
         )
-    data = read_regular_file(value, max_bytes=MAX_KEY_BYTES, error=ConfigError, what="key")
-    try:
-        key = serialization.load_pem_public_key(data)
-    except ValueError:
-        raise ConfigError("not a PEM public key", path=value) from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise ConfigError("the service's public key must be an Ed25519 key", path=value)
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return load_public_key(value)
 
 
 def submit(

@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gatekeeper.errors import ConfigError
 from gatekeeper.ledger.signing import MAX_KEY_BYTES, Signer, load_signer
+from gatekeeper.loading import read_regular_file
 
 KEY_FILE_ENV = "GATEKEEPER_SERVER_KEY_FILE"
 KEY_PEM_ENV = "GATEKEEPER_SERVER_KEY"  # the PEM text itself (e.g. from a secret store)
@@ -67,3 +68,15 @@ def _signer_from_pem(data: bytes) -> Signer:
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigError(f"{KEY_PEM_ENV} must be an Ed25519 key")
     return Signer(key)
+
+
+def load_public_key(path: str | Path) -> bytes:
+    """The raw Ed25519 public key of a PEM public-key file (``audit keygen``'s ``.pub``)."""
+    data = read_regular_file(path, max_bytes=MAX_KEY_BYTES, error=ConfigError, what="key")
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError:
+        raise ConfigError("not a PEM public key", path=str(path)) from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ConfigError("public key must be an Ed25519 key", path=str(path))
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ from gatekeeper.ledger.merkle import (
     record_leaf,
     sign_checkpoint,
 )
-from gatekeeper.ledger.signing import Signer
+from gatekeeper.ledger.signing import Signer, key_id_of
 from gatekeeper.ledger.store import LedgerStore, NewRecord, StoredRecord
 from gatekeeper.loading import parse_json_text, read_regular_file
 from gatekeeper.server.errors import LogMismatch, ServerError
@@ -76,12 +76,22 @@ class DecisionLog:
 
     @classmethod
     def open(
-        cls, store: LedgerStore, signer: Signer, checkpoint_path: Path, *, origin: str
+        cls,
+        store: LedgerStore,
+        signer: Signer,
+        checkpoint_path: Path,
+        *,
+        origin: str,
+        previous_keys: Sequence[bytes] = (),
     ) -> DecisionLog:
         """Verify the database against the checkpoint file; raise LogMismatch when it does not
-        match (the one-line message says what happened)."""
+        match (the one-line message says what happened). ``previous_keys`` (raw Ed25519 public
+        keys) are the service's earlier keys: records and a checkpoint they signed are still
+        trusted after a rotation; new ones are signed with ``signer`` only."""
         where = store.location
-        verified = verify_chain(store.records, head=store.head(), trusted_keys=[signer.key_id])
+        trusted = [signer.public_raw, *previous_keys]
+        key_ids = [key_id_of(key) for key in trusted]
+        verified = verify_chain(store.records, head=store.head(), trusted_keys=key_ids)
         if verified.problem is not None:
             raise LogMismatch(
                 f"the ledger does not verify against the service key: {verified.problem.message}",
@@ -99,7 +109,7 @@ class DecisionLog:
                     path=where,
                 )
         else:
-            _check_against(saved, tree, signer, origin, where)
+            _check_against(saved, tree, trusted, origin, where)
         log = cls(
             store,
             signer,
@@ -109,7 +119,7 @@ class DecisionLog:
             last_hash=last_hash,
             checkpoint=saved or _sign(signer, origin, tree),
         )
-        if saved is None or saved.tree_size != tree.size:
+        if saved is None or saved.tree_size != tree.size or saved.key_id != signer.key_id:
             log._save(_sign(signer, origin, tree))
         return log
 
@@ -184,11 +194,11 @@ def _sign(signer: Signer, origin: str, tree: MerkleTree) -> Checkpoint:
 
 
 def _check_against(
-    saved: Checkpoint, tree: MerkleTree, signer: Signer, origin: str, where: str
+    saved: Checkpoint, tree: MerkleTree, trusted: Sequence[bytes], origin: str, where: str
 ) -> None:
-    if not checkpoint_valid(saved, signer.public_raw):
+    if not any(checkpoint_valid(saved, key) for key in trusted):
         raise LogMismatch(
-            f"the checkpoint file is not signed by this service's key ({signer.key_id})",
+            f"the checkpoint file is not signed by this service's key ({key_id_of(trusted[0])})",
             path=where,
         )
     if saved.origin != origin:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +11,7 @@ from gatekeeper.ledger.signing import Signer
 from gatekeeper.model import Level
 from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S
 from gatekeeper.policy.engines.registry import DEFAULT_ENGINE
-from gatekeeper.server.keys import load_service_key
+from gatekeeper.server.keys import load_public_key, load_service_key
 from gatekeeper.server.log import DecisionLog
 from gatekeeper.server.metrics import Metrics
 from gatekeeper.server.tokens import TokenStore
@@ -82,13 +82,17 @@ def open_service(
     env: Mapping[str, str],
     cwd: Path,
     origin: str = "gatekeeper",
+    previous_keys: Sequence[Path] = (),
 ) -> DecisionService:
     """Load the key, open the ledger and verify it against the checkpoint file, open the
     tokens. Raises (ConfigError, LogMismatch, LedgerError …) instead of starting half-trusted."""
     signer = load_service_key(key_path, env)
+    previous = [load_public_key(path) for path in previous_keys]
     store = open_store(paths.ledger_url, base=cwd, create=True)
     try:
-        log = DecisionLog.open(store, signer, paths.checkpoint_path, origin=origin)
+        log = DecisionLog.open(
+            store, signer, paths.checkpoint_path, origin=origin, previous_keys=previous
+        )
         tokens = TokenStore(paths.tokens_path)
     except BaseException:
         store.close()

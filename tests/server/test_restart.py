@@ -350,3 +350,45 @@ def test_the_serve_command_serves_and_restarts_on_its_own_log(workspace: Workspa
 
     assert serve_once(submit=True) == 1
     assert serve_once(submit=False) == 1  # restarted on its own log and checkpoint
+
+
+def test_a_rotated_key_keeps_the_old_records_trusted_only_when_named(
+    workspace: Workspace, result: GateResult, tmp_path: Path
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from gatekeeper.server.service import open_service
+
+    _append(workspace, result, 2)
+    old_public = tmp_path / "old.pub"
+    old_private = serialization.load_pem_private_key(workspace.key.read_bytes(), password=None)
+    old_public.write_bytes(
+        old_private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    new_private, _ = generate_key_pem()
+    new_key = tmp_path / "new.key"
+    new_key.write_bytes(new_private)
+    new_key.chmod(0o600)
+
+    def reopen(previous: tuple[Path, ...]):  # type: ignore[no-untyped-def]
+        return open_service(
+            workspace.paths(),
+            workspace.settings(),
+            key_path=new_key,
+            env={},
+            cwd=workspace.root,
+            previous_keys=previous,
+        )
+
+    with pytest.raises(LogMismatch, match="record #1"):
+        reopen(()).close()  # the new key alone does not vouch for the old records
+    service = reopen((old_public,))
+    try:
+        assert service.log.checkpoint.key_id == service.signer.key_id  # re-signed
+        service.log.append(result, namespaces=())
+        assert service.log.tree.size == 3
+    finally:
+        service.close()
+    reopen((old_public,)).close()
