@@ -175,3 +175,52 @@ def token_revoke(state_dir: Path, token_id: str) -> None:
     if not revoked:
         raise click.ClickException(f"no active token {token_id}")
     click.echo(f"revoked {token_id}", err=True)
+
+
+@serve.command("verify")
+@_state_dir
+@click.option("--ledger", help="Ledger URL or path (default: STATE_DIR/ledger.db).")
+@click.option(
+    "--checkpoint-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The service's checkpoint file (default: STATE_DIR/checkpoint.json).",
+)
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The service's PEM public key; repeat for keys used before a rotation.",
+)
+@click.option("--origin", default="gatekeeper", show_default=True, help="The log's name.")
+def verify(
+    state_dir: Path,
+    ledger: str | None,
+    checkpoint_file: Path | None,
+    public_keys: tuple[Path, ...],
+    origin: str,
+) -> None:
+    """Check the service's database against its checkpoint file with public keys only (what
+    start-up checks): exit 0 when it matches, 1 naming what happened when it does not."""
+    from gatekeeper.ledger.registry import open_store
+    from gatekeeper.server.errors import LogMismatch
+    from gatekeeper.server.keys import load_public_key
+    from gatekeeper.server.log import verify_log
+
+    paths = StatePaths(state_dir=state_dir, ledger=ledger, checkpoint=checkpoint_file)
+    trusted = [load_public_key(path) for path in public_keys]
+    store = open_store(paths.ledger_url, base=Path.cwd(), create=False)
+    try:
+        verified = verify_log(store, trusted, paths.checkpoint_path, origin=origin)
+    except LogMismatch as mismatch:
+        click.echo(f"gatekeeper: log does not verify: {mismatch.one_line()}", err=True)
+        raise SystemExit(1) from None
+    finally:
+        store.close()
+    checkpoint = verified.checkpoint
+    size = checkpoint.tree_size if checkpoint else 0
+    click.echo(
+        f"log OK: {verified.tree.size} records, root {verified.tree.root().hex()}; "
+        f"checkpoint of {size} records matches"
+    )

@@ -88,35 +88,16 @@ class DecisionLog:
         match (the one-line message says what happened). ``previous_keys`` (raw Ed25519 public
         keys) are the service's earlier keys: records and a checkpoint they signed are still
         trusted after a rotation; new ones are signed with ``signer`` only."""
-        where = store.location
         trusted = [signer.public_raw, *previous_keys]
-        key_ids = [key_id_of(key) for key in trusted]
-        verified = verify_chain(store.records, head=store.head(), trusted_keys=key_ids)
-        if verified.problem is not None:
-            raise LogMismatch(
-                f"the ledger does not verify against the service key: {verified.problem.message}",
-                path=where,
-            )
-        hashes = [record.hash for record in store.records()]
-        tree = MerkleTree.of_records(hashes)
-        last_hash = hashes[-1] if hashes else GENESIS_HASH
-        saved = read_checkpoint(checkpoint_path)
-        if saved is None:
-            if hashes:
-                raise LogMismatch(
-                    f"the ledger holds {len(hashes)} records but the checkpoint file "
-                    f"{checkpoint_path} is missing: refusing to vouch for an unchecked log",
-                    path=where,
-                )
-        else:
-            _check_against(saved, tree, trusted, origin, where)
+        verified = verify_log(store, trusted, checkpoint_path, origin=origin)
+        tree, saved = verified.tree, verified.checkpoint
         log = cls(
             store,
             signer,
             checkpoint_path,
             origin=origin,
             tree=tree,
-            last_hash=last_hash,
+            last_hash=verified.last_hash,
             checkpoint=saved or _sign(signer, origin, tree),
         )
         if saved is None or saved.tree_size != tree.size or saved.key_id != signer.key_id:
@@ -181,6 +162,43 @@ class DecisionLog:
     def _save(self, checkpoint: Checkpoint) -> None:
         write_checkpoint(self.checkpoint_path, checkpoint)
         self.checkpoint = checkpoint
+
+
+@dataclass(frozen=True)
+class VerifiedLog:
+    tree: MerkleTree
+    checkpoint: Checkpoint | None
+    last_hash: str
+
+
+def verify_log(
+    store: LedgerStore, trusted: Sequence[bytes], checkpoint_path: Path, *, origin: str
+) -> VerifiedLog:
+    """What start-up checks, usable with public keys only (``serve verify``): every record
+    signed by a ``trusted`` key and the chain intact, and the checkpoint file, signed by a
+    trusted key, describing a prefix of the tree. Raises LogMismatch naming what happened;
+    returns the tree, the checkpoint (None for an empty log without one) and the last hash."""
+    where = store.location
+    key_ids = [key_id_of(key) for key in trusted]
+    verified = verify_chain(store.records, head=store.head(), trusted_keys=key_ids)
+    if verified.problem is not None:
+        raise LogMismatch(
+            f"the ledger does not verify against the service key: {verified.problem.message}",
+            path=where,
+        )
+    hashes = [record.hash for record in store.records()]
+    tree = MerkleTree.of_records(hashes)
+    saved = read_checkpoint(checkpoint_path)
+    if saved is None:
+        if hashes:
+            raise LogMismatch(
+                f"the ledger holds {len(hashes)} records but the checkpoint file "
+                f"{checkpoint_path} is missing: refusing to vouch for an unchecked log",
+                path=where,
+            )
+    else:
+        _check_against(saved, tree, trusted, origin, where)
+    return VerifiedLog(tree, saved, hashes[-1] if hashes else GENESIS_HASH)
 
 
 def _sign(signer: Signer, origin: str, tree: MerkleTree) -> Checkpoint:

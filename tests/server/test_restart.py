@@ -392,3 +392,31 @@ def test_a_rotated_key_keeps_the_old_records_trusted_only_when_named(
     finally:
         service.close()
     reopen((old_public,)).close()
+
+
+@pytest.mark.e2e  # real gatekeeper processes
+def test_serve_verify_checks_the_log_with_the_public_key_only(
+    workspace: Workspace, result: GateResult, tmp_path: Path
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    _append(workspace, result, 2)
+    _backup(workspace, tmp_path / "old.db")
+    _append(workspace, result, 1)
+    private = serialization.load_pem_private_key(workspace.key.read_bytes(), password=None)
+    public = tmp_path / "service.pub"
+    public.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    args = ("serve", "verify", "--state-dir", str(workspace.state), "--public-key", str(public))
+    ok = run_cli(*args)
+    assert ok.code == 0, ok.stderr
+    assert "log OK: 3 records" in ok.stdout
+    for suffix in ("", "-wal", "-shm"):
+        (workspace.state / f"ledger.db{suffix}").unlink(missing_ok=True)
+    shutil.copy(tmp_path / "old.db", workspace.state / "ledger.db")
+    restored = run_cli(*args)
+    assert restored.code == 1
+    assert "older backup" in restored.stderr and restored.stderr.count("\n") == 1
