@@ -181,6 +181,8 @@ def create_app(service: DecisionService) -> FastAPI:
             return await run_in_threadpool(
                 _judge, service, token, evidence, release_file, folder, evaluation_lock
             )
+        except LogMismatch:
+            raise  # 503 (handler above): the service no longer vouches for its log
         except GatekeeperError as error:
             status = 400 if error.exit_code == EXIT_INPUT else 500
             return _error(error, status, text=_without_folder(error, folder))

@@ -152,12 +152,15 @@ class DecisionLog:
             return self.tree.consistency_proof(first, second)
 
     def ready(self) -> bool:
+        """The database answers and its head is still the last record this process wrote."""
         try:
             with self._lock:
                 head = self.store.head()
-        except Exception:
+                return (
+                    head is not None and head.seq == self.tree.size and head.hash == self._last_hash
+                )
+        except Exception:  # readiness is a yes/no answer, whatever the store raised
             return False
-        return head is not None
 
     def _save(self, checkpoint: Checkpoint) -> None:
         write_checkpoint(self.checkpoint_path, checkpoint)

@@ -236,3 +236,24 @@ def test_upload_names_cannot_leave_the_upload_folder(server: RunningServer) -> N
         assert unexpected.status_code == 400
         assert "unexpected form field 'policy'" in unexpected.json()["error"]
     assert not Path("/tmp/evil").exists()
+
+
+def test_a_database_written_behind_the_service_makes_submissions_503(
+    server: RunningServer,
+) -> None:
+    import sqlite3
+
+    token = server.token("shop", Scope.SUBMIT)
+    assert server.submit(token, ["good.cdx.json"]).status_code == 200
+    db = sqlite3.connect(str(server.workspace.state / "ledger.db"), isolation_level=None)
+    db.execute("UPDATE gk_ledger_head SET hash = ?", ("sha256:" + "e" * 64,))
+    db.close()
+    refused = server.submit(token, ["good.cdx.json"])
+    assert refused.status_code == 503
+    assert "head changed" in refused.json()["error"]
+    assert refused.json()["exit_code"] == 3
+    assert server.service.log.tree.size == 1
+    with server.client() as anonymous:  # a load balancer takes it out of rotation
+        ready = anonymous.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["database"] is False
