@@ -78,9 +78,10 @@ def _register() -> None:
         policy,
     )  # test/lint/bundle/list/explain (docs/policy-commands.md)
     from gatekeeper.cli.scaffold import scaffold  # golden-path templates (docs/templates.md)
+    from gatekeeper.cli.serve import serve  # the decision service (docs/server.md)
 
     policy.add_command(impact_command)  # `policy impact`: replay history on a candidate bundle
-    for command in (gate, check, evidence, policy, audit, scaffold, pipeline, deploy_group):
+    for command in (gate, check, evidence, policy, audit, scaffold, pipeline, deploy_group, serve):
         main.add_command(command)
 
 

@@ -40,6 +40,7 @@ class GateRunOptions:
     no_color: bool
     ledger: str | None
     no_ledger: bool
+    server: str | None
 
     def config(self, *, cwd: Path, env: Mapping[str, str]) -> GatekeeperConfig:
         """gatekeeper.yaml and GATEKEEPER_* with these options on top (flags win)."""
@@ -163,6 +164,13 @@ def gate() -> None:
     help="No ANSI colour (also: NO_COLOR env var, or when not a terminal).",
 )
 @gate_ledger_options
+@click.option(
+    "--server",
+    envvar="GATEKEEPER_SERVER",
+    metavar="URL",
+    help="Submit to the decision service at URL instead of judging here: it judges with its "
+    "policies, signs and records; needs GATEKEEPER_TOKEN and GATEKEEPER_SERVER_PUBLIC_KEY.",
+)
 @parsed_into(GateRunOptions)
 def run(options: GateRunOptions) -> None:
     """Judge EVIDENCE (SBOMs, scanner reports, VEX, attestations) against Rego policies.
@@ -176,10 +184,26 @@ def run(options: GateRunOptions) -> None:
     extra_outputs.update(parse_outputs(options.outputs))
     reporter = get_reporter(config.format)
 
-    result = run_gate(options.gate_request(config, cwd=cwd, env=os.environ))
-    decision = result.decision
+    request = options.gate_request(config, cwd=cwd, env=os.environ)
+    if options.server:  # judged, signed and recorded by the decision service (docs/server.md)
+        from gatekeeper.server.client import submit
+
+        served = submit(
+            options.server,
+            evidence=request.evidence,
+            release_file=request.release_file,
+            env=os.environ,
+            cwd=cwd,
+        )
+        decision, result = served.decision, None
+    else:
+        result = run_gate(request)
+        decision = result.decision
     write_reports(decision, extra_outputs)
     text = reporter.render(decision, color=use_color(options.no_color))
     click.echo(text.rstrip("\n"))
-    record_gate_decision(result, ledger=options.ledger, no_ledger=options.no_ledger, config=config)
+    if result is not None:
+        record_gate_decision(
+            result, ledger=options.ledger, no_ledger=options.no_ledger, config=config
+        )
     raise SystemExit(EXIT_FAIL if decision.outcome is Outcome.FAIL else EXIT_PASS)
