@@ -23,6 +23,7 @@ class EvalResult:
     values: dict[str, Any]
     prints: tuple[str, ...] = ()
     elapsed_ms: float = 0.0
+    trace: tuple[str, ...] = ()  # evaluation trace lines, when asked for (opa engine only)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class TestCaseResult:
     line: int
     error: str | None = None
     elapsed_ms: float = 0.0
+    prints: tuple[str, ...] = ()  # print() output of the test (opa engine)
+    trace: tuple[str, ...] = ()  # evaluation trace lines, when asked for (opa engine)
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,10 @@ class Engine(Protocol):
         queries: tuple[str, ...],
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
+        trace: bool = False,
     ) -> EvalResult:
-        """Evaluate each query (e.g. ``data.pkg.deny``) against the bundle and the input."""
+        """Evaluate each query (e.g. ``data.pkg.deny``) against the bundle and the input;
+        ``trace`` records OPA's evaluation trace (engines that cannot raise EngineError)."""
         ...
 
     def run_tests(

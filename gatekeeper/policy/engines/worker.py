@@ -20,6 +20,7 @@ from typing import Any, TextIO
 HANDLERS = {
     "regorus": "gatekeeper.policy.engines.regorus_worker",
     "regopy": "gatekeeper.policy.engines.regopy_engine",
+    "opa": "gatekeeper.policy.engines.opa_worker",
 }
 
 # Engines whose handler claims query groups from a shared claim file (``tasks.py``), so one
