@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from gatekeeper.cli.options import engine_option, use_color
+from gatekeeper.cli.options import engine_option, parsed_into, use_color
 from gatekeeper.conftest.check import (
     DEFAULT_NAMESPACE,
     DEFAULT_POLICY,
@@ -25,7 +26,7 @@ from gatekeeper.conftest.check import (
     Message,
     run_check,
 )
-from gatekeeper.conftest.config import conftest_config
+from gatekeeper.conftest.config import ConftestConfig, conftest_config
 from gatekeeper.conftest.formats import EXTRA_OUTPUTS
 from gatekeeper.conftest.parsers import parser_names
 from gatekeeper.errors import ConfigError
@@ -188,6 +189,54 @@ def _check_output(_ctx: click.Context, _param: click.Parameter, value: str) -> s
     raise ConfigError(f"--output: unknown format '{value}' (choose from {', '.join(OUTPUTS)})")
 
 
+@dataclass(frozen=True)
+class CheckOptions:
+    """``check``'s command line, parsed: one field per option (click's parameter names)."""
+
+    files: tuple[str, ...]
+    policies: tuple[str, ...]
+    data: tuple[str, ...]
+    namespaces: tuple[str, ...]
+    all_namespaces: bool
+    fail_on_warn: bool
+    no_fail: bool
+    no_color: bool
+    suppress_exceptions: bool
+    quiet: bool
+    output: str
+    parser: str | None
+    combine: bool
+    ignore: str | None
+    stdin_filename: str | None
+    rego_version: str
+    trace: bool
+    capabilities: str | None
+    strict: bool
+    show_builtin_errors: bool
+    proto_file_dirs: tuple[str, ...]
+    update: tuple[str, ...]
+    config_file: str | None
+    engine: str | None
+
+    def request(self, stdin: bytes | None, config: ConftestConfig) -> CheckRequest:
+        """The core's request: flags first, then conftest.toml, then conftest's defaults."""
+        return CheckRequest(
+            files=self.files,
+            policies=_split_commas(self.policies) or config.policies or (DEFAULT_POLICY,),
+            data=_split_commas(self.data) or config.data,
+            namespaces=_split_commas(self.namespaces) or config.namespaces or (DEFAULT_NAMESPACE,),
+            all_namespaces=self.all_namespaces or config.all_namespaces,
+            parser=self.parser,
+            combine=self.combine,
+            ignore=self.ignore,
+            stdin=stdin,
+            stdin_filename=self.stdin_filename,
+            engine=self.engine or default_check_engine(),
+            trace=self.trace,
+            capabilities=self.capabilities,
+        )
+
+
 @click.command("check")
 @click.argument("files", nargs=-1, required=True)
 @click.option(
@@ -283,32 +332,8 @@ def _check_output(_ctx: click.Context, _param: click.Parameter, value: str) -> s
     help="conftest.toml with defaults for policy, namespace, data ... (default: ./conftest.toml).",
 )
 @engine_option(default=None)
-def check(
-    files: tuple[str, ...],
-    policies: tuple[str, ...],
-    data: tuple[str, ...],
-    namespaces: tuple[str, ...],
-    all_namespaces: bool,
-    fail_on_warn: bool,
-    no_fail: bool,
-    no_color: bool,
-    suppress_exceptions: bool,
-    quiet: bool,
-    output: str,
-    parser: str | None,
-    combine: bool,
-    ignore: str | None,
-    stdin_filename: str | None,
-    rego_version: str,
-    trace: bool,
-    capabilities: str | None,
-    strict: bool,
-    show_builtin_errors: bool,
-    proto_file_dirs: tuple[str, ...],
-    update: tuple[str, ...],
-    config_file: str | None,
-    engine: str | None,
-) -> None:
+@parsed_into(CheckOptions)
+def check(options: CheckOptions) -> None:
     """Check configuration FILES (JSON/YAML, `-` for stdin, directories) against conftest-style
     policies: a drop-in for `conftest test`.
 
@@ -316,36 +341,19 @@ def check(
     0 pass; 1 failures (with --fail-on-warn: 1 warnings, 2 failures); 2 bad usage or bad
     input; 3 policy or engine error.
     """
-    if strict:
+    if options.strict:
         raise ConfigError("--strict (OPA's strict compile checks) is not supported")
-    if update:
+    if options.update:
         raise ConfigError("--update downloads policies; gatekeeper check runs offline only")
-    ctx = click.get_current_context()
-    config = conftest_config(config_file or _group_config(ctx))
+    config = conftest_config(options.config_file or _group_config(click.get_current_context()))
     # One byte past the bound, so the core can tell the input was too big.
-    stdin = sys.stdin.buffer.read(DEFAULT_MAX_BYTES + 1) if STDIN in files else None
-    report = run_check(
-        CheckRequest(
-            files=files,
-            policies=_split_commas(policies) or config.policies or (DEFAULT_POLICY,),
-            data=_split_commas(data) or config.data,
-            namespaces=_split_commas(namespaces) or config.namespaces or (DEFAULT_NAMESPACE,),
-            all_namespaces=all_namespaces or config.all_namespaces,
-            parser=parser,
-            combine=combine,
-            ignore=ignore,
-            stdin=stdin,
-            stdin_filename=stdin_filename,
-            engine=engine or default_check_engine(),
-            trace=trace,
-            capabilities=capabilities,
-        )
-    )
-    fail_on_warn = fail_on_warn or config.fail_on_warn
-    code = report.exit_code(fail_on_warn=fail_on_warn)
-    if trace and report.trace:
+    stdin = sys.stdin.buffer.read(DEFAULT_MAX_BYTES + 1) if STDIN in options.files else None
+    report = run_check(options.request(stdin, config))
+    code = report.exit_code(fail_on_warn=options.fail_on_warn or config.fail_on_warn)
+    if options.trace and report.trace:
         click.echo("\n".join(report.trace))
-    if not quiet or code != 0:
+    if not options.quiet or code != 0:
+        output = options.output
         if output in EXTRA_OUTPUTS:
             text = EXTRA_OUTPUTS.create(output)(report)
         elif output == "json":
@@ -354,10 +362,12 @@ def check(
             text = render_table(report)
         else:
             text = render_stdout(
-                report, color=use_color(no_color), suppress_exceptions=suppress_exceptions
+                report,
+                color=use_color(options.no_color),
+                suppress_exceptions=options.suppress_exceptions,
             )
         click.echo(text, nl=False)
-    raise SystemExit(0 if no_fail or config.no_fail else code)
+    raise SystemExit(0 if options.no_fail or config.no_fail else code)
 
 
 def default_check_engine() -> str:
