@@ -10,12 +10,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# The optional opa engine (real OPA, embedded): its wheel declares Requires-Python >= 3.14
+# but runs on 3.11, hence --no-deps --ignore-requires-python (docs/engines.md).
+OPA_BINDINGS := opa-golib-python-bindings==0.4.4
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q --no-deps --ignore-requires-python $(OPA_BINDINGS)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --no-deps --ignore-requires-python $(OPA_BINDINGS)
 	touch $(VENV)/.installed $@
 
 demo: $(VENV)/.installed

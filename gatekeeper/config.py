@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gatekeeper.errors import ConfigError, InputError
 from gatekeeper.loading import YamlPath, load_yaml_file
 from gatekeeper.loading import parse_yaml_text as parse_bounded_yaml
-from gatekeeper.model import Level
+from gatekeeper.model import EVIDENCE_KINDS, Level
 from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S
 
 CONFIG_FILE_NAMES = ("gatekeeper.yaml", "gatekeeper.yml")
@@ -46,6 +46,16 @@ MAX_YAML_BYTES = 1024 * 1024
 # ---------------------------------------------------------------------------------------------
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+# Evidence requirements (gatekeeper/gate/requirements.py): environment -> the evidence kinds a
+# release must come with. Without configuration every release needs an SBOM, and production
+# also a vulnerability scan (what every golden-path pipeline produces); SAST and provenance are
+# one line of gatekeeper.yaml away (docs/configuration.md).
+DEFAULT_ENVIRONMENT = "default"
+DEFAULT_EVIDENCE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
+    DEFAULT_ENVIRONMENT: ("sbom",),
+    "production": ("sbom", "vulnerability-scan"),
+}
 
 
 @dataclass(frozen=True)
@@ -189,6 +199,15 @@ class GatekeeperConfig(BaseModel):
         default=False, alias="validate", strict=True, description="schema-validate evidence"
     )
     engine_timeout: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, description="seconds")
+    evidence_requirements: dict[str, tuple[str, ...]] = Field(
+        default_factory=lambda: dict(DEFAULT_EVIDENCE_REQUIREMENTS),
+        description="environment (or 'default') -> evidence kinds the release must come with",
+    )
+    allow_network_builtins: bool = Field(
+        default=False,
+        strict=True,
+        description="let policies call http.send / net.lookup_ip_addr in gate evaluation",
+    )
     release: Path | None = Field(default=None, description="release metadata file")
     evidence: tuple[Path, ...] = Field(default=(), description="evidence files")
     ledger: str | None = Field(
@@ -209,6 +228,18 @@ class GatekeeperConfig(BaseModel):
     def _one_item_as_list(cls, value: object) -> object:
         # "policies: policy/" is what people write for a single entry.
         return [value] if isinstance(value, str) else value
+
+    @field_validator("evidence_requirements")
+    @classmethod
+    def _known_evidence_kinds(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for environment, kinds in value.items():
+            unknown = [k for k in kinds if k not in EVIDENCE_KINDS]
+            if unknown:
+                raise ValueError(
+                    f"{environment}: {unknown[0]!r} is not an evidence kind "
+                    f"({', '.join(EVIDENCE_KINDS)})"
+                )
+        return value
 
     @field_validator("engine_timeout")
     @classmethod

@@ -20,6 +20,8 @@ PACKAGE = REPO / "gatekeeper"
 ALLOWED: dict[str, set[str]] = {
     "cli": {"server", "audit", "report", "deploy", "scaffold", "pipeline", "ledger", "conftest"}
     | {"gate", "policy", "evidence", "model"},
+    "server": {"audit", "report", "deploy", "scaffold", "pipeline", "ledger", "conftest"}
+    | {"gate", "policy", "evidence", "model"},
     "audit": {"gate", "ledger", "policy", "evidence", "model"},
     "report": {"model"},
     "deploy": {"gate", "ledger", "model"},

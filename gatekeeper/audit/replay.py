@@ -125,10 +125,22 @@ def evaluate_stored(
             fail_on=recorded.fail_on,
             timeout=timeout,
             now=now,
+            required_evidence=recorded.required_evidence,
         ),
         release=recorded.release,
+        present_evidence=_recorded_evidence_kinds(input_json),
     )
     return evaluated(decision)
+
+
+def _recorded_evidence_kinds(input_json: str) -> tuple[str, ...] | None:
+    """The evidence kinds the recorded input held (None for inputs recorded before the field
+    existed: then no rule is marked not assessed, as when they were recorded)."""
+    try:
+        kinds = json.loads(input_json).get("evidence_kinds")
+    except (ValueError, AttributeError):
+        return None
+    return tuple(str(k) for k in kinds) if isinstance(kinds, list) else None
 
 
 def _difference(

@@ -69,6 +69,7 @@ def _register() -> None:
     """One command group per module; imported here so `--help` lists them all."""
     from gatekeeper.cli.audit import audit  # decision ledger and compliance (docs/ledger.md)
     from gatekeeper.cli.check import check  # conftest compatibility (docs/conftest-compat.md)
+    from gatekeeper.cli.conftest import conftest_group  # conftest test|verify|parse
     from gatekeeper.cli.deploy import deploy_group  # progressive delivery (docs/deployer.md)
     from gatekeeper.cli.evidence import evidence
     from gatekeeper.cli.gate import gate
@@ -78,9 +79,11 @@ def _register() -> None:
         policy,
     )  # test/lint/bundle/list/explain (docs/policy-commands.md)
     from gatekeeper.cli.scaffold import scaffold  # golden-path templates (docs/templates.md)
+    from gatekeeper.cli.serve import serve  # the decision service (docs/server.md)
 
     policy.add_command(impact_command)  # `policy impact`: replay history on a candidate bundle
-    for command in (gate, check, evidence, policy, audit, scaffold, pipeline, deploy_group):
+    commands = (gate, check, conftest_group, evidence, policy, audit, scaffold, pipeline)
+    for command in (*commands, deploy_group, serve):
         main.add_command(command)
 
 

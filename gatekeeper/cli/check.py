@@ -19,7 +19,6 @@ from gatekeeper.cli.options import engine_option, parsed_into, use_color
 from gatekeeper.conftest.check import (
     DEFAULT_NAMESPACE,
     DEFAULT_POLICY,
-    PARSERS,
     STDIN,
     CheckReport,
     CheckRequest,
@@ -27,11 +26,14 @@ from gatekeeper.conftest.check import (
     Message,
     run_check,
 )
+from gatekeeper.conftest.config import ConftestConfig, conftest_config
+from gatekeeper.conftest.formats import EXTRA_OUTPUTS
+from gatekeeper.conftest.parsers import parser_names
 from gatekeeper.errors import ConfigError
 from gatekeeper.evidence import DEFAULT_MAX_BYTES
+from gatekeeper.policy.engines.opa_engine import opa_installed
 
-OUTPUTS = ("stdout", "json", "table")
-_CONFTEST_ONLY_OUTPUTS = ("tap", "junit", "github", "azuredevops", "sarif")
+OUTPUTS = ("stdout", "json", "table", *EXTRA_OUTPUTS.names())
 
 # conftest colours with aurora: the label (or the summary) only.
 _RED, _YELLOW, _CYAN, _GREEN, _BLUE = 31, 33, 36, 32, 34
@@ -184,11 +186,6 @@ def _split_commas(values: Iterable[str]) -> tuple[str, ...]:
 def _check_output(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     if value in OUTPUTS:
         return value
-    if value in _CONFTEST_ONLY_OUTPUTS:
-        raise ConfigError(
-            f"--output {value} is a conftest format gatekeeper check does not write "
-            f"(choose from {', '.join(OUTPUTS)}; `gatekeeper gate run` writes sarif and junit)"
-        )
     raise ConfigError(f"--output: unknown format '{value}' (choose from {', '.join(OUTPUTS)})")
 
 
@@ -212,21 +209,32 @@ class CheckOptions:
     ignore: str | None
     stdin_filename: str | None
     rego_version: str
-    engine: str
+    trace: bool
+    capabilities: str | None
+    strict: bool
+    show_builtin_errors: bool
+    proto_file_dirs: tuple[str, ...]
+    update: tuple[str, ...]
+    config_file: str | None
+    engine: str | None
 
-    def request(self, stdin: bytes | None) -> CheckRequest:
+    def request(self, stdin: bytes | None, config: ConftestConfig) -> CheckRequest:
+        """The core's request: flags first, then conftest.toml, then conftest's defaults."""
         return CheckRequest(
             files=self.files,
-            policies=_split_commas(self.policies) or (DEFAULT_POLICY,),
-            data=_split_commas(self.data),
-            namespaces=_split_commas(self.namespaces) or (DEFAULT_NAMESPACE,),
-            all_namespaces=self.all_namespaces,
+            policies=_split_commas(self.policies) or config.policies or (DEFAULT_POLICY,),
+            data=_split_commas(self.data) or config.data,
+            namespaces=_split_commas(self.namespaces) or config.namespaces or (DEFAULT_NAMESPACE,),
+            all_namespaces=self.all_namespaces or config.all_namespaces,
             parser=self.parser,
             combine=self.combine,
             ignore=self.ignore,
             stdin=stdin,
             stdin_filename=self.stdin_filename,
-            engine=self.engine,
+            engine=self.engine or default_check_engine(),
+            trace=self.trace,
+            capabilities=self.capabilities,
+            proto_dirs=_split_commas(self.proto_file_dirs),
         )
 
 
@@ -284,7 +292,7 @@ class CheckOptions:
 )
 @click.option(
     "--parser",
-    type=click.Choice(PARSERS),
+    type=click.Choice(parser_names()),
     help="Parse every input as this format instead of by file extension (stdin: yaml).",
 )
 @click.option(
@@ -300,7 +308,33 @@ class CheckOptions:
     default="v1",
     help="Rego syntax of the policies; only v1 (conftest's default) is supported.",
 )
-@engine_option()
+@click.option("--trace", is_flag=True, help="Print OPA's evaluation trace (opa engine).")
+@click.option(
+    "--capabilities",
+    type=click.Path(dir_okay=False),
+    help="OPA capabilities JSON: policies calling builtins it does not list are refused.",
+)
+@click.option(
+    "--strict", is_flag=True, help="conftest's strict compile mode: not supported (exit 2)."
+)
+@click.option(
+    "--show-builtin-errors",
+    is_flag=True,
+    help="Accepted: builtin errors are always errors in Gatekeeper (fail closed).",
+)
+@click.option(
+    "--proto-file-dirs",
+    multiple=True,
+    help="Directories of .proto files declaring the message types of textproto inputs.",
+)
+@click.option("--update", multiple=True, help="conftest's policy download: refused (offline).")
+@click.option(
+    "-c",
+    "--config-file",
+    type=click.Path(dir_okay=False),
+    help="conftest.toml with defaults for policy, namespace, data ... (default: ./conftest.toml).",
+)
+@engine_option(default=None)
 @parsed_into(CheckOptions)
 def check(options: CheckOptions) -> None:
     """Check configuration FILES (JSON/YAML, `-` for stdin, directories) against conftest-style
@@ -310,14 +344,24 @@ def check(options: CheckOptions) -> None:
     0 pass; 1 failures (with --fail-on-warn: 1 warnings, 2 failures); 2 bad usage or bad
     input; 3 policy or engine error.
     """
+    if options.strict:
+        raise ConfigError("--strict (OPA's strict compile checks) is not supported")
+    if options.update:
+        raise ConfigError("--update downloads policies; gatekeeper check runs offline only")
+    config = conftest_config(options.config_file or _group_config(click.get_current_context()))
     # One byte past the bound, so the core can tell the input was too big.
     stdin = sys.stdin.buffer.read(DEFAULT_MAX_BYTES + 1) if STDIN in options.files else None
-    report = run_check(options.request(stdin))
-    code = report.exit_code(fail_on_warn=options.fail_on_warn)
+    report = run_check(options.request(stdin, config))
+    code = report.exit_code(fail_on_warn=options.fail_on_warn or config.fail_on_warn)
+    if options.trace and report.trace:
+        click.echo("\n".join(report.trace))
     if not options.quiet or code != 0:
-        if options.output == "json":
+        output = options.output
+        if output in EXTRA_OUTPUTS:
+            text = EXTRA_OUTPUTS.create(output)(report)
+        elif output == "json":
             text = render_json(report)
-        elif options.output == "table":
+        elif output == "table":
             text = render_table(report)
         else:
             text = render_stdout(
@@ -326,4 +370,17 @@ def check(options: CheckOptions) -> None:
                 suppress_exceptions=options.suppress_exceptions,
             )
         click.echo(text, nl=False)
-    raise SystemExit(0 if options.no_fail else code)
+    raise SystemExit(0 if options.no_fail or config.no_fail else code)
+
+
+def default_check_engine() -> str:
+    """``check`` evaluates on real OPA when it is installed (config files are small and
+    fidelity to conftest matters most), else on regorus."""
+    return "opa" if opa_installed() else "regorus"
+
+
+def _group_config(ctx: click.Context) -> str | None:
+    """``gatekeeper conftest -c FILE test ...``: the group's --config-file."""
+    parent = ctx.parent
+    found = parent.params.get("config_file") if parent is not None else None
+    return str(found) if found else None

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import signal
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
 from gatekeeper.cli.audit import gate_ledger_options, record_gate_decision
 from gatekeeper.cli.options import parse_outputs, parsed_into, use_color, write_reports
 from gatekeeper.config import GatekeeperConfig, load_config
-from gatekeeper.errors import EXIT_FAIL, EXIT_PASS
+from gatekeeper.errors import EXIT_FAIL, EXIT_PASS, ConfigError, GatekeeperError
 from gatekeeper.evidence import READERS
+from gatekeeper.gate.decide import error_decision, void_decision
 from gatekeeper.gate.run import GateRequest, run_gate
-from gatekeeper.model import Level, Outcome
+from gatekeeper.gate.waivers import default_waivers_path
+from gatekeeper.model import Decision, Level, Outcome
 from gatekeeper.policy.engines.registry import ENGINES
 from gatekeeper.report.registry import REPORTERS, get_reporter
 
@@ -40,6 +46,8 @@ class GateRunOptions:
     no_color: bool
     ledger: str | None
     no_ledger: bool
+    server: str | None
+    timeout: float | None = None
 
     def config(self, *, cwd: Path, env: Mapping[str, str]) -> GatekeeperConfig:
         """gatekeeper.yaml and GATEKEEPER_* with these options on top (flags win)."""
@@ -55,7 +63,14 @@ class GateRunOptions:
             fail_on=self.fail_on,
             validate=self.validate,
             evidence=list(self.evidence) or None,
+            engine_timeout=self.timeout,
         )
+
+    def input_paths(self) -> list[Path]:
+        """The input files named on the command line (before gatekeeper.yaml is read)."""
+        named = (*self.evidence, *self.policies, *self.data)
+        optional = (self.release_file, self.waivers_file, self.config_file)
+        return [Path(p) for p in (*named, *(p for p in optional if p))]
 
     def gate_request(
         self, config: GatekeeperConfig, *, cwd: Path, env: Mapping[str, str]
@@ -73,6 +88,8 @@ class GateRunOptions:
             validate=config.validate_evidence,
             max_waiver_days=config.max_waiver_days,
             timeout=config.engine_timeout,
+            allow_network_builtins=config.allow_network_builtins,
+            evidence_requirements=config.evidence_requirements,
             env=dict(env),
             cwd=cwd,
         )
@@ -158,11 +175,24 @@ def gate() -> None:
     help="Configuration file. Default: ./gatekeeper.yaml when present.",
 )
 @click.option(
+    "--timeout",
+    type=float,
+    metavar="SECONDS",
+    help="Wall-clock limit of each engine call. Default: 30 (engine_timeout).",
+)
+@click.option(
     "--no-color",
     is_flag=True,
     help="No ANSI colour (also: NO_COLOR env var, or when not a terminal).",
 )
 @gate_ledger_options
+@click.option(
+    "--server",
+    envvar="GATEKEEPER_SERVER",
+    metavar="URL",
+    help="Submit to the decision service at URL instead of judging here: it judges with its "
+    "policies, signs and records; needs GATEKEEPER_TOKEN and GATEKEEPER_SERVER_PUBLIC_KEY.",
+)
 @parsed_into(GateRunOptions)
 def run(options: GateRunOptions) -> None:
     """Judge EVIDENCE (SBOMs, scanner reports, VEX, attestations) against Rego policies.
@@ -170,16 +200,118 @@ def run(options: GateRunOptions) -> None:
     Exit codes: 0 pass (or warnings only), 1 the policy said no, 2 bad usage or bad input,
     3 policy or engine error.
     """
-    cwd = Path.cwd()
-    config = options.config(cwd=cwd, env=os.environ)
-    extra_outputs = {name: Path(path) for name, path in (config.outputs or {}).items()}
-    extra_outputs.update(parse_outputs(options.outputs))
-    reporter = get_reporter(config.format)
+    previous = terminate_cleanly()
+    try:
+        _run(options)
+    finally:
+        for signum, handler in previous.items():  # in-process callers get theirs back
+            signal.signal(signum, handler)
 
-    result = run_gate(options.gate_request(config, cwd=cwd, env=os.environ))
-    decision = result.decision
+
+def _run(options: GateRunOptions) -> None:
+    cwd = Path.cwd()
+    # Reports are written on errors too (one error result each), but only to paths checked not
+    # to be one of the run's inputs: an error report must not overwrite the evidence either.
+    safe_outputs: dict[str, Path] = {}
+    result = None
+    try:
+        flag_outputs = parse_outputs(options.outputs)
+        refuse_overwriting_inputs(flag_outputs, options.input_paths())
+        safe_outputs = flag_outputs
+        config = options.config(cwd=cwd, env=os.environ)
+        extra_outputs = {name: Path(path) for name, path in (config.outputs or {}).items()}
+        extra_outputs.update(flag_outputs)
+        request = options.gate_request(config, cwd=cwd, env=os.environ)
+        refuse_overwriting_inputs(extra_outputs, gate_input_paths(request, config))
+        safe_outputs = extra_outputs
+        reporter = get_reporter(config.format)
+        if options.server:  # judged, signed and recorded by the decision service (docs/server.md)
+            from gatekeeper.server.client import submit
+
+            served = submit(
+                options.server,
+                evidence=request.evidence,
+                release_file=request.release_file,
+                env=os.environ,
+                cwd=cwd,
+            )
+            decision = served.decision
+        else:
+            result = run_gate(request)
+            decision = result.decision
+    except GatekeeperError as error:
+        write_error_reports(error_decision(error.one_line()), safe_outputs)
+        raise
+    if result is not None:
+        try:
+            record_gate_decision(
+                result, ledger=options.ledger, no_ledger=options.no_ledger, config=config
+            )
+        except GatekeeperError as error:
+            # Say plainly that the verdict does not count: never print "pass" before exit 3.
+            void = void_decision(decision, f"decision void: not recorded in the ledger: {error}")
+            write_error_reports(void, safe_outputs)
+            click.echo(reporter.render(void, color=use_color(options.no_color)).rstrip("
+"))
+            raise
     write_reports(decision, extra_outputs)
     text = reporter.render(decision, color=use_color(options.no_color))
-    click.echo(text.rstrip("\n"))
-    record_gate_decision(result, ledger=options.ledger, no_ledger=options.no_ledger, config=config)
+    click.echo(text.rstrip("
+"))
     raise SystemExit(EXIT_FAIL if decision.outcome is Outcome.FAIL else EXIT_PASS)
+
+
+def terminate_cleanly() -> dict[int, Any]:
+    """SIGTERM/SIGHUP (CI cancelling the job) end the run like Ctrl-C does: as an exception,
+    so the engine workers are killed and the input's temporary file is removed on the way out
+    (Python's default for SIGTERM is to die on the spot, leaving both behind)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    return {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
+
+
+def write_error_reports(decision: Decision, outputs: dict[str, Path]) -> None:
+    """Best effort: the error being reported is the one the user must see, not a second one
+    about an unwritable report."""
+    with contextlib.suppress(GatekeeperError):
+        write_reports(decision, outputs)
+
+
+def gate_input_paths(request: GateRequest, config: GatekeeperConfig) -> list[Path]:
+    """Every file the run reads: evidence, release, waivers, policies, data, config."""
+    paths = [Path(p) for p in (*request.evidence, *request.policies, *request.data)]
+    paths += [Path(p) for p in (request.release_file, request.waivers_file) if p]
+    if request.waivers_file is None:
+        default = default_waivers_path(request.cwd)
+        if default:
+            paths.append(default)
+    if config.config_path:
+        paths.append(config.config_path)
+    return paths
+
+
+def refuse_overwriting_inputs(outputs: Mapping[str, Path], inputs: Sequence[Path]) -> None:
+    """A report path that is one of the inputs (or inside an input directory) is bad usage:
+    writing it would destroy the evidence the decision was made from."""
+    for name, output in outputs.items():
+        for given in inputs:
+            if _same_or_inside(output, given):
+                raise ConfigError(
+                    f"--output {name}={output}: refusing to overwrite an input of this run "
+                    f"({given}); write the report somewhere else",
+                    path=str(output),
+                )
+
+
+def _same_or_inside(output: Path, given: Path) -> bool:
+    try:
+        if output.exists() and given.exists() and output.samefile(given):
+            return True
+        resolved, root = output.resolve(), given.resolve()
+    except OSError:
+        return False
+    return resolved == root or (root.is_dir() and resolved.is_relative_to(root))

@@ -40,13 +40,16 @@ def parsed_into(
     return decorate
 
 
-def engine_option(help_text: str = "Rego engine.") -> Callable[[FC], FC]:
-    """``--engine`` with the registered engines as choices and the default engine."""
+def engine_option(
+    help_text: str = "Rego engine.", default: str | None = DEFAULT_ENGINE
+) -> Callable[[FC], FC]:
+    """``--engine`` with the registered engines as choices and the default engine (None: the
+    command picks one)."""
     return click.option(
         "--engine",
         type=click.Choice(sorted(ENGINES)),
-        default=DEFAULT_ENGINE,
-        show_default=True,
+        default=default,
+        show_default=default is not None,
         help=help_text,
     )
 

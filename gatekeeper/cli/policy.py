@@ -20,7 +20,7 @@ from gatekeeper.errors import EXIT_FAIL, EXIT_PASS
 from gatekeeper.policy.build import build_bundle
 from gatekeeper.policy.bundle import PolicyBundle, builtin_policy_dir, load_bundle
 from gatekeeper.policy.controls import load_catalogue
-from gatekeeper.policy.engines.registry import ENGINES, get_engine
+from gatekeeper.policy.engines.registry import ENGINES, available_engines, get_engine
 from gatekeeper.policy.explain import (
     describe_policies,
     find_policy,
@@ -165,7 +165,7 @@ def lint_command(
     result = lint_bundle(
         _load(paths),
         catalogue=catalogue,
-        engines=[get_engine(name) for name in (engines or sorted(ENGINES))],
+        engines=[get_engine(name) for name in (engines or available_engines())],
     )
     if format_ == "json":
         doc = {

@@ -19,20 +19,31 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from gatekeeper.config import parse_yaml_text
+from gatekeeper.conftest.parsers import (
+    PARSERS,
+    Source,
+    parse_document,
+    parser_for_path,
+    parser_names,
+)
 from gatekeeper.errors import ConfigError, InputError, PolicyError
 from gatekeeper.evidence import DEFAULT_MAX_BYTES
 
 # The evidence reader's JSON parsing (NaN refused, line:column, truncation named) is exactly
 # what conftest inputs need too.
-from gatekeeper.evidence.loading import parse_json
 from gatekeeper.gate.evaluate import data_ref
 from gatekeeper.loading import read_regular_file
 from gatekeeper.policy.bundle import PolicyBundle, load_bundle
+from gatekeeper.policy.conventions import (
+    exception_matches,
+    exception_rule_name,
+    is_failure_rule,
+    is_warning_rule,
+    select_namespaces,
+)
 from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S, Engine
 from gatekeeper.policy.engines.registry import DEFAULT_ENGINE, get_engine
 from gatekeeper.policy.rego_source import scan_rego
@@ -41,23 +52,6 @@ STDIN = "-"
 COMBINED = "Combined"  # conftest's file name for --combine results
 DEFAULT_POLICY = "policy"
 DEFAULT_NAMESPACE = "main"
-PARSERS = ("json", "yaml")
-# Every parser conftest has; files of these kinds are ones conftest would check, so a directory
-# walk must not skip them silently (we refuse them instead: we cannot read them the same way).
-CONFTEST_PARSERS = frozenset(
-    {
-        "cue", "cyclonedx", "dockerfile", "edn", "groovy", "hcl1", "hcl2", "hocon", "ignore",
-        "ini", "json", "jsonc", "jsonnet", "nginx", "properties", "spdx", "textproto", "toml",
-        "vcl", "xml", "yaml", "dotenv",
-    }
-)  # fmt: skip
-# A YAML document of a few KB can expand to billions of values through aliases; bound the
-# values we are willing to hand to an engine.
-MAX_DOCUMENT_VALUES = 2_000_000
-
-# conftest policy/engine.go: the rule names that decide (note: `deny_` alone or `deny__x` do not).
-_FAILURE_RE = re.compile(r"^(deny|violation)(_[a-zA-Z0-9]+)*$")
-_WARNING_RE = re.compile(r"^warn(_[a-zA-Z0-9]+)*$")
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,6 +98,7 @@ class CheckReport:
     results: tuple[CheckResult, ...]
     namespaces: tuple[str, ...]
     engine: str
+    trace: tuple[str, ...] = ()  # --trace: the engine's evaluation trace, document by document
 
     @property
     def tests(self) -> int:
@@ -150,6 +145,9 @@ class CheckRequest:
     engine: str = DEFAULT_ENGINE
     timeout: float = DEFAULT_TIMEOUT_S
     max_bytes: int = DEFAULT_MAX_BYTES
+    trace: bool = False
+    capabilities: str | None = None  # an OPA capabilities file: builtins outside it refused
+    proto_dirs: tuple[str, ...] = ()  # --proto-file-dirs: message types for textproto files
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,31 +161,6 @@ class ParsedFile:
 
     name: str  # as shown in results
     documents: tuple[Any, ...]
-
-
-def conftest_parser_for(path: str) -> str | None:
-    """The parser conftest picks for ``path`` (parser/parser.go NewFromPath), or None."""
-    if path == STDIN:
-        return "yaml"
-    name = Path(path).name.lower()
-    ext = Path(path).suffix[1:].lower()
-    if name == "dockerfile" or name.startswith("dockerfile.") or ext == "dockerfile":
-        return "dockerfile"
-    if ext in ("yml", "yaml"):
-        return "yaml"
-    if ext in ("hcl", "tf", "tfvars"):
-        return "hcl2"
-    if ext in ("gitignore", "dockerignore"):
-        return "ignore"
-    if name == ".env" or name.startswith(".env.") or ext == "env":
-        return "dotenv"
-    if name == "nginx.conf":
-        return "nginx"
-    if name == "jenkinsfile" or name.startswith("jenkinsfile."):
-        return "groovy"
-    if ext in ("textproto", "textpb"):
-        return "textproto"
-    return ext if ext in CONFTEST_PARSERS else None
 
 
 def expand_paths(paths: Sequence[str], ignore: str | None = None) -> tuple[str, ...]:
@@ -209,7 +182,7 @@ def expand_paths(paths: Sequence[str], ignore: str | None = None) -> tuple[str, 
                 shown = str(item)
                 if ignored is not None and ignored.search(shown):
                     continue
-                if item.is_file() and conftest_parser_for(shown) is not None:
+                if item.is_file() and parser_for_path(shown) is not None:
                     files.append(shown)
         elif path.exists():
             files.append(given)
@@ -224,121 +197,15 @@ def _read_file(path: str, max_bytes: int) -> bytes:
     return read_regular_file(path, max_bytes=max_bytes)
 
 
-def _decode(raw: bytes, shown: str) -> str:
-    try:
-        return raw.decode("utf-8-sig")  # conftest strips a UTF-8 BOM too
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text (byte {exc.start})", path=shown) from None
-
-
-def split_yaml_documents(text: str) -> list[tuple[int, str]]:
-    """(first line, text) of each sub-document, split exactly as conftest's YAML parser does.
-
-    conftest splits on a line that is exactly ``---`` between two line breaks (CRLF when the
-    file has any); a leading ``%`` directive stays with the first document. Other document
-    markers (``--- # comment``, a leading ``---``) are left to the YAML parser.
-    """
-    linebreak = "\r\n" if "\r\n" in text else "\n"
-    separator = f"{linebreak}---{linebreak}"
-    parts = text.split(separator)
-    if text.startswith("%") and len(parts) > 2:
-        parts = [parts[0] + separator + parts[1], *parts[2:]]
-    elif text.startswith("%") or len(parts) <= 1:
-        return [(1, text)]
-    result: list[tuple[int, str]] = []
-    line = 1
-    for part in parts:
-        result.append((line, part))
-        line += part.count("\n") + 2  # the separator's own line and the break before it
-    return result
-
-
-def _parse_yaml_part(text: str, shown: str, first_line: int) -> Any:
-    try:
-        return parse_yaml_text(text, display=shown, error=InputError).data
-    except InputError as exc:
-        where = exc.where
-        if where and where.isdigit():
-            where = str(int(where) + first_line - 1)
-        raise InputError(exc.message, path=shown, where=where) from None
-
-
-def parse_yaml(text: str, shown: str) -> Any:
-    parts = split_yaml_documents(text)
-    if len(parts) == 1:
-        return _parse_yaml_part(text, shown, 1)
-    return [_parse_yaml_part(part, shown, line) for line, part in parts]
-
-
-def _json_key(key: Any) -> str:
-    if isinstance(key, str):
-        return key
-    if key is None or isinstance(key, bool | int | float):
-        return json.dumps(key)
-    return str(key)
-
-
-def to_json_value(value: Any, shown: str, budget: int = MAX_DOCUMENT_VALUES) -> Any:
-    """A JSON-compatible copy of a parsed YAML value, refusing alias bombs and cycles.
-
-    YAML maps may have non-string keys (converted to strings, as conftest's YAML library does)
-    and timestamps (written in ISO 8601 form).
-    """
-    remaining = [budget]
-
-    def convert(item: Any, depth: int) -> Any:
-        remaining[0] -= 1
-        if remaining[0] < 0:
-            raise InputError(
-                f"document expands to more than {budget} values (YAML aliases?)", path=shown
-            )
-        if isinstance(item, str) or item is None or isinstance(item, bool | int):
-            return item
-        if depth > 512:
-            raise InputError("document is nested too deeply", path=shown)
-        if isinstance(item, dict):
-            return {_json_key(k): convert(v, depth + 1) for k, v in item.items()}
-        if isinstance(item, list | tuple):
-            return [convert(v, depth + 1) for v in item]
-        if isinstance(item, float):
-            if item != item or item in (float("inf"), float("-inf")):
-                raise InputError(f"{item} has no JSON form", path=shown)
-            return item
-        if isinstance(item, datetime | date):
-            return item.isoformat()
-        if isinstance(item, bytes):
-            return item.decode("utf-8", "replace")
-        return str(item)
-
-    try:
-        return convert(value, 0)
-    except RecursionError:
-        raise InputError("document is nested too deeply", path=shown) from None
-
-
-def parse_input(shown: str, raw: bytes, parser: str | None) -> ParsedFile:
+def parse_input(
+    shown: str, raw: bytes, parser: str | None, proto_dirs: tuple[str, ...] = ()
+) -> ParsedFile:
     """Parse one input as conftest would: by --parser, else by the file's name."""
-    chosen = parser or conftest_parser_for(shown)
-    if chosen is None:
-        ext = Path(shown).suffix[1:]
-        raise InputError(
-            f"unknown file type {ext or '(no extension)'!r}; "
-            "gatekeeper check reads .json, .yaml and .yml files (or use --parser)",
-            path=shown,
-        )
-    if chosen not in PARSERS:
-        raise InputError(
-            f"conftest would read this file with its {chosen} parser; "
-            "gatekeeper check reads only JSON and YAML",
-            path=shown,
-        )
-    text = _decode(raw, shown)
-    if chosen == "json":
-        value = parse_json(shown, text)
-    else:
-        value = to_json_value(parse_yaml(text, shown), shown)
+    path = None if shown == STDIN else Path(shown)
+    value = parse_document(raw, Source(shown, path, proto_dirs), parser)
     # conftest evaluates every element of a top-level list as its own document (multi-document
-    # YAML arrives as a list too), aggregating the results under the file name.
+    # YAML arrives as a list too, and so does a Dockerfile's list of instructions), aggregating
+    # the results under the file name.
     if isinstance(value, list):
         return ParsedFile(shown, tuple(value))
     return ParsedFile(shown, (value,))
@@ -346,9 +213,8 @@ def parse_input(shown: str, raw: bytes, parser: str | None) -> ParsedFile:
 
 def read_inputs(request: CheckRequest) -> tuple[ParsedFile, ...]:
     if request.parser is not None and request.parser not in PARSERS:
-        known = "supported by conftest only" if request.parser in CONFTEST_PARSERS else "unknown"
         raise ConfigError(
-            f"--parser {request.parser}: {known}; gatekeeper check parses: {', '.join(PARSERS)}"
+            f"--parser {request.parser}: unknown parser; known: {', '.join(parser_names())}"
         )
     parsed: list[ParsedFile] = []
     for path in expand_paths(request.files, request.ignore):
@@ -356,12 +222,13 @@ def read_inputs(request: CheckRequest) -> tuple[ParsedFile, ...]:
             raw = request.stdin if request.stdin is not None else b""
             if len(raw) > request.max_bytes:
                 raise InputError(f"over the limit of {request.max_bytes} bytes", path="stdin")
-            item = parse_input(STDIN, raw, request.parser)
+            item = parse_input(STDIN, raw, request.parser, request.proto_dirs)
             if request.stdin_filename:
                 item = replace(item, name=request.stdin_filename)
             parsed.append(item)
         else:
-            parsed.append(parse_input(path, _read_file(path, request.max_bytes), request.parser))
+            raw = _read_file(path, request.max_bytes)
+            parsed.append(parse_input(path, raw, request.parser, request.proto_dirs))
     return tuple(parsed)
 
 
@@ -375,72 +242,6 @@ def combine_inputs(files: Sequence[ParsedFile]) -> ParsedFile:
 # --------------------------------------------------------------------------------------------
 # Namespaces and rules
 # --------------------------------------------------------------------------------------------
-
-
-def _has_wildcard(patterns: Sequence[str]) -> bool:
-    return any(ch in p for p in patterns for ch in "*?[")
-
-
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Go's path.Match syntax (``*``, ``?``, ``[...]``/``[^...]``, ``\\`` escapes) as a regex."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "*":
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "\\" and i + 1 < len(pattern):
-            i += 1
-            out.append(re.escape(pattern[i]))
-        elif ch == "[":
-            end = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("^", "]") else i + 1)
-            if end < 0:
-                raise ConfigError(f"namespace pattern {pattern!r}: unterminated '['")
-            body = pattern[i + 1 : end]
-            negate = body.startswith("^")
-            body = body[1:] if negate else body
-            if not body:
-                raise ConfigError(f"namespace pattern {pattern!r}: empty character class")
-            escaped = "".join("\\" + c if c in "\\]^[" else c for c in body)
-            out.append(f"[{'^' if negate else ''}{escaped}]")
-            i = end
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
-def select_namespaces(
-    packages: Sequence[str], patterns: Sequence[str], all_namespaces: bool
-) -> tuple[str, ...]:
-    """conftest runner/test.go: all packages, or the glob matches, or the literal list.
-
-    Unlike conftest, a namespace (or pattern) that names no package is an error: conftest
-    would report "0 tests" for it and exit 0, a gate that passes without checking anything.
-    """
-    if all_namespaces:
-        return tuple(packages)
-    if not patterns:
-        raise ConfigError("no namespace given")
-    if not _has_wildcard(patterns):
-        for name in patterns:
-            if name not in packages:
-                raise PolicyError(
-                    f"namespace '{name}' matches no package in the policies "
-                    f"(packages: {', '.join(packages) or 'none'}); "
-                    "use -n/--namespace or --all-namespaces"
-                )
-        return tuple(patterns)
-    regexes = [glob_regex(p) for p in patterns]
-    selected = tuple(p for p in packages if any(rx.match(p) for rx in regexes))
-    if not selected:
-        raise PolicyError(
-            f"namespace patterns {', '.join(patterns)} match no package in the policies "
-            f"(packages: {', '.join(packages) or 'none'})"
-        )
-    return selected
 
 
 @dataclass(frozen=True)
@@ -463,23 +264,12 @@ def namespace_rules(bundle: PolicyBundle, namespace: str) -> NamespaceRules:
             continue
         for definition in scan_rego(module.source, module.path).definitions:
             name = definition.name
-            if definition.is_function or not (_FAILURE_RE.match(name) or _WARNING_RE.match(name)):
+            if definition.is_function or not (is_failure_rule(name) or is_warning_rule(name)):
                 continue
             count += 1
             if name not in names:
                 names.append(name)
     return NamespaceRules(namespace, tuple(names), count)
-
-
-def exception_rule_name(rule: str) -> str:
-    """The name conftest looks up in ``exception`` for ``rule`` (policy/engine.go
-    removeRulePrefix): "" for bare deny/violation/warn, prefixes trimmed in turn otherwise.
-    gatekeeper.gate.evaluate.exception_name differs on both points, hence this function."""
-    if rule in ("deny", "violation", "warn"):
-        return ""
-    for prefix in ("violation_", "deny_", "warn_"):
-        rule = rule.removeprefix(prefix)
-    return rule
 
 
 # --------------------------------------------------------------------------------------------
@@ -563,24 +353,6 @@ def rule_messages(value: Any, query: str) -> list[Message | None]:
     return messages
 
 
-def exception_matches(value: Any, name: str) -> int:
-    """How many solutions conftest's ``data.<ns>.exception[_][_] == "<name>"`` query has."""
-    if isinstance(value, dict):
-        outer: list[Any] = list(value.values())
-    elif isinstance(value, list):
-        outer = value
-    else:
-        return 0
-    count = 0
-    for entry in outer:
-        # `[_]` iterates an array's items or an object's values; on anything else it is
-        # undefined, so a set of plain strings exempts nothing (as in conftest).
-        inner = list(entry.values()) if isinstance(entry, dict) else entry
-        if isinstance(inner, list):
-            count += sum(1 for v in inner if v == name)
-    return count
-
-
 def tally_document(values: Mapping[str, Any], ns: NamespaceRules, tally: _Tally) -> None:
     """Add one document's results for one namespace, counted as conftest's Engine.check."""
     exception_value = values.get(ns.exception_query)
@@ -601,7 +373,7 @@ def tally_document(values: Mapping[str, Any], ns: NamespaceRules, tally: _Tally)
         for result in results:
             if result is None:
                 successes += 1
-            elif _FAILURE_RE.match(rule):
+            elif is_failure_rule(rule):
                 failures.append(result)
             else:
                 warnings.append(result)
@@ -649,10 +421,16 @@ def _evaluate_all(
     units: Sequence[_Unit],
     queries: tuple[str, ...],
     timeout: float,
-) -> list[tuple[dict[str, Any], tuple[str, ...]]]:
-    def run(unit: _Unit) -> tuple[dict[str, Any], tuple[str, ...]]:
-        result = engine.evaluate(unit.bundle, unit.input_json, queries, timeout=timeout)
-        return result.values, result.prints
+    trace: bool = False,
+) -> list[tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]]:
+    def run(unit: _Unit) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
+        if trace:
+            result = engine.evaluate(
+                unit.bundle, unit.input_json, queries, timeout=timeout, trace=True
+            )
+        else:
+            result = engine.evaluate(unit.bundle, unit.input_json, queries, timeout=timeout)
+        return result.values, result.prints, result.trace
 
     if len(units) <= 1:
         return [run(u) for u in units]
@@ -670,7 +448,10 @@ def run_check(
     if request.combine:
         files = (combine_inputs(files),)
     engine = engine_factory(request.engine)
-    bundle = load_bundle(request.policies, data_paths=request.data)
+    policy_files = conftest_policy_files(request.policies)
+    bundle = load_bundle(policy_files, data_paths=request.data)
+    if request.capabilities is not None:
+        check_capabilities(bundle, request.capabilities)
     packages = sorted({m.package for m in bundle.modules if not m.is_test})
     namespaces = select_namespaces(packages, request.namespaces, request.all_namespaces)
     rules = {ns: namespace_rules(bundle, ns) for ns in dict.fromkeys(namespaces)}
@@ -688,21 +469,87 @@ def run_check(
         )
     )
     units = list(_units(files, bundle))
-    evaluated = _evaluate_all(engine, units, queries, request.timeout)
+    evaluated = _evaluate_all(engine, units, queries, request.timeout, request.trace)
+    trace_lines: list[str] = []
 
     tallies = {(ns, i): _Tally() for ns in rules for i in range(len(files))}
     first_namespace = namespaces[0]
-    for unit, (values, prints) in zip(units, evaluated, strict=True):
+    for unit, (values, prints, traced) in zip(units, evaluated, strict=True):
+        trace_lines.extend(traced)
         for ns, ns_rules in rules.items():
             tally_document(values, ns_rules, tallies[(ns, unit.file_index)])
-        tallies[(first_namespace, unit.file_index)].outputs.extend(prints)
+        tallies[(first_namespace, unit.file_index)].outputs.extend(
+            _print_location(p, policy_files) for p in prints
+        )
     # conftest's order: namespaces outermost, then files.
     results = tuple(
         tallies[(ns, i)].freeze(files[i].name, ns) for ns in namespaces for i in range(len(files))
     )
-    return CheckReport(results=results, namespaces=namespaces, engine=request.engine)
+    return CheckReport(
+        results=results, namespaces=namespaces, engine=request.engine, trace=tuple(trace_lines)
+    )
+
+
+def conftest_policy_files(paths: Sequence[str]) -> list[str]:
+    """The policy paths as conftest loads them: the ``.rego`` files of each directory (data
+    files inside policy directories are not policy, conftest ignores them), files and bundles
+    as given. Each module is then shown by its path as given (``PRNT policy/main.rego:4``)."""
+    files: list[str] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(str(p) for p in path.rglob("*.rego") if p.is_file())
+            files.extend(found or [given])  # none: the loader names the empty directory
+        else:
+            files.append(given)
+    return files
+
+
+def _print_location(printed: str, policy_files: Sequence[str]) -> str:
+    """The policy loader shows a lone ``.rego`` file by its base name; conftest's ``PRNT``
+    line shows it as given."""
+    if len(policy_files) == 1 and policy_files[0].endswith(".rego"):
+        name = Path(policy_files[0]).name
+        if printed.startswith(name + ":"):
+            return policy_files[0] + printed[len(name) :]
+    return printed
 
 
 def _short(value: Any) -> str:
     text = json.dumps(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+# A call: a dotted name followed by "(" (keywords and our own functions filtered below).
+_CALL_RE = re.compile(r"(?<![\w.])([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)\s*\(")
+_NOT_CALLS = frozenset({"if", "contains", "in", "not", "some", "every", "with", "else"})
+
+
+def check_capabilities(bundle: PolicyBundle, capabilities_path: str) -> None:
+    """conftest --capabilities: a policy calling a builtin the capabilities file does not
+    list is refused before evaluation, as OPA's compiler does ("undefined function")."""
+    try:
+        document = json.loads(Path(capabilities_path).read_text(encoding="utf-8"))
+        allowed = {str(b["name"]) for b in document.get("builtins", [])}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"not an OPA capabilities file: {exc}", path=capabilities_path) from None
+    defined = {d.name for m in bundle.modules for d in scan_rego(m.source, m.path).definitions}
+    problems: list[PolicyError] = []
+    for module in bundle.modules:
+        for number, line in enumerate(module.source.split("\n"), start=1):
+            code = re.sub(r'"(?:[^"\\]|\\.)*"|`[^`]*`', '""', line).split("#", 1)[0]
+            for match in _CALL_RE.finditer(code):
+                name = match.group(1)
+                if name in _NOT_CALLS or name in allowed or name.split(".")[-1] in defined:
+                    continue
+                problems.append(
+                    PolicyError(
+                        f"rego_type_error: undefined function {name}",
+                        path=module.path,
+                        where=str(number),
+                    )
+                )
+    if problems:
+        first = problems[0]
+        first.errors = problems  # type: ignore[attr-defined]
+        raise first

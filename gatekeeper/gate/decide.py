@@ -19,6 +19,7 @@ from typing import Any
 
 from gatekeeper.gate.evaluate import evaluate_rules, select_rules
 from gatekeeper.gate.input import rfc3339, sha256_text
+from gatekeeper.gate.requirements import missing_evidence
 from gatekeeper.gate.waivers import apply_waivers
 from gatekeeper.model import (
     BundleInfo,
@@ -34,6 +35,7 @@ from gatekeeper.model import (
     Violation,
     Waiver,
 )
+from gatekeeper.policy.builtins import check_builtins
 from gatekeeper.policy.bundle import PolicyBundle
 from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S
 from gatekeeper.policy.engines.registry import DEFAULT_ENGINE, get_engine
@@ -49,6 +51,9 @@ class DecideOptions:
     fail_on: Level = Level.DENY
     timeout: float = DEFAULT_TIMEOUT_S
     now: datetime | None = None
+    allow_network_builtins: bool = False
+    # Evidence kinds the release must come with (gatekeeper.gate.requirements); empty: none.
+    required_evidence: tuple[str, ...] = ()
 
 
 def decide(
@@ -61,6 +66,7 @@ def decide(
     inputs: Sequence[EvidenceRef] = (),
     ingest_ms: float = 0.0,
     started: float | None = None,
+    present_evidence: Sequence[str] | None = None,
 ) -> Decision:
     """Judge ``gate_input`` (the document policies see as ``input``: a GateInput, a mapping,
     or its JSON text) with ``bundle``.
@@ -68,7 +74,9 @@ def decide(
     ``release`` defaults to the GateInput's own; ``inputs`` are the evidence files' references
     and ``ingest_ms`` the time spent reading them, both recorded in the decision as given;
     ``started`` (a ``time.perf_counter()`` value) is when the caller began, so ``total_ms``
-    counts the whole run, not only this call.
+    counts the whole run, not only this call. ``present_evidence`` are the evidence kinds the
+    input holds (default: a GateInput's ``evidence_kinds``; None: unknown, so no rule is
+    marked not assessed, and every required kind counts as missing).
     """
     if started is None:
         started = time.perf_counter() - ingest_ms / 1000
@@ -78,10 +86,30 @@ def decide(
     if release is None:
         release = gate_input.release if isinstance(gate_input, GateInput) else Release()
 
+    if present_evidence is None and isinstance(gate_input, GateInput):
+        present_evidence = gate_input.evidence_kinds
+
     engine = get_engine(options.engine)
+    # Before the engine sees the bundle: a builtin it lacks would make a rule silently not fire.
+    check_builtins(bundle, engine, allow_network=options.allow_network_builtins)
     rules = select_rules(bundle, options.namespaces)
-    evaluation = evaluate_rules(bundle, engine, rules, input_json, timeout=options.timeout)
-    waiver_outcome = apply_waivers(evaluation.violations, waivers, now=now)
+    evaluation = evaluate_rules(
+        bundle,
+        engine,
+        rules,
+        input_json,
+        timeout=options.timeout,
+        present_evidence=present_evidence,
+    )
+    violations = evaluation.violations
+    rule_results = evaluation.rules
+    if options.required_evidence:
+        missing, requirement = missing_evidence(
+            options.required_evidence, present_evidence or (), environment=release.environment
+        )
+        violations = (*missing, *violations)
+        rule_results = (requirement, *rule_results)
+    waiver_outcome = apply_waivers(violations, waivers, now=now)
 
     active = waiver_outcome.active
     failures = sum(1 for v in active if v.level is Level.DENY)
@@ -93,8 +121,9 @@ def decide(
         fail_on=options.fail_on,
         release=release,
         summary=Summary(
-            rules=len(evaluation.rules),
-            passed=sum(1 for r in evaluation.rules if r.passed),
+            rules=len(rule_results),
+            passed=sum(1 for r in rule_results if r.passed),
+            not_assessed=sum(1 for r in rule_results if not r.assessed),
             failures=failures,
             warnings=warnings,
             waived=len(waiver_outcome.waived),
@@ -104,7 +133,9 @@ def decide(
         waived=waiver_outcome.waived,
         expired_waivers=waiver_outcome.expired,
         stale_waivers=waiver_outcome.stale,
-        rules=evaluation.rules,
+        waiver_coverage=waiver_outcome.coverage(),
+        required_evidence=options.required_evidence,
+        rules=rule_results,
         inputs=tuple(inputs),
         input_digest=sha256_text(input_json),
         policy_bundle=BundleInfo(
@@ -143,4 +174,37 @@ def sorted_violations(violations: Sequence[Violation]) -> tuple[Violation, ...]:
             violations,
             key=lambda v: (v.level is not Level.DENY, -v.severity.rank, v.policy, v.subject or ""),
         )
+    )
+
+
+def error_decision(
+    message: str,
+    *,
+    release: Release | None = None,
+    engine: str = DEFAULT_ENGINE,
+    inputs: Sequence[EvidenceRef] = (),
+    now: datetime | None = None,
+) -> Decision:
+    """A void decision: the gate could not judge (bad input, policy or engine error). Reports
+    of it say what went wrong, so CI's upload step and test widget show the error instead of
+    failing a second time on a missing file; the exit code stays 2/3."""
+    return Decision(
+        decision_id=str(uuid.uuid4()),
+        created_at=rfc3339(now or datetime.now(UTC)),
+        outcome=Outcome.ERROR,
+        release=release or Release(),
+        summary=Summary(),
+        inputs=tuple(inputs),
+        input_digest="",
+        policy_bundle=BundleInfo(revision="", digest=""),
+        engine=EngineInfo(name=engine, version=""),
+        errors=(message,),
+    )
+
+
+def void_decision(decision: Decision, reason: str) -> Decision:
+    """``decision`` made void (outcome ``error``) because of ``reason``, e.g. it could not be
+    recorded in the ledger: what it found is kept, but it must not read as a pass."""
+    return decision.model_copy(
+        update={"outcome": Outcome.ERROR, "errors": (*decision.errors, reason)}
     )

@@ -9,7 +9,6 @@ or a single string, or a boolean. ``exception`` rules exempt rules by name (the 
 
 from __future__ import annotations
 
-import fnmatch
 import re
 import time
 from collections.abc import Sequence
@@ -18,33 +17,28 @@ from typing import Any
 
 from gatekeeper.errors import PolicyError
 from gatekeeper.model import Level, PolicyInfo, RuleLocation, RuleResult, Severity, Violation
+from gatekeeper.policy import conventions
 from gatekeeper.policy.bundle import PolicyBundle, RegoModule, RuleHead
 from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S, Engine
 from gatekeeper.policy.metadata import merge_policy_info
 
-_RULE_KINDS: tuple[tuple[str, Level], ...] = (
-    ("deny", Level.DENY),
-    ("violation", Level.DENY),
-    ("warn", Level.WARN),
-)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KNOWN_FIELDS = {"msg", "subject", "evidence", "severity", "remediation"}
 
 
 def rule_level(name: str) -> Level | None:
-    """The level of a gate rule by its name, or None when the rule is not a gate rule."""
-    for prefix, level in _RULE_KINDS:
-        if name == prefix or name.startswith(prefix + "_"):
-            return level
-    return None
+    """The level of a gate rule by its name (conftest's convention, policy/conventions.py),
+    or None when the rule is not a gate rule."""
+    level = conventions.rule_level(name)
+    if level is None:
+        return None
+    return Level.DENY if level == "deny" else Level.WARN
 
 
 def exception_name(rule: str) -> str:
-    """The name an ``exception`` rule uses for ``rule`` (conftest: prefix removed)."""
-    for prefix, _ in _RULE_KINDS:
-        if rule.startswith(prefix + "_"):
-            return rule[len(prefix) + 1 :]
-    return rule
+    """The name an ``exception`` rule uses for ``rule`` (conftest: prefix removed, "" for a
+    bare deny/violation/warn)."""
+    return conventions.exception_rule_name(rule)
 
 
 def data_ref(package: str, rule: str | None = None) -> str:
@@ -83,13 +77,8 @@ def select_rules(bundle: PolicyBundle, namespaces: Sequence[str] = ()) -> tuple[
     modules = [m for m in bundle.modules if not m.is_test]
     packages = sorted({m.package for m in modules})
     if namespaces:
-        for pattern in namespaces:
-            if not any(fnmatch.fnmatchcase(p, pattern) for p in packages):
-                known = ", ".join(packages) or "none"
-                raise PolicyError(
-                    f"namespace '{pattern}' matches no package in the bundle (packages: {known})"
-                )
-        selected = {p for p in packages if any(fnmatch.fnmatchcase(p, n) for n in namespaces)}
+        # The -n glob dialect of `check` too (Go path.Match); a pattern matching nothing fails.
+        selected = set(conventions.match_namespaces(packages, namespaces))
     else:
         selected = set(packages)
 
@@ -135,7 +124,10 @@ def evaluate_rules(
     input_json: str,
     *,
     timeout: float = DEFAULT_TIMEOUT_S,
+    present_evidence: Sequence[str] | None = None,
 ) -> Evaluation:
+    """Evaluate ``rules``. With ``present_evidence`` (the evidence kinds given), a rule whose
+    METADATA requires an absent kind and that found nothing is recorded as not assessed."""
     packages = sorted({r.package for r in rules})
     exception_queries = {p: data_ref(p, "exception") for p in packages}
     queries = tuple(r.query for r in rules) + tuple(exception_queries.values())
@@ -144,7 +136,7 @@ def evaluate_rules(
     elapsed_ms = (time.perf_counter() - started) * 1000
 
     exempted: dict[str, set[str]] = {
-        package: _exception_names(result.values.get(query), query)
+        package: conventions.exempted_rule_names(result.values.get(query), query)
         for package, query in exception_queries.items()
     }
     violations: list[Violation] = []
@@ -157,6 +149,11 @@ def evaluate_rules(
             exceptions += max(len(items), 1)
         else:
             violations.extend(items)
+        missing = (
+            tuple(k for k in rule.info.requires if k not in present_evidence)
+            if present_evidence is not None
+            else ()
+        )
         rule_results.append(
             RuleResult(
                 policy=rule.info.id,
@@ -168,6 +165,8 @@ def evaluate_rules(
                 violations=0 if is_exempt else len(items),
                 exempted=is_exempt,
                 location=rule.location,
+                assessed=not (missing and not items),
+                missing_evidence=missing if not items else (),
             )
         )
     return Evaluation(
@@ -176,21 +175,6 @@ def evaluate_rules(
         exceptions=exceptions,
         elapsed_ms=elapsed_ms,
     )
-
-
-def _exception_names(value: Any, query: str) -> set[str]:
-    if value is None:
-        return set()
-    if not isinstance(value, list):
-        raise PolicyError(f"{query} must be a set of rule-name lists, got {type(value).__name__}")
-    names: set[str] = set()
-    for item in value:
-        entries = item if isinstance(item, list) else [item]
-        for entry in entries:
-            if not isinstance(entry, str):
-                raise PolicyError(f"{query} must contain rule names (strings), got {entry!r}")
-            names.add(entry)
-    return names
 
 
 def _result_items(value: Any, rule: GateRule) -> list[Violation]:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from gatekeeper.errors import InputError
 from gatekeeper.evidence import MergedEvidence
+from gatekeeper.gate.requirements import present_evidence_kinds
 from gatekeeper.loading import load_yaml_file
 from gatekeeper.model import CiContext, Context, GateInput, Release
 
@@ -96,7 +97,7 @@ def build_gate_input(
     now: datetime,
     env: Mapping[str, str],
 ) -> GateInput:
-    return GateInput(
+    gate_input = GateInput(
         release=release,
         components=evidence.components,
         vulnerabilities=evidence.vulnerabilities,
@@ -106,6 +107,7 @@ def build_gate_input(
         context=Context(time=rfc3339(now), ci=ci_context(env)),
         evidence=evidence.refs,
     )
+    return gate_input.model_copy(update={"evidence_kinds": present_evidence_kinds(gate_input)})
 
 
 def rfc3339(moment: datetime) -> str:

@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gatekeeper.config import DEFAULT_EVIDENCE_REQUIREMENTS
 from gatekeeper.errors import InputError
 from gatekeeper.evidence import gc_paused, load_evidence
 from gatekeeper.gate.decide import DecideOptions, decide
 from gatekeeper.gate.input import build_gate_input, load_release
+from gatekeeper.gate.locations import attach_declarations
+from gatekeeper.gate.requirements import required_evidence
 from gatekeeper.gate.waivers import default_waivers_path, load_waivers
 from gatekeeper.model import Decision, GateInput, Level, Release, Waiver
 from gatekeeper.policy.bundle import PolicyBundle, builtin_policy_dir, load_bundle
@@ -34,6 +37,10 @@ class GateRequest:
     validate: bool = False
     max_waiver_days: int = 90
     timeout: float = DEFAULT_TIMEOUT_S
+    allow_network_builtins: bool = False
+    evidence_requirements: Mapping[str, Sequence[str]] = field(
+        default_factory=lambda: dict(DEFAULT_EVIDENCE_REQUIREMENTS)
+    )
     now: datetime | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path = field(default_factory=Path.cwd)
@@ -89,11 +96,19 @@ def _run_gate(request: GateRequest) -> GateResult:
             fail_on=request.fail_on,
             timeout=request.timeout,
             now=now,
+            allow_network_builtins=request.allow_network_builtins,
+            required_evidence=required_evidence(release.environment, request.evidence_requirements),
         ),
         release=release,
         inputs=evidence.refs,
         ingest_ms=ingest_ms,
         started=started,
+        present_evidence=gate_input.evidence_kinds,
+    )
+    decision = attach_declarations(
+        decision,
+        cwd=request.cwd,
+        release_file=Path(request.release_file) if request.release_file else None,
     )
     return GateResult(
         decision=decision, gate_input=gate_input, input_json=input_json, bundle=bundle

@@ -6,7 +6,8 @@ until it expires. Expired waivers never apply and are reported; unexpired waiver
 nothing are reported as stale so that they get cleaned up.
 
 Loading is strict because a waiver turns a failing gate into a passing one: unknown keys,
-duplicate ids, missing approvals, blanket waivers and expiry dates beyond the allowed maximum
+duplicate ids, missing approvals, waivers broader than one policy family and one concrete
+subject (see :func:`waiver_scope_problem`) and expiry dates beyond the allowed maximum
 are all a :class:`~gatekeeper.errors.WaiverError` (exit 2) naming the file, the waiver and the
 field.
 """
@@ -34,7 +35,7 @@ from gatekeeper.config import (
     unknown_key_message,
 )
 from gatekeeper.errors import InputError
-from gatekeeper.model import Violation, WaivedViolation, Waiver
+from gatekeeper.model import Violation, WaivedViolation, Waiver, WaiverCoverage
 
 
 class WaiverError(InputError):
@@ -55,6 +56,18 @@ class WaiverOutcome:
     waived: tuple[WaivedViolation, ...]
     expired: tuple[Waiver, ...]  # expired waivers, matched or not: they never apply
     stale: tuple[Waiver, ...]  # unexpired waivers that matched no violation
+
+    def coverage(self) -> tuple[WaiverCoverage, ...]:
+        """How many violations each waiver waived, in first-waived order."""
+        counts: dict[str, int] = {}
+        by_id: dict[str, Waiver] = {}
+        for item in self.waived:
+            counts[item.waiver.id] = counts.get(item.waiver.id, 0) + 1
+            by_id[item.waiver.id] = item.waiver
+        return tuple(
+            WaiverCoverage(id=wid, policy=by_id[wid].policy, violations=n)
+            for wid, n in counts.items()
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,15 +247,57 @@ def _check_matchers(
             ("waivers", index),
             f"{label}: needs at least one of {', '.join(MATCHERS)} to say what it waives",
         )
-    # A waiver of any policy for anything would switch the gate off; nobody should approve that
-    # by accident.
-    if _matches_anything(entry.policy) and all(_matches_anything(v) for v in given.values()):
-        raise _error(
-            document,
-            display,
-            ("waivers", index, "policy"),
-            f"{label}: policy: waives every violation; narrow the policy or the matchers",
+    # A waiver turns a failing gate into a passing one, so it must say narrowly what it waives:
+    # a glob that could match everything (or a whole library) is refused, not interpreted.
+    for name, value in (("policy", entry.policy), *given.items()):
+        problem = waiver_scope_problem(name, value)
+        if problem:
+            raise _error(document, display, ("waivers", index, name), f"{label}: {name}: {problem}")
+
+
+# A policy family: a literal prefix of at least two segments (GK-VULN-), then one trailing '*'.
+_POLICY_FAMILY = re.compile(r"[A-Za-z0-9_]+(?:[-./][A-Za-z0-9_]+)+[-./]\*")
+
+
+def waiver_scope_problem(matcher: str, pattern: str) -> str | None:
+    """Why ``pattern`` is too broad for the waiver key ``matcher``, or None when it is narrow
+    enough. The rules (docs/waivers.md): ``policy`` is an exact id or a family such as
+    ``GK-VULN-*``; ``subject`` is a concrete subject or a purl (a purl without ``@version``
+    covers every version of that one package); ``vulnerability`` and ``fingerprint`` are exact;
+    ``path`` may glob, below a literal first directory."""
+    globbed = not _GLOB_CHARS.isdisjoint(pattern)
+    if matcher == "policy":
+        if not globbed or _POLICY_FAMILY.fullmatch(pattern):
+            return None
+        return (
+            f"{pattern!r} is too broad: give an exact policy id (GK-VULN-001) or a family "
+            "with a literal prefix of two segments (GK-VULN-*)"
         )
+    if matcher == "subject":
+        if globbed:
+            return (
+                f"{pattern!r} is a glob: give a concrete subject, or a purl without @version "
+                "to cover every version of one package (pkg:pypi/requests)"
+            )
+        if pattern.startswith("pkg:") and not _purl_has_name(pattern):
+            return f"{pattern!r} names no package: a purl needs a type and a name"
+        return None
+    if matcher == "path":
+        first = _normalize_path(pattern).split("/", 1)[0]
+        if not first or not _GLOB_CHARS.isdisjoint(first) or first in {".", ".."}:
+            return (
+                f"{pattern!r} is too broad: start with a literal directory or file (src/legacy/**)"
+            )
+        return None
+    if globbed:
+        return f"{pattern!r}: {matcher} is compared exactly; glob characters are not allowed"
+    return None
+
+
+def _purl_has_name(purl: str) -> bool:
+    key, _version = _purl_key(purl)
+    purl_type, _, name = key.partition("/")
+    return purl_type != "pkg:" and bool(name.strip("/"))
 
 
 def _check_dates(
@@ -369,7 +424,7 @@ def _subject_matches(pattern: str, violation: Violation) -> bool:
             if found[0] == wanted[0] and (wanted[1] is None or wanted[1] == found[1]):
                 return True
         return False
-    return any(fnmatchcase(text, pattern) for text in texts)
+    return pattern in texts
 
 
 def _purl_key(purl: str) -> tuple[str, str | None]:
@@ -466,10 +521,6 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
             out.append(re.escape(char))
             i += 1
     return re.compile("".join(out), re.DOTALL)
-
-
-def _matches_anything(pattern: str) -> bool:
-    return bool(pattern) and set(pattern) <= {"*"}
 
 
 def _as_list(value: Any) -> list[object]:

@@ -117,7 +117,10 @@ def oscal_assessment_results(report: ComplianceReport) -> dict[str, Any]:
     findings: list[dict[str, Any]] = []
     for control in report.controls:
         failed = control.count("fail")
-        state = "not-satisfied" if failed else "satisfied"
+        unassessed = control.count("not assessed")
+        # OSCAL has no "unknown" state: a control whose policies judged nothing on some release
+        # is not shown as satisfied.
+        state = "not-satisfied" if failed or unassessed else "satisfied"
         related = [
             {"observation-uuid": _uuid("observation", r.decision_id)}
             for r, result in zip(report.releases, control.results, strict=True)
@@ -132,7 +135,8 @@ def oscal_assessment_results(report: ComplianceReport) -> dict[str, Any]:
                 "description": (
                     f"Checked by {', '.join(control.policies)} on "
                     f"{len(related)} releases: {control.count('pass')} pass, {failed} fail, "
-                    f"{control.count('warn')} warn, {control.count('waived')} waived."
+                    f"{control.count('warn')} warn, {control.count('waived')} waived, "
+                    f"{unassessed} not assessed (evidence missing)."
                 ),
                 "target": {
                     "type": "objective-id",

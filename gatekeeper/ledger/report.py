@@ -180,15 +180,18 @@ def _release_row(stored: StoredDecision) -> ReleaseRow:
 
 
 def _control_result(decision: Decision, control: str) -> str:
-    evaluated = any(control in r.controls for r in decision.rules)
+    rules = [r for r in decision.rules if control in r.controls]
     active = [v for v in decision.violations if control in v.controls]
     if any(v.level is Level.DENY for v in active):
         return "fail"
     if active:
         return "warn"
+    # A control is satisfied only when every policy checking it judged something.
+    if any(not r.assessed for r in rules):
+        return "not assessed"
     if any(control in w.violation.controls for w in decision.waived):
         return "waived"
-    return "pass" if evaluated else "n/a"
+    return "pass" if rules else "n/a"
 
 
 def _controls(

@@ -15,8 +15,10 @@ from gatekeeper.model.decision import (
     Violation,
     WaivedViolation,
     Waiver,
+    WaiverCoverage,
 )
 from gatekeeper.model.gate_input import (
+    EVIDENCE_KINDS,
     GATE_INPUT_SCHEMA,
     Approval,
     Attestation,
@@ -41,6 +43,7 @@ from gatekeeper.model.gate_input import (
 
 __all__ = [
     "DECISION_SCHEMA",
+    "EVIDENCE_KINDS",
     "GATE_INPUT_SCHEMA",
     "Approval",
     "Attestation",
@@ -73,5 +76,6 @@ __all__ = [
     "Vulnerability",
     "WaivedViolation",
     "Waiver",
+    "WaiverCoverage",
     "severity_of_score",
 ]

@@ -42,6 +42,9 @@ class PolicyInfo(Frozen):
     severity: Severity = Severity.UNKNOWN
     controls: tuple[str, ...] = ()
     remediation: str | None = None
+    requires: tuple[str, ...] = Field(
+        default=(), description="evidence kinds the policy needs to judge anything (METADATA)"
+    )
 
 
 class Violation(Frozen):
@@ -59,6 +62,11 @@ class Violation(Frozen):
     remediation: str | None = None
     controls: tuple[str, ...] = ()
     location: RuleLocation | None = None
+    declared_in: RuleLocation | None = Field(
+        default=None,
+        description="the committed file (relative to working_directory) that declares what it "
+        "is about: the manifest naming the package, else the release file",
+    )
 
 
 class Waiver(Frozen):
@@ -78,6 +86,14 @@ class WaivedViolation(Frozen):
     waiver: Waiver
 
 
+class WaiverCoverage(Frozen):
+    """How many violations one waiver waived in this decision."""
+
+    id: str
+    policy: str
+    violations: int
+
+
 class RuleResult(Frozen):
     """A rule that was evaluated, whatever it found: auditors ask what was checked."""
 
@@ -90,10 +106,18 @@ class RuleResult(Frozen):
     violations: int = 0
     exempted: bool = Field(default=False, description="an exception rule exempted it")
     location: RuleLocation | None = None
+    assessed: bool = Field(
+        default=True,
+        description="false: the evidence the policy needs was missing and it found nothing, "
+        "so it judged nothing (not assessed, never passed)",
+    )
+    missing_evidence: tuple[str, ...] = Field(
+        default=(), description="the evidence kinds it needed that were not given"
+    )
 
     @property
     def passed(self) -> bool:
-        return self.violations == 0
+        return self.violations == 0 and self.assessed
 
 
 class BundleInfo(Frozen):
@@ -120,6 +144,7 @@ class Summary(Frozen):
     warnings: int = 0
     waived: int = 0
     exceptions: int = 0
+    not_assessed: int = Field(default=0, description="rules that had nothing to judge")
 
 
 class Decision(Frozen):
@@ -134,6 +159,9 @@ class Decision(Frozen):
     waived: tuple[WaivedViolation, ...] = ()
     expired_waivers: tuple[Waiver, ...] = ()
     stale_waivers: tuple[Waiver, ...] = ()
+    waiver_coverage: tuple[WaiverCoverage, ...] = Field(
+        default=(), description="per waiver that applied: how many violations it waived"
+    )
     rules: tuple[RuleResult, ...] = Field(default=(), description="every rule evaluated")
     inputs: tuple[EvidenceRef, ...] = ()
     input_digest: str = Field(description="sha256 of the canonical gate input document")
@@ -141,6 +169,14 @@ class Decision(Frozen):
     engine: EngineInfo
     timings: Timings = Timings()
     errors: tuple[str, ...] = ()
+    required_evidence: tuple[str, ...] = Field(
+        default=(),
+        description="evidence kinds this release's environment required (replay "
+        "applies the same requirement)",
+    )
+    working_directory: str | None = Field(
+        default=None, description="where the gate ran; declared_in paths are relative to it"
+    )
 
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)

@@ -19,6 +19,11 @@ from gatekeeper.model.base import Frozen
 GATE_INPUT_SCHEMA = "gatekeeper.input/v1"
 
 
+# What a gate can require per environment, and what a policy can say it needs (METADATA
+# custom.requires): categories of evidence, whichever tool produced them.
+EVIDENCE_KINDS = ("sbom", "vulnerability-scan", "sast", "provenance", "vex")
+
+
 class Severity(StrEnum):
     """Normalized severity, shared by vulnerabilities, findings and policies."""
 
@@ -340,6 +345,11 @@ class GateInput(Frozen):
     attestations: tuple[Attestation, ...] = ()
     context: Context
     evidence: tuple[EvidenceRef, ...] = ()
+    evidence_kinds: tuple[str, ...] = Field(
+        default=(),
+        description="categories of evidence given (sbom, vulnerability-scan, sast, provenance, "
+        "vex): what policies with METADATA custom.requires need",
+    )
 
     def to_document(self) -> dict[str, Any]:
         """The JSON-ready document (aliases applied, nulls kept)."""

@@ -29,6 +29,7 @@ from gatekeeper.loading import (
     to_json_compatible,
 )
 from gatekeeper.model import PolicyInfo
+from gatekeeper.policy.conventions import is_deciding_rule
 from gatekeeper.policy.metadata import parse_annotations
 from gatekeeper.policy.rego_source import scan_rego
 
@@ -67,7 +68,6 @@ class PolicyBundle:
 # --------------------------------------------------------------------------------------------
 
 # conftest conventions: these rule names (and name_suffix variants) make a policy decide.
-_DECIDING_RULE_RE = re.compile(r"^(deny|violation|warn)(_[A-Za-z0-9_]*)?$")
 _DATA_FILE_NAMES = frozenset({"data.json", "data.yaml", "data.yml"})
 _DATA_SUFFIXES = (".json", ".yaml", ".yml")
 # An OPA bundle file is untrusted input: bound what we unpack.
@@ -439,7 +439,7 @@ def load_bundle(paths: Sequence[str], *, data_paths: Sequence[str] = ()) -> Poli
     modules = [_build_module(f) for f in files_for_modules]
     modules = _inherit_subpackage_metadata(modules, files_for_modules)
     if not any(
-        _DECIDING_RULE_RE.match(rule.name)
+        is_deciding_rule(rule.name)
         for module in modules
         if not module.is_test
         for rule in module.rules

@@ -28,10 +28,10 @@ from gatekeeper.model import PolicyInfo
 from gatekeeper.model.gate_input import Severity
 from gatekeeper.policy.bundle import PolicyBundle, RegoModule
 from gatekeeper.policy.controls import Catalogue
+from gatekeeper.policy.conventions import rule_level
 from gatekeeper.policy.metadata import Annotation, merge_policy_info, parse_annotations
 from gatekeeper.policy.rego_source import scan_rego
 
-_GATE_RULE_RE = re.compile(r"^(?P<kind>deny|violation|warn)(_[A-Za-z0-9_]*)?$")
 _SETTINGS_CALL_RE = re.compile(
     r"object\.get\(\s*(?:data\.gatekeeper\.lib\.settings|lib\.settings|data\.settings)\s*,"
     r"\s*\[(?P<keys>[^\]]*)\]\s*,\s*"
@@ -118,8 +118,8 @@ def gate_rules(bundle: PolicyBundle) -> tuple[RuleMeta, ...]:
         notes = parse_annotations(module.source, module.path)
         definitions = scan_rego(module.source, module.path).definitions
         for head in module.rules:
-            kind = _GATE_RULE_RE.match(head.name)
-            if kind is None or (module.package, head.name) in seen:
+            level = rule_level(head.name)
+            if level is None or (module.package, head.name) in seen:
                 continue
             seen.add((module.package, head.name))
             lines = {d.line for d in definitions if d.name == head.name}
@@ -133,7 +133,7 @@ def gate_rules(bundle: PolicyBundle) -> tuple[RuleMeta, ...]:
                     module=module,
                     name=head.name,
                     line=head.line,
-                    level="warn" if kind.group("kind") == "warn" else "deny",
+                    level=level,
                     package_note=package_note,
                     rule_note=rule_note,
                     info=merge_info(package_note, rule_note, module.package),

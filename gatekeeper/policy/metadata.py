@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from gatekeeper.errors import PolicyError
-from gatekeeper.model import PolicyInfo
+from gatekeeper.model import EVIDENCE_KINDS, PolicyInfo
 from gatekeeper.model.gate_input import Severity
 
 SCOPES = ("package", "rule", "document", "subpackages")
@@ -36,6 +36,7 @@ class Annotation:
     severity: Severity = Severity.UNKNOWN
     controls: tuple[str, ...] = ()
     remediation: str | None = None
+    requires: tuple[str, ...] = ()
     # The whole annotation as written, for fields beyond the ones modelled (custom.*, authors…).
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -47,6 +48,7 @@ class Annotation:
             severity=self.severity,
             controls=self.controls,
             remediation=self.remediation,
+            requires=self.requires,
         )
 
 
@@ -65,6 +67,7 @@ def merge_policy_info(
         severity=rule.severity if rule.severity is not Severity.UNKNOWN else base.severity,
         controls=rule.controls or base.controls,
         remediation=rule.remediation or base.remediation,
+        requires=rule.requires or base.requires,
     )
 
 
@@ -92,15 +95,27 @@ def _parse_severity(value: object, path: str, line: int) -> Severity:
     return severity
 
 
-def _parse_controls(value: object, path: str, line: int) -> tuple[str, ...]:
+def _parse_requires(value: object, path: str, line: int) -> tuple[str, ...]:
+    kinds = _parse_controls(value, path, line, key="custom.requires")
+    unknown = [k for k in kinds if k not in EVIDENCE_KINDS]
+    if unknown:
+        raise PolicyError(
+            f"METADATA `custom.requires` {unknown[0]!r} is not one of {', '.join(EVIDENCE_KINDS)}",
+            path=path,
+            where=str(line),
+        )
+    return kinds
+
+
+def _parse_controls(
+    value: object, path: str, line: int, *, key: str = "custom.controls"
+) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
         return (value,)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise PolicyError(
-            "METADATA `custom.controls` must be a list of strings", path=path, where=str(line)
-        )
+        raise PolicyError(f"METADATA `{key}` must be a list of strings", path=path, where=str(line))
     return tuple(value)
 
 
@@ -130,6 +145,7 @@ def _build(doc: object, line: int, target_line: int, is_package: bool, path: str
         severity=_parse_severity(custom.get("severity"), path, line),
         controls=_parse_controls(custom.get("controls"), path, line),
         remediation=_optional_str(custom.get("remediation"), "custom.remediation", path, line),
+        requires=_parse_requires(custom.get("requires"), path, line),
         raw=doc,
     )
 

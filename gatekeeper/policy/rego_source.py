@@ -130,3 +130,71 @@ def scan_rego(source: str, path: str) -> ScannedSource:
     if package is None:
         raise PolicyError("no `package` line", path=path)
     return ScannedSource(package, package_line, tuple(definitions))
+
+
+# A call: a (dotted) name directly followed by '('. Not preceded by a name character, a dot or
+# a closing bracket, so `x.y[0].f(` and `a.b(` after `]` are not taken for builtins.
+_CALL_RE = re.compile(rf"(?<![A-Za-z0-9_.\]\)])(?P<name>{_IDENT}(?:\.{_IDENT})*)\s*\(")
+_IMPORT_RE = re.compile(
+    rf"^import\s+(?P<ref>{_IDENT}(?:\.{_IDENT})*)(?:\s+as\s+(?P<alias>{_IDENT}))?", re.M
+)
+# Words followed by '(' that are syntax, not calls.
+_KEYWORDS = frozenset(
+    {"not", "if", "in", "contains", "else", "some", "every", "with", "as", "default", "import"}
+)
+
+
+def blank_literals(source: str) -> str:
+    """``source`` with comments and the contents of strings and raw strings replaced by spaces,
+    line structure kept, so a scan for code never sees text inside a literal."""
+    out: list[str] = []
+    in_str = in_raw = in_comment = False
+    i = 0
+    while i < len(source):
+        ch = source[i]
+        if ch == "\n":
+            in_comment = False
+            in_str = False  # an unterminated string is the engine's error; stop blanking
+            out.append(ch)
+        elif in_comment:
+            out.append(" ")
+        elif in_raw:
+            in_raw = ch != "`"
+            out.append("`" if not in_raw else " ")
+        elif in_str:
+            if ch == "\\" and i + 1 < len(source) and source[i + 1] != "\n":
+                out.append("  ")
+                i += 1
+            else:
+                in_str = ch != '"'
+                out.append('"' if not in_str else " ")
+        elif ch == "#":
+            in_comment = True
+            out.append(" ")
+        elif ch in '"`':
+            in_str, in_raw = ch == '"', ch == "`"
+            out.append(ch)
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def function_calls(source: str, defined: frozenset[str] = frozenset()) -> list[tuple[str, int]]:
+    """(name, 1-based line) of every call in ``source`` that is not to an imported ref
+    (``data.…``, an import alias) or to a rule named in ``defined`` (the package's own), i.e.
+    the candidates for builtin calls. A definition ``f(x) := …`` counts as a call of ``f``,
+    which ``defined`` then excludes."""
+    code = blank_literals(source)
+    local: set[str] = {"data", "input"}
+    for m in _IMPORT_RE.finditer(code):
+        local.add(m.group("alias") or m.group("ref").rsplit(".", 1)[-1])
+    calls: list[tuple[str, int]] = []
+    for number, text in enumerate(code.split("\n"), start=1):
+        for m in _CALL_RE.finditer(text):
+            name = m.group("name")
+            head = name.split(".", 1)[0]
+            if name in _KEYWORDS or head in local or name in defined:
+                continue
+            calls.append((name, number))
+    return calls

@@ -79,6 +79,8 @@ def summary_line(decision: Decision) -> str:
     )
     if s.exceptions:
         text += f", {plural(s.exceptions, 'exception')}"
+    if s.not_assessed:
+        text += f", {s.not_assessed} not assessed (evidence missing)"
     return text
 
 
@@ -122,7 +124,7 @@ class SourceLocation:
 
     path: str
     line: int | None
-    kind: str  # "finding" | "evidence" | "policy" | "none"
+    kind: str  # "finding" | "declared" | "evidence" | "policy" | "none"
 
 
 def _as_line(value: object) -> int | None:
@@ -164,6 +166,8 @@ def violation_location(decision: Decision, violation: Violation) -> SourceLocati
     path = violation.evidence.get("path")
     if isinstance(path, str) and path:
         return SourceLocation(path, _as_line(violation.evidence.get("line")), "finding")
+    if violation.declared_in is not None:  # a committed manifest, or the release file
+        return SourceLocation(violation.declared_in.file, violation.declared_in.line, "declared")
 
     input_paths = [ref.path for ref in decision.inputs]
     for source in _evidence_sources(violation):
@@ -215,4 +219,6 @@ def rule_status(decision: Decision, rule: RuleResult) -> str:
         return f"warned ({len(active)})"
     if waived:
         return f"waived ({len(waived)})"
+    if not rule.assessed:
+        return f"not assessed (no {', '.join(rule.missing_evidence)} evidence)"
     return "passed" if rule.passed else f"{rule.violations} violations"

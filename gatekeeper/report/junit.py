@@ -51,6 +51,7 @@ class _Case:
     policy: str
     title: str | None = None
     exempted: bool = False
+    not_assessed: tuple[str, ...] = ()  # the missing evidence kinds, when it judged nothing
     violations: list[Violation] = field(default_factory=list)
     waived: list[WaivedViolation] = field(default_factory=list)
 
@@ -66,7 +67,14 @@ def _cases(decision: Decision) -> dict[str, list[_Case]]:
     for rule in decision.rules:
         cases.setdefault(
             _key(rule),
-            _Case(rule.package, rule.rule, rule.policy, rule.title, rule.exempted),
+            _Case(
+                rule.package,
+                rule.rule,
+                rule.policy,
+                rule.title,
+                rule.exempted,
+                () if rule.assessed else rule.missing_evidence or ("required",),
+            ),
         )
     for v in sort_violations(decision.violations):
         cases.setdefault(_key(v), _Case(v.package, v.rule, v.policy, v.title)).violations.append(v)
@@ -105,7 +113,11 @@ def _testcase(parent: ET.Element, case: _Case, fail_on: Level, counts: _Counts) 
     failing = [v for v in case.violations if is_failing(v, fail_on)]
     reported = [v for v in case.violations if not is_failing(v, fail_on)]
 
-    if not case.violations and (case.waived or case.exempted):
+    if not case.violations and not case.waived and case.not_assessed:
+        message = f"not assessed: no {', '.join(case.not_assessed)} evidence was given"
+        ET.SubElement(element, "skipped", {"message": message}).text = message
+        counts.skipped += 1
+    elif not case.violations and (case.waived or case.exempted):
         if case.waived:
             waivers = ", ".join(f"{w.waiver.id} (expires {w.waiver.expires})" for w in case.waived)
             message = f"waived by {waivers}"
@@ -144,6 +156,10 @@ def _properties(parent: ET.Element, decision: Decision) -> None:
         ("gatekeeper.release", release_identity(decision.release)),
         ("gatekeeper.policy_bundle", decision.policy_bundle.revision),
         ("gatekeeper.policy_digest", decision.policy_bundle.digest),
+        *(
+            (f"gatekeeper.waiver.{c.id}.violations", str(c.violations))
+            for c in decision.waiver_coverage
+        ),
     ):
         ET.SubElement(props, "property", {"name": name, "value": value})
 

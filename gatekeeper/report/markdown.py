@@ -75,12 +75,22 @@ class MarkdownReporter:
         ]
         out.extend(
             _table(
-                ["outcome", "rules", "passed", "failures", "warnings", "waived", "exceptions"],
+                [
+                    "outcome",
+                    "rules",
+                    "passed",
+                    "not assessed",
+                    "failures",
+                    "warnings",
+                    "waived",
+                    "exceptions",
+                ],
                 [
                     [
                         f"**{status_label(decision.outcome)}**",
                         str(s.rules),
                         str(s.passed),
+                        str(s.not_assessed),
                         str(s.failures),
                         str(s.warnings),
                         str(s.waived),
@@ -131,6 +141,18 @@ class MarkdownReporter:
                         "reason",
                     ],
                     rows,
+                )
+            )
+        if decision.waiver_coverage:
+            expires = {w.waiver.id: w.waiver.expires for w in decision.waived}
+            out += [""]
+            out.extend(
+                _table(
+                    ["waiver", "policy", "violations covered", "expires"],
+                    [
+                        [code(c.id), code(c.policy), str(c.violations), cell(expires.get(c.id))]
+                        for c in decision.waiver_coverage
+                    ],
                 )
             )
         if decision.expired_waivers:

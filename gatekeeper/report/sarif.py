@@ -51,12 +51,21 @@ def _uri(path: str) -> str:
     return quote(path.replace("\\", "/"), safe="/@:+,;=-._~")
 
 
-def _physical_location(location: SourceLocation) -> dict[str, Any]:
-    uri = _uri(location.path) if location.path else "."
+SRCROOT = "SRCROOT"
+
+
+def _physical_location(location: SourceLocation, working_directory: str | None) -> dict[str, Any]:
+    path = location.path
+    if working_directory and path.startswith(working_directory.rstrip("/") + "/"):
+        path = path[len(working_directory.rstrip("/")) + 1 :]  # inside the checkout: relative
+    uri = _uri(path) if path else "."
+    artifact: dict[str, Any] = {"uri": uri}
+    if working_directory and not uri.startswith("file:"):
+        artifact["uriBaseId"] = SRCROOT  # relative to the checkout (originalUriBaseIds)
     # Code scanning anchors every alert on a region; line 1 stands for "the whole file".
     return {
         "physicalLocation": {
-            "artifactLocation": {"uri": uri},
+            "artifactLocation": artifact,
             "region": {"startLine": location.line or 1},
         }
     }
@@ -134,7 +143,7 @@ def _result(
         "ruleIndex": rules.index[violation.policy],
         "level": "error" if violation.level == Level.DENY else "warning",
         "message": {"text": f"{violation.message}{subject}\nFix: {fix_text(violation)}"},
-        "locations": [_physical_location(location)],
+        "locations": [_physical_location(location, decision.working_directory)],
         "partialFingerprints": {FINGERPRINT_KEY: violation_fingerprint(violation)},
         "properties": {
             "severity": violation.severity.value,
@@ -162,9 +171,30 @@ def _result(
     return result
 
 
+ERROR_RULE_ID = "gatekeeper/error"
+_ERROR_RULE: dict[str, Any] = {
+    "id": ERROR_RULE_ID,
+    "name": "GateError",
+    "shortDescription": {"text": "The gate could not decide (bad input, policy or engine error)"},
+    "defaultConfiguration": {"level": "error"},
+}
+
+
 def _notifications(decision: Decision) -> list[dict[str, Any]]:
-    """Waiver hygiene problems are configuration notifications, not results."""
-    notes: list[dict[str, Any]] = []
+    """Waiver hygiene problems and rules that judged nothing are configuration notifications,
+    not results."""
+    notes: list[dict[str, Any]] = [
+        {
+            "level": "warning",
+            "message": {
+                "text": f"{r.policy} ({r.package}.{r.rule}) was not assessed: no "
+                f"{', '.join(r.missing_evidence) or 'required'} evidence was given"
+            },
+            "descriptor": {"id": "not-assessed"},
+        }
+        for r in decision.rules
+        if not r.assessed
+    ]
     for w in decision.expired_waivers:
         notes.append(
             {
@@ -213,6 +243,25 @@ class SarifReporter:
             invocation["toolExecutionNotifications"] = [
                 {"level": "error", "message": {"text": error}} for error in decision.errors
             ]
+        # An outcome 'error' is also a result, so a code-scanning upload shows why the gate
+        # could not decide instead of an empty, green-looking run.
+        results = [
+            *results,
+            *(
+                {
+                    "ruleId": ERROR_RULE_ID,
+                    "level": "error",
+                    "kind": "fail",
+                    "message": {"text": f"the gate could not decide: {error}"},
+                }
+                for error in decision.errors
+            ),
+        ]
+        run_extra: dict[str, Any] = {}
+        if decision.working_directory:
+            root = PurePosixPath(decision.working_directory).as_uri().rstrip("/") + "/"
+            invocation["workingDirectory"] = {"uri": root}
+            run_extra["originalUriBaseIds"] = {SRCROOT: {"uri": root}}
         release = decision.release
         category = "/".join(
             part for part in ("gatekeeper", release.service, release.environment) if part
@@ -226,11 +275,15 @@ class SarifReporter:
                         "driver": {
                             "name": "gatekeeper",
                             "version": gatekeeper.__version__,
-                            "rules": rules.descriptors(),
+                            "rules": [
+                                *rules.descriptors(),
+                                *([_ERROR_RULE] if decision.errors else []),
+                            ],
                         }
                     },
                     # GitHub keys alerts by category: one per service and environment.
                     "automationDetails": {"id": f"{category}/"},
+                    **run_extra,
                     "invocations": [invocation],
                     "results": results,
                     "properties": {
@@ -243,6 +296,8 @@ class SarifReporter:
                             "digest": decision.policy_bundle.digest,
                         },
                         "inputDigest": decision.input_digest,
+                        # How many violations each waiver waived (decision.waiver_coverage).
+                        "waiverCoverage": {c.id: c.violations for c in decision.waiver_coverage},
                     },
                 }
             ],

@@ -11,6 +11,7 @@ from gatekeeper.model import Decision, Level, Outcome, Severity, Violation
 from gatekeeper.report.common import (
     bundle_label,
     fix_text,
+    plural,
     release_identity,
     sort_violations,
     status_label,
@@ -196,6 +197,11 @@ class TableReporter:
             for i, line in enumerate(_wrap(head, width)):
                 lines.append(_paint(("  - " if i == 0 else "    ") + line, _DIM, color))
             lines.extend(_paint("    " + line, _DIM, color) for line in _wrap(note, width))
+        covered = ", ".join(
+            f"{c.id} covered {plural(c.violations, 'violation')}" for c in decision.waiver_coverage
+        )
+        if covered:
+            lines.extend(_paint("  " + line, _DIM, color) for line in _wrap(covered, width))
         return lines
 
     @staticmethod

@@ -10,6 +10,7 @@
 # custom:
 #   id: GK-LIC-002
 #   severity: high
+#   requires: [sbom]
 #   controls: [PW.4.1, PW.4.4, CC8.1]
 #   remediation: >-
 #     Replace the component with one under an allowed license, ask the licensing team to add

@@ -10,6 +10,7 @@
 # custom:
 #   id: GK-LIC-001
 #   severity: high
+#   requires: [sbom]
 #   controls: [PS.3.2, CC8.1]
 #   remediation: >-
 #     Replace the component with one under an allowed license, or obtain legal approval and

@@ -9,6 +9,7 @@
 # custom:
 #   id: GK-LIC-003
 #   severity: medium
+#   requires: [sbom]
 #   controls: [PW.4.1, SCVS-2.15]
 #   remediation: >-
 #     Regenerate the SBOM with a generator that records SPDX license ids, or add the

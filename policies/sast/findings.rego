@@ -8,6 +8,7 @@
 # custom:
 #   id: GK-SAST-001
 #   severity: high
+#   requires: [sast]
 #   controls: [PW.7.2, PW.8.2]
 #   remediation: >-
 #     Fix the code at the reported location; if the finding is a false positive, suppress it

@@ -8,6 +8,7 @@
 # custom:
 #   id: GK-SAST-002
 #   severity: low
+#   requires: [sast]
 #   controls: [PW.7.2, PW.8.2]
 #   remediation: >-
 #     Check that the suppression carries a justification and still applies; remove it and fix

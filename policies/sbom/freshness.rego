@@ -8,6 +8,7 @@
 # custom:
 #   id: GK-SBOM-004
 #   severity: medium
+#   requires: [sbom]
 #   controls: [PS.3.2, SCVS-2.7]
 #   remediation: >-
 #     Generate the SBOM in the same pipeline run that builds the artifact (with a timestamp,

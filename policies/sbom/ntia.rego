@@ -10,6 +10,7 @@
 # custom:
 #   id: GK-SBOM-002
 #   severity: medium
+#   requires: [sbom]
 #   controls: [PS.3.2, SCVS-1.3]
 #   remediation: >-
 #     Configure the SBOM generator to record suppliers, versions, package URLs, the dependency

@@ -6,6 +6,7 @@
 # custom:
 #   id: GK-SBOM-003
 #   severity: medium
+#   requires: [sbom]
 #   controls: [PS.3.2]
 #   remediation: >-
 #     Regenerate the SBOM with a generator that records package URLs, or add `purl` to the

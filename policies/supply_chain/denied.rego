@@ -10,6 +10,7 @@
 # custom:
 #   id: GK-SC-001
 #   severity: critical
+#   requires: [sbom]
 #   controls: [PW.4.1, PW.4.4, CC7.1]
 #   remediation: >-
 #     Remove the component or move to a version that is not denied; the reason in the message

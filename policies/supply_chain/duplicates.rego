@@ -8,6 +8,7 @@
 # custom:
 #   id: GK-SC-003
 #   severity: low
+#   requires: [sbom]
 #   controls: [PW.4.4, SCVS-1.3]
 #   remediation: >-
 #     Align the dependants on one version of the package (dependency overrides/resolutions,

@@ -9,6 +9,7 @@
 # custom:
 #   id: GK-SC-002
 #   severity: medium
+#   requires: [sbom]
 #   controls: [PW.4.1, SCVS-1.1]
 #   remediation: >-
 #     Pin the dependency to an exact version through a lock file (package-lock.json,

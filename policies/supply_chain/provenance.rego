@@ -11,6 +11,7 @@
 # custom:
 #   id: GK-SC-004
 #   severity: high
+#   requires: [provenance]
 #   controls: [PS.2.1, SLSA-BUILD-L1, SLSA-BUILD-L2, SCVS-6.1]
 #   remediation: >-
 #     Build the artifact on an allowed build platform that emits SLSA provenance (e.g. the

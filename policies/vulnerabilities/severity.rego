@@ -9,6 +9,7 @@
 # custom:
 #   id: GK-VULN-001
 #   severity: high
+#   requires: [vulnerability-scan]
 #   controls: [PW.4.4, RV.1.1, RV.1.2, CC7.1]
 #   remediation: >-
 #     Upgrade the component to a fixed version. If the vulnerable code is not reachable,

@@ -9,6 +9,7 @@
 # custom:
 #   id: GK-VULN-003
 #   severity: high
+#   requires: [vulnerability-scan]
 #   controls: [RV.1.2, RV.2.1, CC7.1]
 #   remediation: >-
 #     Triage the vulnerability: assess whether the release is affected and publish a VEX

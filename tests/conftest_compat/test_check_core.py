@@ -17,19 +17,21 @@ from gatekeeper.conftest.check import (
     Message,
     NamespaceRules,
     _Tally,
-    exception_matches,
-    exception_rule_name,
-    glob_regex,
     namespace_rules,
     parse_input,
     rule_messages,
-    select_namespaces,
-    split_yaml_documents,
     tally_document,
-    to_json_value,
 )
+from gatekeeper.conftest.loading import bounded_document as to_json_value
+from gatekeeper.conftest.yaml_documents import split_yaml_documents
 from gatekeeper.errors import ConfigError, InputError, PolicyError
 from gatekeeper.policy.bundle import load_bundle
+from gatekeeper.policy.conventions import (
+    exception_matches,
+    exception_rule_name,
+    glob_regex,
+    select_namespaces,
+)
 
 
 def tally(values: dict[str, Any], rules: tuple[str, ...], definitions: int) -> _Tally:

@@ -32,6 +32,9 @@ class ScriptedEngine:
     def version(self) -> str:
         return "scripted 0"
 
+    def supports_builtin(self, name: str) -> bool:
+        return True
+
     def check(self, bundle: PolicyBundle, *, timeout: float = 1) -> None:
         return None
 
@@ -87,7 +90,8 @@ def test_rule_levels_follow_conftest_prefixes() -> None:
     assert rule_level("denylist") is None
     assert rule_level("exception") is None
     assert exception_name("deny_run_as_root") == "run_as_root"
-    assert exception_name("deny") == "deny"
+    assert exception_name("deny") == ""  # conftest: "" exempts the bare deny
+    assert rule_level("deny_") is None  # conftest's rule-name rule, for every command
 
 
 def test_data_ref_quotes_non_identifier_segments() -> None:

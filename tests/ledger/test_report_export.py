@@ -247,3 +247,56 @@ def test_oscal_export_has_the_required_structure(
     for finding in result_doc["findings"]:
         assert uuid_re.match(finding["uuid"])
         assert {r["observation-uuid"] for r in finding["related-observations"]} <= observation_ids
+
+
+def test_oscal_control_whose_policy_had_no_evidence_is_not_satisfied() -> None:
+    from gatekeeper.ledger.export import oscal_assessment_results
+    from gatekeeper.ledger.report import ChainStatus, ComplianceReport, ControlRow, ReleaseRow
+
+    release = ReleaseRow(
+        seq=1,
+        decision_id="d1",
+        recorded_at="2026-12-01T00:00:00Z",
+        service="svc",
+        version="1.0",
+        environment="production",
+        artifact_digest="",
+        outcome="pass",
+        failures=0,
+        warnings=0,
+        waived=0,
+        rules=1,
+        failing_policies=(),
+        bundle_revision="r",
+        bundle_digest="",
+        engine="regorus",
+        input_digest="",
+        evidence=(),
+        signed_by="",
+    )
+    report = ComplianceReport(
+        period_from=None,
+        period_to=None,
+        service=None,
+        generated_at="2026-12-02T00:00:00Z",
+        ledger="x.db",
+        chain=ChainStatus(intact=True, records=1, head="h", problem=None),
+        releases=(release,),
+        days=(),
+        top_failing=(),
+        waivers=(),
+        controls=(
+            ControlRow(
+                control="SLSA-BUILD-L1",
+                title="",
+                framework="SLSA",
+                policies=("GK-SC-004",),
+                evidence_kinds=(),
+                results=("not assessed",),
+            ),
+        ),
+    )
+    (result_doc,) = oscal_assessment_results(report)["assessment-results"]["results"]
+    (finding,) = result_doc["findings"]
+    assert finding["target"]["status"]["state"] == "not-satisfied"
+    assert "1 not assessed (evidence missing)" in finding["description"]

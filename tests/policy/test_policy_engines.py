@@ -28,9 +28,9 @@ def rule(body: str) -> str:
 
 
 def test_registry_defaults_and_unknown_names() -> None:
-    assert DEFAULT_ENGINE == "regorus" and set(ENGINES) == {"regorus", "regopy"}
-    with pytest.raises(ConfigError, match="regopy, regorus"):
-        get_engine("opa")
+    assert DEFAULT_ENGINE == "regorus" and set(ENGINES) == {"regorus", "regopy", "opa"}
+    with pytest.raises(ConfigError, match="opa, regopy, regorus"):
+        get_engine("cpp")
 
 
 @BOTH

@@ -22,6 +22,7 @@ from gatekeeper.model import (
     Violation,
     WaivedViolation,
     Waiver,
+    WaiverCoverage,
 )
 
 RELEASE = Release(
@@ -196,6 +197,9 @@ def failing() -> Decision:
         summary=Summary(rules=7, passed=1, failures=3, warnings=1, waived=1, exceptions=1),
         violations=(UNPINNED, SAST_FINDING, NO_REMEDIATION, CRITICAL_VULN),
         waived=(WaivedViolation(violation=WAIVED_LICENSE, waiver=LICENSE_WAIVER),),
+        waiver_coverage=(
+            WaiverCoverage(id=LICENSE_WAIVER.id, policy=LICENSE_WAIVER.policy, violations=1),
+        ),
         expired_waivers=(EXPIRED_WAIVER,),
         stale_waivers=(STALE_WAIVER,),
         rules=(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from gatekeeper.errors import EngineError
+from gatekeeper.policy.builtins import builtin_names
 from gatekeeper.policy.bundle import PolicyBundle
 from gatekeeper.policy.engines.guard import (
     bundle_payload,
@@ -95,9 +96,16 @@ class GuardedEngine:
     description: ClassVar[str]
     distribution: ClassVar[str]
     supports_coverage: ClassVar[bool] = False
+    supports_trace: ClassVar[bool] = False
+    # Custom builtins (conftest's parse_config ...) in policy tests.
+    supports_builtins: ClassVar[bool] = False
 
     def version(self) -> str:
         return distribution_version(self.distribution)
+
+    def supports_builtin(self, name: str) -> bool:
+        # Vendored per engine (engines/builtins/<name>.txt), checked against it by the tests.
+        return name in builtin_names(self.name)
 
     def check(self, bundle: PolicyBundle, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:
         run_worker(self.name, "check", bundle_payload(bundle), timeout=timeout)
@@ -109,22 +117,29 @@ class GuardedEngine:
         queries: tuple[str, ...],
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
+        trace: bool = False,
     ) -> EvalResult:
         check_queries(queries)
+        if trace and not self.supports_trace:
+            raise EngineError(f"--trace needs the opa engine, not {self.name}")
         workers = evaluation_workers(self.name)
-        groups = query_groups(bundle, queries) if workers > 1 else []
+        groups = query_groups(bundle, queries) if workers > 1 and not trace else []
         if len(groups) > 1:
             return self._evaluate_shared(bundle, input_json, groups, workers, timeout)
         request = {**bundle_payload(bundle, include_tests=False), "queries": list(queries)}
+        if trace:
+            request["trace"] = True
         reply = run_worker(self.name, "evaluate", request, input_json=input_json, timeout=timeout)
         values = reply.result.get("values")
         prints = reply.result.get("prints", [])
         if not isinstance(values, dict) or not set(values) <= set(queries):
             raise EngineError(f"{self.name} evaluate returned an unusable result")
+        traced = reply.result.get("trace", [])
         return EvalResult(
             values=values,
             prints=tuple(str(p) for p in prints) if isinstance(prints, list) else (),
             elapsed_ms=_as_float(reply.result.get("elapsed_ms")),
+            trace=tuple(str(t) for t in traced) if isinstance(traced, list) else (),
         )
 
     def _evaluate_shared(
@@ -206,14 +221,27 @@ class GuardedEngine:
         *,
         coverage: bool = False,
         timeout: float = DEFAULT_TIMEOUT_S,
+        trace: bool = False,
+        builtins: dict[str, Any] | None = None,
     ) -> TestRunResult:
         """Run some of the tests ``discover_tests`` found (``policy test --run REGEX``), so
-        coverage reflects only the tests that ran."""
+        coverage reflects only the tests that ran. ``builtins`` asks for conftest's custom
+        builtins (``{"base_dirs": [...]}``, see gatekeeper.conftest.builtins)."""
         if coverage and not self.supports_coverage:
             raise EngineError(f"coverage needs the regorus engine, not {self.name}")
+        if trace and not self.supports_trace:
+            raise EngineError(f"--trace needs the opa engine, not {self.name}")
+        if builtins is not None and not self.supports_builtins:
+            raise EngineError(
+                f"conftest's parse_config builtins need the opa engine, not {self.name}"
+            )
         if not tests:
             return TestRunResult(cases=())
         request = {**bundle_payload(bundle), "tests": tests, "coverage": coverage}
+        if trace:
+            request["trace"] = True
+        if builtins is not None:
+            request["builtins"] = builtins
         reply = run_worker(self.name, "run_tests", request, timeout=timeout)
         outcomes = reply.result.get("cases")
         if not isinstance(outcomes, list) or len(outcomes) != len(tests):
@@ -232,6 +260,8 @@ class GuardedEngine:
                     line=test["line"],
                     error=str(error) if error else None,
                     elapsed_ms=_as_float(outcome.get("elapsed_ms")),
+                    prints=tuple(str(p) for p in outcome.get("prints") or ()),
+                    trace=tuple(str(t) for t in outcome.get("trace") or ()),
                 )
             )
         files = reply.result.get("coverage") or []

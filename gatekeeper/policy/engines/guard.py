@@ -42,6 +42,8 @@ from typing import Any
 
 from gatekeeper.errors import EngineError, GatekeeperError, PolicyError
 from gatekeeper.policy.bundle import PolicyBundle
+from gatekeeper.policy.engines.tasks import sweep_orphan_files
+from gatekeeper.policy.engines.worker import PARENT_ENV
 
 # Tests replace this to simulate a worker that crashes.
 WORKER_COMMAND: list[str] = [sys.executable, "-m", "gatekeeper.policy.engines.worker"]
@@ -138,6 +140,7 @@ def _spawn(command: list[str]) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env["RUST_BACKTRACE"] = "0"  # keep engine messages to one error, not a stack dump
     env["PYTHONUNBUFFERED"] = "1"
+    env[PARENT_ENV] = str(os.getpid())  # the worker exits when this process is gone
     try:
         return subprocess.Popen(
             command,
@@ -250,6 +253,7 @@ def run_workers(
     answers). When one child fails the others are killed rather than waited for, and the
     first failure (the cause, not the kills that followed) is raised.
     """
+    sweep_orphan_files(INPUT_FILE_PREFIX)  # left by a gate that was SIGKILLed
     if len(input_json) < INPUT_FILE_MIN_CHARS:
         return _run_children(engine, op, request, input_json, timeout, count)
     input_file = _write_private(input_json)
@@ -259,9 +263,14 @@ def run_workers(
         Path(input_file).unlink(missing_ok=True)
 
 
+INPUT_FILE_PREFIX = "gatekeeper-input-"
+
+
 def _write_private(text: str) -> str:
-    """``text`` in a new temporary file only this user can read (mkstemp: mode 0600)."""
-    fd, path = tempfile.mkstemp(prefix="gatekeeper-input-", suffix=".json")
+    """``text`` in a new temporary file only this user can read (mkstemp: mode 0600). Its
+    name carries this process's pid, so a file left by a gate that was SIGKILLed (no
+    ``finally`` runs then) is removed by the next run."""
+    fd, path = tempfile.mkstemp(prefix=f"{INPUT_FILE_PREFIX}{os.getpid()}-", suffix=".json")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(text.encode("utf-8"))

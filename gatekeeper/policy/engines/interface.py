@@ -13,7 +13,8 @@ from typing import Any, ClassVar, Protocol
 
 from gatekeeper.policy.bundle import PolicyBundle
 
-DEFAULT_TIMEOUT_S = 120.0
+# A CI step should not wait minutes for a hung engine; gatekeeper.yaml/--timeout raise it.
+DEFAULT_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class EvalResult:
     values: dict[str, Any]
     prints: tuple[str, ...] = ()
     elapsed_ms: float = 0.0
+    trace: tuple[str, ...] = ()  # evaluation trace lines, when asked for (opa engine only)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class TestCaseResult:
     line: int
     error: str | None = None
     elapsed_ms: float = 0.0
+    prints: tuple[str, ...] = ()  # print() output of the test (opa engine)
+    trace: tuple[str, ...] = ()  # evaluation trace lines, when asked for (opa engine)
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,10 @@ class Engine(Protocol):
         """Version of the engine library, e.g. ``1.5.2`` (the name is ``name``)."""
         ...
 
+    def supports_builtin(self, name: str) -> bool:
+        """Whether the engine implements the builtin ``name`` (e.g. ``crypto.sha256``)."""
+        ...
+
     def check(self, bundle: PolicyBundle, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:
         """Compile every module; raise PolicyError naming file and line on the first problem."""
         ...
@@ -75,8 +83,10 @@ class Engine(Protocol):
         queries: tuple[str, ...],
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
+        trace: bool = False,
     ) -> EvalResult:
-        """Evaluate each query (e.g. ``data.pkg.deny``) against the bundle and the input."""
+        """Evaluate each query (e.g. ``data.pkg.deny``) against the bundle and the input;
+        ``trace`` records OPA's evaluation trace (engines that cannot raise EngineError)."""
         ...
 
     def run_tests(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gatekeeper.errors import ConfigError
 from gatekeeper.policy.engines.interface import Engine
+from gatekeeper.policy.engines.opa_engine import OpaEngine
 from gatekeeper.policy.engines.regopy_engine import RegopyEngine
 from gatekeeper.policy.engines.regorus_engine import RegorusEngine
 from gatekeeper.registry import Registry
@@ -15,8 +16,17 @@ ENGINES: Registry[Engine] = Registry(
 )
 ENGINES.register(RegorusEngine.name, RegorusEngine)
 ENGINES.register(RegopyEngine.name, RegopyEngine)
+# Optional: usable only where opa-golib-python-bindings is installed (see available_engines).
+ENGINES.register(OpaEngine.name, OpaEngine)
 
 
 def get_engine(name: str) -> Engine:
     """A new engine by name; an unknown name is a ConfigError listing the known ones."""
     return ENGINES.create(name)
+
+
+def available_engines() -> list[str]:
+    """Registered engines whose library is installed (``opa`` is optional), sorted."""
+    from gatekeeper.policy.engines.opa_engine import opa_installed
+
+    return [name for name in sorted(ENGINES) if name != "opa" or opa_installed()]

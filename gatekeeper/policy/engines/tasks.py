@@ -15,9 +15,11 @@ worker that died, skipped or repeated a group fails the evaluation, never a part
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from gatekeeper.errors import EngineError
@@ -34,9 +36,32 @@ def sharing_supported() -> bool:
     return fcntl is not None
 
 
+CLAIM_FILE_PREFIX = "gatekeeper-claims-"
+
+
+def sweep_orphan_files(prefix: str) -> None:
+    """Remove ``<tmp>/<prefix><pid>-*`` files whose creating process no longer exists."""
+    with contextlib.suppress(OSError):
+        for entry in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+            pid_text = entry.name[len(prefix) :].split("-", 1)[0]
+            if pid_text.isdigit() and not _alive(int(pid_text)):
+                entry.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
 def new_claim_file() -> str:
     """A fresh counter file at 0; the caller removes it when the workers are done."""
-    fd, path = tempfile.mkstemp(prefix="gatekeeper-claims-")
+    sweep_orphan_files(CLAIM_FILE_PREFIX)
+    fd, path = tempfile.mkstemp(prefix=f"{CLAIM_FILE_PREFIX}{os.getpid()}-")
     try:
         os.write(fd, bytes(_COUNTER_BYTES))
     finally:

@@ -12,7 +12,10 @@ import gc
 import importlib
 import json
 import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,12 +23,43 @@ from typing import Any, TextIO
 HANDLERS = {
     "regorus": "gatekeeper.policy.engines.regorus_worker",
     "regopy": "gatekeeper.policy.engines.regopy_engine",
+    "opa": "gatekeeper.policy.engines.opa_worker",
 }
 
 # Engines whose handler claims query groups from a shared claim file (``tasks.py``), so one
 # evaluation can run in this many workers at once. regopy stays at one: it builds a fresh
 # interpreter (and converts the whole input) per query batch, so splitting gains nothing.
 EVALUATION_WORKERS = {"regorus": 2}
+
+
+PARENT_ENV = "GATEKEEPER_WORKER_PARENT"
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Never outlive the gate: an engine spinning in native code would otherwise stay at full
+    CPU after the gate was killed. On Linux the kernel sends SIGKILL when the parent dies
+    (PR_SET_PDEATHSIG, which also works while the engine holds the GIL); everywhere a watch
+    thread exits when the parent is gone. A parent that died before this ran is caught by
+    comparing with the pid it passed in the environment."""
+    expected = os.environ.get(PARENT_ENV)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    parent = int(expected) if expected and expected.isdigit() else os.getppid()
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _claim_result_channel() -> TextIO:
@@ -90,6 +124,7 @@ def main() -> int:
     # A short-lived process whose Python objects (request, decoded results) hold no cycles:
     # the cyclic collector would only rescan them. Reference counting still frees memory.
     gc.disable()
+    die_with_parent()
     channel = _claim_result_channel()
     _preload(sys.argv[1:])
     text = sys.stdin.buffer.read().decode("utf-8", "replace")

@@ -1,0 +1,149 @@
+"""Where in the repository a violation belongs: the manifest that declares the package.
+
+Code scanning can only show a result against a file committed to the repository. Evidence
+files usually are not (they are build outputs, e.g. under ``.gatekeeper/out/``), and the
+built-in policies live inside the installed wheel. So after the decision is made, each
+violation about a component or vulnerability is given ``declared_in``: the manifest or lockfile
+under the working directory that names the package (requirements*.txt, poetry.lock,
+package-lock.json, go.mod, ...), else the release file; other violations get the release file.
+Paths are relative to the working directory, which the decision records.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import unquote
+
+from gatekeeper.model import Decision, RuleLocation, Violation
+
+# Manifest file names by purl type; the scan is bounded (files, bytes, depth).
+MANIFESTS: dict[str, tuple[str, ...]] = {
+    "pypi": (
+        "requirements.txt",
+        "requirements*.txt",
+        "poetry.lock",
+        "Pipfile.lock",
+        "pyproject.toml",
+        "uv.lock",
+        "setup.cfg",
+    ),
+    "npm": ("package-lock.json", "package.json", "yarn.lock", "pnpm-lock.yaml"),
+    "golang": ("go.mod", "go.sum"),
+    "cargo": ("Cargo.lock", "Cargo.toml"),
+    "maven": ("pom.xml", "build.gradle", "build.gradle.kts", "gradle.lockfile"),
+    "gem": ("Gemfile.lock", "Gemfile"),
+    "nuget": ("packages.lock.json", "*.csproj"),
+    "composer": ("composer.lock", "composer.json"),
+}
+_SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".gatekeeper",
+        ".venv",
+        "venv",
+        "node_modules",
+        "__pycache__",
+        ".tox",
+        "dist",
+        "build",
+        "site-packages",
+    }
+)
+_MAX_FILES = 200
+_MAX_BYTES = 4 * 1024 * 1024
+_MAX_DEPTH = 4
+
+
+def attach_declarations(decision: Decision, *, cwd: Path, release_file: Path | None) -> Decision:
+    """``decision`` with ``declared_in`` on its violations and ``working_directory`` set."""
+    root = cwd.resolve()
+    release = _relative(release_file, root) if release_file else None
+    manifests = _find_manifests(root)
+    texts: dict[Path, list[str]] = {}
+
+    def place(violation: Violation) -> Violation:
+        found = _declaring_manifest(violation, manifests, texts, root)
+        where = found or (RuleLocation(file=release, line=1) if release else None)
+        return violation.model_copy(update={"declared_in": where}) if where else violation
+
+    return decision.model_copy(
+        update={
+            "working_directory": root.as_posix(),
+            "violations": tuple(place(v) for v in decision.violations),
+            "waived": tuple(
+                w.model_copy(update={"violation": place(w.violation)}) for w in decision.waived
+            ),
+        }
+    )
+
+
+def _relative(path: Path, root: Path) -> str | None:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except (ValueError, OSError):
+        return None  # outside the repository: GitHub could not show it
+
+
+def _find_manifests(root: Path) -> dict[str, list[Path]]:
+    patterns = {pattern: kind for kind, names in MANIFESTS.items() for pattern in names}
+    found: dict[str, list[Path]] = {}
+    count = 0
+    for current, dirs, files in os.walk(root):
+        depth = len(Path(current).relative_to(root).parts)
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and depth < _MAX_DEPTH)
+        for name in sorted(files):
+            for pattern, kind in patterns.items():
+                if Path(name).match(pattern):
+                    found.setdefault(kind, []).append(Path(current) / name)
+                    count += 1
+                    break
+            if count >= _MAX_FILES:
+                return found
+    return found
+
+
+def _package(violation: Violation) -> tuple[str, str] | None:
+    """(purl type, package name) of what the violation is about."""
+    for candidate in (violation.evidence.get("purl"), violation.subject):
+        if isinstance(candidate, str) and candidate.startswith("pkg:"):
+            core = candidate[4:].split("?", 1)[0].split("#", 1)[0]
+            kind, _, rest = core.partition("/")
+            name_part = rest.rsplit("@", 1)[0] if "@" in rest.lstrip("@") else rest
+            name = unquote(name_part.rsplit("/", 1)[-1] if kind != "golang" else name_part)
+            if kind and name:
+                return kind.lower(), name
+    return None
+
+
+def _declaring_manifest(
+    violation: Violation,
+    manifests: dict[str, list[Path]],
+    texts: dict[Path, list[str]],
+    root: Path,
+) -> RuleLocation | None:
+    package = _package(violation)
+    if package is None:
+        return None
+    kind, name = package
+    if kind == "pypi":
+        spelled = r"[-_.]+".join(re.escape(part) for part in re.split(r"[-_.]+", name))
+        pattern = re.compile(rf"(?<![\w.-])[\"']?{spelled}[\"']?(?![\w.-])", re.IGNORECASE)
+    else:
+        pattern = re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])")
+    for manifest in manifests.get(kind, ()):
+        lines = texts.get(manifest)
+        if lines is None:
+            try:
+                with manifest.open("rb") as handle:
+                    lines = handle.read(_MAX_BYTES).decode("utf-8", "replace").splitlines()
+            except OSError:
+                lines = []
+            texts[manifest] = lines
+        for number, line in enumerate(lines, start=1):
+            if pattern.search(line):
+                relative = _relative(manifest, root)
+                if relative:
+                    return RuleLocation(file=relative, line=number)
+    return None

@@ -1,0 +1,343 @@
+"""The HTTP API of the decision service (FastAPI). Every route but ``/health/*`` needs a
+bearer token; answers to a missing or wrong token say nothing more than 401 or 403.
+
+The gate endpoint judges through :func:`gatekeeper.gate.run.run_gate`, the function behind
+``gatekeeper gate run``: one implementation, so the service and the CLI decide alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.datastructures import UploadFile
+
+from gatekeeper import __version__
+from gatekeeper.errors import EXIT_INPUT, GatekeeperError, InputError
+from gatekeeper.gate.input import load_release
+from gatekeeper.gate.run import GateRequest, GateResult, run_gate
+from gatekeeper.ledger.merkle import LogError
+from gatekeeper.server.errors import LogMismatch
+from gatekeeper.server.log import proof_document, record_summary
+from gatekeeper.server.service import DecisionService
+from gatekeeper.server.tokens import Scope, TokenInfo
+
+Scope_ = dict[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope_, Receive, Send], Awaitable[None]]
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_UPLOAD_COPY_CHUNK = 1 << 20
+
+
+class BodyTooLarge(Exception):
+    """The request body went past the service's upload bound."""
+
+
+class BodyLimit:
+    """ASGI middleware bounding a request body while it streams in: a declared length over
+    the bound is refused before reading, and a body that grows past it stops being read."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope_, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
+                await _too_large(self.max_bytes)(scope, receive, send)
+                return
+        seen = 0
+
+        async def bounded() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise BodyTooLarge()
+            return message
+
+        await self.app(scope, bounded, send)
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        {"error": f"request body over the limit of {limit} bytes", "exit_code": EXIT_INPUT},
+        status_code=413,
+    )
+
+
+def _error(error: GatekeeperError, status: int, *, text: str | None = None) -> JSONResponse:
+    message = error.one_line() if text is None else text
+    return JSONResponse({"error": message, "exit_code": error.exit_code}, status)
+
+
+def _safe_name(filename: str | None, fallback: str) -> str:
+    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = _SAFE_NAME.sub("_", base).strip("._")[:120]
+    return cleaned or fallback
+
+
+def _authenticated(request: Request) -> TokenInfo:
+    service: DecisionService = request.app.state.service
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    info = service.tokens.authenticate(value.strip()) if scheme.lower() == "bearer" else None
+    if info is None:
+        raise HTTPException(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
+    return info
+
+
+# At module level: route annotations are strings (PEP 563) that FastAPI resolves here.
+Token = Annotated[TokenInfo, Depends(_authenticated)]
+
+
+def create_app(service: DecisionService) -> FastAPI:
+    settings = service.settings
+    # One evaluation at a time per process: the engine worker pool and gc pause of run_gate
+    # are process-wide, and the log serialises appends anyway.
+    evaluation_lock = threading.Lock()
+    app = FastAPI(
+        title="Gatekeeper decision service",
+        version=__version__,
+        openapi_url=None,  # served below, behind a token like every non-health route
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.service = service
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        route = request.scope.get("route")
+        service.metrics.request(
+            request.method, getattr(route, "path", "unmatched"), response.status_code
+        )
+        return response
+
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        return _too_large(settings.max_upload_bytes)
+
+    @app.exception_handler(LogMismatch)
+    async def log_mismatch(request: Request, exc: LogMismatch) -> JSONResponse:
+        return _error(exc, 503)
+
+    @app.get("/health/live", include_in_schema=True)
+    def live() -> dict[str, str]:
+        return {"status": "live"}
+
+    @app.get("/health/ready")
+    def ready() -> JSONResponse:
+        checks = {
+            "database": service.log.ready(),
+            "tokens": service.tokens.reachable(),
+            "key": service.signer is not None,
+        }
+        status = 200 if all(checks.values()) else 503
+        return JSONResponse({"ready": status == 200, "checks": checks}, status_code=status)
+
+    @app.get("/openapi.json")
+    def openapi(token: Token) -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics(token: Token) -> PlainTextResponse:
+        return PlainTextResponse(
+            service.metrics.render(service.log.tree.size),
+            media_type="text/plain; version=0.0.4",
+        )
+
+    @app.post("/v1/gate")
+    async def gate(request: Request, token: Token) -> JSONResponse:
+        """Judge uploaded evidence (multipart field ``evidence``, repeatable) with the release
+        metadata (field ``release``: the YAML/JSON file ``gate run --release`` takes, naming
+        the service = the token's project)."""
+        if token.scope is not Scope.SUBMIT:
+            raise HTTPException(403, "forbidden")
+        folder = Path(tempfile.mkdtemp(prefix="gatekeeper-upload-"))
+        try:
+            async with request.form(max_files=settings.max_upload_files + 1, max_fields=16) as form:
+                evidence, release_file = await _save_uploads(form.multi_items(), folder)
+            return await run_in_threadpool(
+                _judge, service, token, evidence, release_file, folder, evaluation_lock
+            )
+        except LogMismatch:
+            raise  # 503 (handler above): the service no longer vouches for its log
+        except GatekeeperError as error:
+            status = 400 if error.exit_code == EXIT_INPUT else 500
+            return _error(error, status, text=_without_folder(error, folder))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @app.get("/v1/decisions")
+    def decisions(
+        token: Token,
+        artifact: Annotated[str | None, Query(description="sha256:<hex> artifact digest")] = None,
+        service_name: Annotated[str | None, Query(alias="service")] = None,
+    ) -> dict[str, Any]:
+        if artifact is not None and not _DIGEST.match(artifact):
+            raise HTTPException(400, "artifact must be sha256:<64 hex digits>")
+        wanted = service_name if token.scope is Scope.ADMIN else token.project
+        if service_name is not None and not token.may_read(service_name):
+            raise HTTPException(403, "forbidden")
+        found = []
+        for record in service.log.records(wanted):
+            doc = record.document()
+            if artifact and (doc.get("release") or {}).get("artifact_digest") != artifact:
+                continue
+            found.append(record_summary(record, doc))
+        found.reverse()  # newest first
+        return {"decisions": found}
+
+    @app.get("/v1/decisions/{decision_id}")
+    def decision(decision_id: str, token: Token) -> dict[str, Any]:
+        located = service.log.find(decision_id)
+        if located is None or not token.may_read(located[0].service):
+            # The same answer for "no such decision" and "another project's": nothing leaks.
+            raise HTTPException(404, "not found")
+        record, index = located
+        checkpoint, proof = service.log.inclusion(index)
+        doc = record.document()
+        return {
+            "decision": doc.get("decision"),
+            "record": _record_document(record.seq, record.hash, record.signature, record.body),
+            "log_index": index,
+            "inclusion_proof": proof_document(checkpoint, index, proof),
+            "checkpoint": checkpoint.to_document(),
+        }
+
+    @app.get("/v1/checkpoint")
+    def checkpoint(token: Token) -> dict[str, Any]:
+        return service.log.checkpoint.to_document()
+
+    @app.get("/v1/log/consistency")
+    def consistency(
+        token: Token,
+        first: Annotated[int, Query(alias="from", ge=0)],
+        second: Annotated[int | None, Query(alias="to", ge=0)] = None,
+    ) -> dict[str, Any]:
+        size = service.log.checkpoint.tree_size if second is None else second
+        try:
+            proof = service.log.consistency(first, size)
+        except LogError as error:
+            raise HTTPException(400, error.one_line()) from None
+        return {"from": first, "to": size, "hashes": [h.hex() for h in proof]}
+
+    return app
+
+
+def _without_folder(error: GatekeeperError, folder: Path) -> str:
+    """The error's line as the CLI words it, naming the uploaded file rather than the
+    service's temporary copy."""
+    return re.sub(re.escape(str(folder)) + r"/(\d+|release)/", "", error.one_line())
+
+
+async def _save_uploads(
+    items: list[tuple[str, str | UploadFile]], folder: Path
+) -> tuple[list[Path], Path | None]:
+    evidence: list[Path] = []
+    release: Path | None = None
+    for field_name, value in items:
+        if not isinstance(value, UploadFile):
+            raise InputError(f"form field {field_name!r} must be a file upload")
+        if field_name == "evidence":
+            target = folder / str(len(evidence)) / _safe_name(value.filename, "evidence")
+            evidence.append(target)
+        elif field_name == "release" and release is None:
+            target = folder / "release" / _safe_name(value.filename, "release.yaml")
+            release = target
+        else:
+            raise InputError(f"unexpected form field {field_name!r} (evidence, release)")
+        target.parent.mkdir()
+        with target.open("wb") as handle:
+            while chunk := await value.read(_UPLOAD_COPY_CHUNK):
+                handle.write(chunk)
+    return evidence, release
+
+
+def _judge(
+    service: DecisionService,
+    token: TokenInfo,
+    evidence: list[Path],
+    release_file: Path | None,
+    folder: Path,
+    lock: threading.Lock,
+) -> JSONResponse:
+    settings = service.settings
+    if len(evidence) > settings.max_upload_files:
+        raise InputError(f"more than {settings.max_upload_files} evidence files")
+    if release_file is None:
+        raise InputError("no release metadata: upload the release file (field 'release')")
+    release = load_release(release_file)  # bad metadata is bad input before any evaluation
+    if not release.service or not token.may_submit(release.service):
+        raise HTTPException(403, "forbidden")
+    request = GateRequest(
+        evidence=tuple(str(path) for path in evidence),
+        policies=settings.policies,
+        data=settings.data,
+        release_file=str(release_file),
+        engine=settings.engine,
+        namespaces=settings.namespaces,
+        fail_on=settings.fail_on,
+        timeout=settings.timeout,
+        env={},
+        cwd=folder,  # no waivers file there: the service applies none of the runner's
+    )
+    with lock:
+        started = time.perf_counter()
+        result = _named_as_uploaded(run_gate(request), folder)
+        service.metrics.decision(result.decision.outcome.value, time.perf_counter() - started)
+        appended = service.log.append(result, namespaces=settings.namespaces)
+    checkpoint, proof = service.log.inclusion(appended.log_index)
+    record = appended.record
+    return JSONResponse(
+        {
+            "decision": result.decision.to_document(),
+            "record": _record_document(record.seq, record.hash, record.signature, record.body),
+            "log_index": appended.log_index,
+            "inclusion_proof": proof_document(checkpoint, appended.log_index, proof),
+            "checkpoint": checkpoint.to_document(),
+        }
+    )
+
+
+def _named_as_uploaded(result: GateResult, folder: Path) -> GateResult:
+    """The decision's inputs[] name the files as uploaded, not the service's temporary copy."""
+    prefix = str(folder)
+    inputs = tuple(
+        ref.model_copy(update={"path": Path(ref.path).name}) if ref.path.startswith(prefix) else ref
+        for ref in result.decision.inputs
+    )
+    decision = result.decision.model_copy(update={"inputs": inputs})
+    return dataclasses.replace(result, decision=decision)
+
+
+def _record_document(seq: int, hash_: str, signature: str | None, body: str) -> dict[str, Any]:
+    signer = (json.loads(body).get("signer") or {}) if body else {}
+    return {
+        "seq": seq,
+        "hash": hash_,
+        "signature": signature,
+        "key_id": signer.get("key_id"),
+        "body": body,
+    }

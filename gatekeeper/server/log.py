@@ -1,0 +1,292 @@
+"""The service's record: the ledger's hash chain, a Merkle tree over it, and the last signed
+checkpoint kept in a file outside the database.
+
+At start-up the whole ledger is verified (every record signed by the service's key), the tree
+is rebuilt from the record hashes, and the checkpoint file must describe a prefix of it: a
+database restored from an older backup, with its tail cut, or with a record modified,
+removed or reordered no longer has the checkpoint's size and root, and the service refuses to
+start. Records beyond the checkpoint are accepted only because each carries the service's own
+signature and links into the chain: that is a crash between a commit and the checkpoint write.
+
+Before each append the database's head must still be the last record this process knows;
+otherwise someone else wrote the database and the service refuses to append.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gatekeeper.audit.recorder import record_gate_result
+from gatekeeper.gate.run import GateResult
+from gatekeeper.ledger.canonical import GENESIS_HASH, timestamp
+from gatekeeper.ledger.chain import verify_chain
+from gatekeeper.ledger.merkle import (
+    Checkpoint,
+    LogError,
+    MerkleTree,
+    checkpoint_valid,
+    record_leaf,
+    sign_checkpoint,
+)
+from gatekeeper.ledger.signing import Signer, key_id_of
+from gatekeeper.ledger.store import LedgerStore, NewRecord, StoredRecord
+from gatekeeper.loading import parse_json_text, read_regular_file
+from gatekeeper.server.errors import LogMismatch, ServerError
+
+MAX_CHECKPOINT_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Appended:
+    record: NewRecord
+    log_index: int
+    checkpoint: Checkpoint
+
+
+class DecisionLog:
+    """One service process's view of the log. Appends are serialised by a lock: one process
+    owns the database (replicas on PostgreSQL are not built yet)."""
+
+    def __init__(
+        self,
+        store: LedgerStore,
+        signer: Signer,
+        checkpoint_path: Path,
+        *,
+        origin: str,
+        tree: MerkleTree,
+        last_hash: str,
+        checkpoint: Checkpoint,
+    ) -> None:
+        self.store = store
+        self.signer = signer
+        self.checkpoint_path = checkpoint_path
+        self.origin = origin
+        self.tree = tree
+        self._last_hash = last_hash
+        self.checkpoint = checkpoint
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls,
+        store: LedgerStore,
+        signer: Signer,
+        checkpoint_path: Path,
+        *,
+        origin: str,
+        previous_keys: Sequence[bytes] = (),
+    ) -> DecisionLog:
+        """Verify the database against the checkpoint file; raise LogMismatch when it does not
+        match (the one-line message says what happened). ``previous_keys`` (raw Ed25519 public
+        keys) are the service's earlier keys: records and a checkpoint they signed are still
+        trusted after a rotation; new ones are signed with ``signer`` only."""
+        trusted = [signer.public_raw, *previous_keys]
+        verified = verify_log(store, trusted, checkpoint_path, origin=origin)
+        tree, saved = verified.tree, verified.checkpoint
+        log = cls(
+            store,
+            signer,
+            checkpoint_path,
+            origin=origin,
+            tree=tree,
+            last_hash=verified.last_hash,
+            checkpoint=saved or _sign(signer, origin, tree),
+        )
+        if saved is None or saved.tree_size != tree.size or saved.key_id != signer.key_id:
+            log._save(_sign(signer, origin, tree))
+        return log
+
+    def append(self, result: GateResult, *, namespaces: tuple[str, ...]) -> Appended:
+        with self._lock:
+            head = self.store.head()
+            if head is None or head.seq != self.tree.size or head.hash != self._last_hash:
+                raise LogMismatch(
+                    "the ledger's head changed under the service (someone else wrote the "
+                    "database): refusing to append",
+                    path=self.store.location,
+                )
+            record = record_gate_result(
+                self.store, result, namespaces=namespaces, signer=self.signer
+            )
+            index = self.tree.append(record_leaf(record.hash))
+            self._last_hash = record.hash
+            checkpoint = _sign(self.signer, self.origin, self.tree)
+            self._save(checkpoint)
+            return Appended(record=record, log_index=index, checkpoint=checkpoint)
+
+    def find(self, decision_id: str) -> tuple[StoredRecord, int] | None:
+        with self._lock:
+            record = self.store.find(decision_id)
+        if record is None:
+            return None
+        index = record.seq - 1
+        if not 0 <= index < self.tree.size or self.tree.leaves[index] != record_leaf(record.hash):
+            raise LogMismatch(
+                f"record #{record.seq} in the database is not the one the log holds",
+                path=self.store.location,
+            )
+        return record, index
+
+    def records(self, service: str | None) -> list[StoredRecord]:
+        """Every record (of ``service``), in log order. The store's connection is shared with
+        appends, so reads take the same lock."""
+        with self._lock:
+            return list(self.store.records(service=service))
+
+    def inclusion(self, index: int) -> tuple[Checkpoint, list[bytes]]:
+        """The current checkpoint and the proof of leaf ``index`` against it."""
+        with self._lock:
+            checkpoint = self.checkpoint
+            return checkpoint, self.tree.inclusion_proof(index, checkpoint.tree_size)
+
+    def consistency(self, first: int, second: int) -> list[bytes]:
+        with self._lock:
+            return self.tree.consistency_proof(first, second)
+
+    def ready(self) -> bool:
+        """The database answers and its head is still the last record this process wrote."""
+        try:
+            with self._lock:
+                head = self.store.head()
+                return (
+                    head is not None and head.seq == self.tree.size and head.hash == self._last_hash
+                )
+        except Exception:  # readiness is a yes/no answer, whatever the store raised
+            return False
+
+    def _save(self, checkpoint: Checkpoint) -> None:
+        write_checkpoint(self.checkpoint_path, checkpoint)
+        self.checkpoint = checkpoint
+
+
+@dataclass(frozen=True)
+class VerifiedLog:
+    tree: MerkleTree
+    checkpoint: Checkpoint | None
+    last_hash: str
+
+
+def verify_log(
+    store: LedgerStore, trusted: Sequence[bytes], checkpoint_path: Path, *, origin: str
+) -> VerifiedLog:
+    """What start-up checks, usable with public keys only (``serve verify``): every record
+    signed by a ``trusted`` key and the chain intact, and the checkpoint file, signed by a
+    trusted key, describing a prefix of the tree. Raises LogMismatch naming what happened;
+    returns the tree, the checkpoint (None for an empty log without one) and the last hash."""
+    where = store.location
+    key_ids = [key_id_of(key) for key in trusted]
+    verified = verify_chain(store.records, head=store.head(), trusted_keys=key_ids)
+    if verified.problem is not None:
+        raise LogMismatch(
+            f"the ledger does not verify against the service key: {verified.problem.message}",
+            path=where,
+        )
+    hashes = [record.hash for record in store.records()]
+    tree = MerkleTree.of_records(hashes)
+    saved = read_checkpoint(checkpoint_path)
+    if saved is None:
+        if hashes:
+            raise LogMismatch(
+                f"the ledger holds {len(hashes)} records but the checkpoint file "
+                f"{checkpoint_path} is missing: refusing to vouch for an unchecked log",
+                path=where,
+            )
+    else:
+        _check_against(saved, tree, trusted, origin, where)
+    return VerifiedLog(tree, saved, hashes[-1] if hashes else GENESIS_HASH)
+
+
+def _sign(signer: Signer, origin: str, tree: MerkleTree) -> Checkpoint:
+    return sign_checkpoint(
+        signer,
+        origin=origin,
+        tree_size=tree.size,
+        root_hash=tree.root(),
+        timestamp=timestamp(datetime.now(UTC)),
+    )
+
+
+def _check_against(
+    saved: Checkpoint, tree: MerkleTree, trusted: Sequence[bytes], origin: str, where: str
+) -> None:
+    if not any(checkpoint_valid(saved, key) for key in trusted):
+        raise LogMismatch(
+            f"the checkpoint file is not signed by this service's key ({key_id_of(trusted[0])})",
+            path=where,
+        )
+    if saved.origin != origin:
+        raise LogMismatch(
+            f"the checkpoint file is of log {saved.origin!r}, not {origin!r}", path=where
+        )
+    if tree.size < saved.tree_size:
+        raise LogMismatch(
+            f"the ledger holds {tree.size} records but the last checkpoint has "
+            f"{saved.tree_size}: its tail was removed or it was restored from an older backup",
+            path=where,
+        )
+    if tree.root(saved.tree_size) != saved.root_hash:
+        raise LogMismatch(
+            f"the first {saved.tree_size} records no longer match the last checkpoint: a "
+            "record was modified, removed, inserted or reordered",
+            path=where,
+        )
+
+
+def read_checkpoint(path: Path) -> Checkpoint | None:
+    if not path.exists():
+        return None
+    raw = read_regular_file(
+        path, max_bytes=MAX_CHECKPOINT_BYTES, error=ServerError, what="checkpoint file"
+    )
+    doc = parse_json_text(raw.decode("utf-8", "replace"), display=str(path), error=ServerError)
+    try:
+        return Checkpoint.from_document(doc)
+    except LogError as exc:
+        raise ServerError(exc.message, path=str(path)) from None
+
+
+def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
+    """Atomically replace the checkpoint file (write, fsync, rename), so a crash leaves either
+    the old or the new checkpoint, never half of one."""
+    temporary = path.with_name(path.name + ".tmp")
+    text = json.dumps(checkpoint.to_document(), indent=2) + "\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+    except OSError as exc:
+        raise ServerError(
+            f"cannot write the checkpoint file: {exc.strerror or exc}", path=str(path)
+        ) from None
+
+
+def proof_document(checkpoint: Checkpoint, index: int, hashes: list[bytes]) -> dict[str, Any]:
+    return {
+        "leaf_index": index,
+        "tree_size": checkpoint.tree_size,
+        "hashes": [h.hex() for h in hashes],
+    }
+
+
+def record_summary(record: StoredRecord, doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "decision_id": record.decision_id,
+        "log_index": record.seq - 1,
+        "recorded_at": record.recorded_at,
+        "outcome": doc.get("outcome"),
+        "release": doc.get("release"),
+        "bundle": doc.get("bundle"),
+        "key_id": (doc.get("signer") or {}).get("key_id"),
+    }

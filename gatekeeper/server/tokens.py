@@ -1,0 +1,159 @@
+"""API tokens: per project, scoped, hashed at rest, revocable.
+
+A token is ``gkt_<id>_<secret>``; the store keeps the id, the project, the scope and
+SHA-256 of the secret, never the secret itself, so a copy of the token database does not let
+anyone call the API. Scopes:
+
+- ``submit``: submit evidence for its project (``POST /v1/gate``) and read its decisions;
+- ``read``: read its project's decisions;
+- ``admin``: read every project's decisions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from gatekeeper.errors import ConfigError
+from gatekeeper.server.errors import ServerError
+
+TOKEN_PREFIX = "gkt_"  # noqa: S105 - the public prefix, not a secret
+_TOKEN = re.compile(r"^gkt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    secret_sha256 TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+)
+"""
+
+
+class Scope(StrEnum):
+    SUBMIT = "submit"
+    READ = "read"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: str
+    project: str
+    scope: Scope
+    description: str
+    created_at: str
+    revoked_at: str | None
+
+    def may_submit(self, project: str) -> bool:
+        return self.scope is Scope.SUBMIT and project == self.project
+
+    def may_read(self, project: str | None) -> bool:
+        return self.scope is Scope.ADMIN or (project is not None and project == self.project)
+
+
+def _secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("ascii")).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class TokenStore:
+    """The token table, a SQLite file in the service's state folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self._db.execute(_SCHEMA)
+            self._lock = threading.Lock()  # one connection, used from the request threads
+        except (OSError, sqlite3.Error) as exc:
+            raise ServerError(f"cannot open the token database: {exc}", path=str(path)) from None
+
+    def create(self, project: str, scope: Scope, description: str = "") -> tuple[str, TokenInfo]:
+        """A new token: (the token text, shown once; what is stored)."""
+        if not PROJECT_NAME.match(project):
+            raise ConfigError(
+                f"project name {project!r} must be 1-128 letters, digits or ._/- "
+                "starting with a letter or digit"
+            )
+        token_id = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        info = TokenInfo(token_id, project, scope, description, _now(), None)
+        self._execute(
+            "INSERT INTO tokens (id, project, scope, secret_sha256, description, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (token_id, project, scope.value, _secret_digest(secret), description, info.created_at),
+        )
+        return f"{TOKEN_PREFIX}{token_id}_{secret}", info
+
+    def revoke(self, token_id: str) -> bool:
+        """Revoke by id (the ``gkt_<id>_`` part, or the whole token); False if unknown."""
+        match = _TOKEN.match(token_id)
+        wanted = match.group(1) if match else token_id
+        _, changed = self._execute(
+            "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (_now(), wanted),
+        )
+        return changed == 1
+
+    def all(self) -> list[TokenInfo]:
+        rows, _ = self._execute(
+            "SELECT id, project, scope, description, created_at, revoked_at FROM tokens "
+            "ORDER BY created_at, id",
+            (),
+        )
+        return [TokenInfo(r[0], r[1], Scope(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    def authenticate(self, token: str) -> TokenInfo | None:
+        """The token's record when it is well-formed, known, not revoked and its secret
+        matches; None otherwise (callers answer 401 without saying which)."""
+        match = _TOKEN.match(token)
+        if not match:
+            return None
+        rows, _ = self._execute(
+            "SELECT id, project, scope, description, created_at, revoked_at, secret_sha256 "
+            "FROM tokens WHERE id = ?",
+            (match.group(1),),
+        )
+        row = rows[0] if rows else None
+        if row is None or row[5] is not None:
+            return None
+        if not hmac.compare_digest(row[6], _secret_digest(match.group(2))):
+            return None
+        return TokenInfo(row[0], row[1], Scope(row[2]), row[3], row[4], row[5])
+
+    def reachable(self) -> bool:
+        try:
+            self._execute("SELECT 1 FROM tokens LIMIT 1", ())
+        except ServerError:
+            return False
+        return True
+
+    def _execute(self, statement: str, params: tuple[object, ...]) -> tuple[list[Any], int]:
+        """(rows, rows changed) of one statement."""
+        try:
+            with self._lock:
+                cursor = self._db.execute(statement, params)
+                return cursor.fetchall(), cursor.rowcount
+        except sqlite3.Error as exc:
+            raise ServerError(f"token database error: {exc}", path=str(self.path)) from None
+
+    def close(self) -> None:
+        self._db.close()
