@@ -251,13 +251,11 @@ def _run(options: GateRunOptions) -> None:
             # Say plainly that the verdict does not count: never print "pass" before exit 3.
             void = void_decision(decision, f"decision void: not recorded in the ledger: {error}")
             write_error_reports(void, safe_outputs)
-            click.echo(reporter.render(void, color=use_color(options.no_color)).rstrip("
-"))
+            click.echo(reporter.render(void, color=use_color(options.no_color)).rstrip("\n"))
             raise
     write_reports(decision, extra_outputs)
     text = reporter.render(decision, color=use_color(options.no_color))
-    click.echo(text.rstrip("
-"))
+    click.echo(text.rstrip("\n"))
     raise SystemExit(EXIT_FAIL if decision.outcome is Outcome.FAIL else EXIT_PASS)
 
 

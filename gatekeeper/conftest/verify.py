@@ -67,6 +67,10 @@ def _base_dirs(policies: tuple[str, ...]) -> list[str]:
     return dirs
 
 
+# conftest's parse_config* builtins, registered by the opa worker (it does not import conftest).
+BUILTINS_HOOK = "gatekeeper.conftest.builtins:register_builtins"
+
+
 def run_verify(request: VerifyRequest) -> VerifyResult:
     bundle = load_bundle(conftest_policy_files(request.policies), data_paths=list(request.data))
     tests = discover_tests(bundle)
@@ -79,7 +83,11 @@ def run_verify(request: VerifyRequest) -> VerifyResult:
             f"no test_ rules in {', '.join(request.policies)} (conftest would pass with 0 tests)"
         )
     engine = get_engine(request.engine)
-    builtins = {"base_dirs": _base_dirs(request.policies)} if request.engine == "opa" else None
+    builtins = (
+        {"hook": BUILTINS_HOOK, "base_dirs": _base_dirs(request.policies)}
+        if request.engine == "opa"
+        else None
+    )
     if request.trace:
         run = engine.run_selected_tests(bundle, tests, trace=True, builtins=builtins)  # type: ignore[attr-defined]
     else:

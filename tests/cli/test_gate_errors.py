@@ -48,7 +48,7 @@ def test_bad_input_still_writes_every_report_with_one_error(tmp_path: Path) -> N
         "--no-ledger", *outputs(tmp_path), "--release", "missing.yaml", str(SBOM), cwd=tmp_path
     )
     assert result.code == 2
-    assert_error_reports(tmp_path, "missing.yaml: cannot read release file")
+    assert_error_reports(tmp_path, "missing.yaml: file not found")
 
 
 def test_policy_error_still_writes_every_report(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ unit tests (see :mod:`gatekeeper.conftest.builtins`).
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import time
@@ -76,10 +77,20 @@ def _engine(request: dict[str, Any], prints: list[str]) -> Any:
             raise EngineError(f"opa rejected the bundle data: {_split_error(exc)[0]}") from None
     builtins = request.get("builtins")
     if builtins:
-        from gatekeeper.conftest.builtins import register_builtins
-
-        register_builtins(engine, builtins)
+        register_builtins_hook(str(builtins.get("hook", "")))(engine, builtins)
     return engine
+
+
+def register_builtins_hook(hook: str) -> Any:
+    """The caller's builtin registration, named ``module:function`` in the request: the engine
+    layer knows no caller (conftest's ``parse_config*`` live in :mod:`gatekeeper.conftest`).
+    Only Gatekeeper's own modules are imported."""
+    module_name, _, attr = hook.partition(":")
+    if not module_name.startswith("gatekeeper.") or not attr:
+        raise EngineError(
+            f"opa: custom builtins need a gatekeeper module:function hook, got {hook!r}"
+        )
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def _run(engine: Any, query: str, input_value: Any, *, trace: bool = False) -> list[Any]:
