@@ -82,6 +82,9 @@ def evaluate_deploy_policies(
             fail_on=config.fail_on,
             timeout=config.engine_timeout,
             now=now,
+            # the same refusal of network builtins as the gate run (config may allow them);
+            # no evidence requirement: deploy-time policies judge the release alone
+            allow_network_builtins=config.allow_network_builtins,
         ),
     )
     return PolicyCheck(
