@@ -28,6 +28,7 @@ from gatekeeper.errors import EXIT_INPUT, GatekeeperError, InputError
 from gatekeeper.gate.input import load_release
 from gatekeeper.gate.run import GateRequest, GateResult, run_gate
 from gatekeeper.ledger.merkle import LogError
+from gatekeeper.model import Violation
 from gatekeeper.server.errors import LogMismatch
 from gatekeeper.server.log import proof_document, record_summary
 from gatekeeper.server.service import DecisionService
@@ -328,7 +329,30 @@ def _named_as_uploaded(result: GateResult, folder: Path) -> GateResult:
         ref.model_copy(update={"path": Path(ref.path).name}) if ref.path.startswith(prefix) else ref
         for ref in result.decision.inputs
     )
-    decision = result.decision.model_copy(update={"inputs": inputs})
+
+    def as_uploaded(violation: Violation) -> Violation:
+        # The service has only the uploaded files, saved under <n>/ or release/: a violation
+        # placed in the release file names it as the runner did, without that folder.
+        where = violation.declared_in
+        if where is None or "/" not in where.file:
+            return violation
+        folder_name, _, name = where.file.partition("/")
+        if folder_name != "release" and not folder_name.isdigit():
+            return violation
+        return violation.model_copy(update={"declared_in": where.model_copy(update={"file": name})})
+
+    decision = result.decision.model_copy(
+        update={
+            "inputs": inputs,
+            # the service's temporary folder means nothing to the runner or an auditor
+            "working_directory": None,
+            "violations": tuple(as_uploaded(v) for v in result.decision.violations),
+            "waived": tuple(
+                w.model_copy(update={"violation": as_uploaded(w.violation)})
+                for w in result.decision.waived
+            ),
+        }
+    )
     return dataclasses.replace(result, decision=decision)
 
 
