@@ -15,12 +15,12 @@ BOTH = pytest.mark.parametrize("engine", ["regorus", "regopy"])
 
 
 @BOTH
-def test_builtin_library_passes_with_90_percent_coverage(engine: str) -> None:
+def test_builtin_library_passes_with_full_coverage(engine: str) -> None:
     result = run_cli(
-        "policy", "test", str(LIBRARY), "--coverage", "--threshold", "90", "--engine", engine
+        "policy", "test", str(LIBRARY), "--coverage", "--threshold", "100", "--engine", engine
     )
     assert result.code == 0, result.stdout + result.stderr
-    assert "0 failed" in result.stdout and "meets the threshold of 90%" in result.stdout
+    assert "0 failed" in result.stdout and "meets the threshold of 100%" in result.stdout
     assert "Coverage (measured with regorus)" in result.stdout
     if engine == "regopy":
         assert "regopy records no coverage" in result.stdout
