@@ -22,6 +22,7 @@ from gatekeeper.gate.decide import error_decision, void_decision
 from gatekeeper.gate.run import GateRequest, run_gate
 from gatekeeper.gate.waivers import default_waivers_path
 from gatekeeper.model import Decision, Level, Outcome
+from gatekeeper.policy.engines.opa_server_engine import URL_ENV as OPA_URL_ENV
 from gatekeeper.policy.engines.registry import ENGINES
 from gatekeeper.report.registry import REPORTERS, get_reporter
 
@@ -48,6 +49,7 @@ class GateRunOptions:
     no_ledger: bool
     server: str | None
     timeout: float | None = None
+    opa_url: str | None = None
 
     def config(self, *, cwd: Path, env: Mapping[str, str]) -> GatekeeperConfig:
         """gatekeeper.yaml and GATEKEEPER_* with these options on top (flags win)."""
@@ -185,6 +187,12 @@ def gate() -> None:
     is_flag=True,
     help="No ANSI colour (also: NO_COLOR env var, or when not a terminal).",
 )
+@click.option(
+    "--opa-url",
+    metavar="URL",
+    help="The OPA-compatible server of --engine opa-server (also GATEKEEPER_OPA_URL; token: "
+    "GATEKEEPER_OPA_TOKEN). It must hold the same policy modules as this run.",
+)
 @gate_ledger_options
 @click.option(
     "--server",
@@ -210,6 +218,8 @@ def run(options: GateRunOptions) -> None:
 
 def _run(options: GateRunOptions) -> None:
     cwd = Path.cwd()
+    if options.opa_url:  # the opa-server engine reads its server from the environment
+        os.environ[OPA_URL_ENV] = options.opa_url
     # Reports are written on errors too (one error result each), but only to paths checked not
     # to be one of the run's inputs: an error report must not overwrite the evidence either.
     safe_outputs: dict[str, Path] = {}

@@ -466,3 +466,28 @@ def load_bundle(paths: Sequence[str], *, data_paths: Sequence[str] = ()) -> Poli
         digest=digest,
         sources=tuple(paths),
     )
+
+
+def with_modules(bundle: PolicyBundle, added: Sequence[tuple[str, str]]) -> PolicyBundle:
+    """``bundle`` plus modules given as ``(id, source)`` (OPA's ``PUT /v1/policies/{id}``): a
+    module with an id already in the bundle replaces it. The digest covers the result."""
+    if not added:
+        return bundle
+    new_ids = {module_id for module_id, _ in added}
+    kept = [m for m in bundle.modules if m.path not in new_ids]
+    built = [
+        _build_module(_SourceFile(module_id, module_id, source.encode("utf-8")))
+        for module_id, source in added
+    ]
+    modules = sorted([*kept, *built], key=lambda m: m.path)
+    hasher = hashlib.sha256(bundle.digest.encode("ascii"))
+    for module_id, source in sorted(added):
+        for part in (module_id.encode("utf-8"), source.encode("utf-8")):
+            hasher.update(len(part).to_bytes(8, "big") + part)
+    return PolicyBundle(
+        modules=tuple(modules),
+        data=bundle.data,
+        revision=bundle.revision,
+        digest="sha256:" + hasher.hexdigest(),
+        sources=bundle.sources,
+    )

@@ -31,6 +31,7 @@ from gatekeeper.ledger.merkle import LogError
 from gatekeeper.model import Violation
 from gatekeeper.server.errors import LogMismatch
 from gatekeeper.server.log import proof_document, record_summary
+from gatekeeper.server.opa_api import add_opa_api
 from gatekeeper.server.service import DecisionService
 from gatekeeper.server.tokens import Scope, TokenInfo
 
@@ -142,6 +143,8 @@ def create_app(service: DecisionService) -> FastAPI:
     @app.exception_handler(LogMismatch)
     async def log_mismatch(request: Request, exc: LogMismatch) -> JSONResponse:
         return _error(exc, 503)
+
+    add_opa_api(app, service, authenticated=_authenticated)
 
     @app.get("/health/live", include_in_schema=True)
     def live() -> dict[str, str]:

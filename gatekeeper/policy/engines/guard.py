@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,11 @@ def query_for(package: str, rule: str | None = None) -> str:
     parts = [p for p in package.split(".") if p]
     if rule:
         parts.append(rule)
+    return query_for_path(parts)
+
+
+def query_for_path(parts: Sequence[str]) -> str:
+    """``data`` followed by each segment (OPA's ``/v1/data/a/b`` is ``data.a.b``)."""
     text = "data"
     for part in parts:
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):

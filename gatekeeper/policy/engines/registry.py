@@ -18,6 +18,8 @@ ENGINES.register(RegorusEngine.name, RegorusEngine)
 ENGINES.register(RegopyEngine.name, RegopyEngine)
 # Optional: usable only where opa-golib-python-bindings is installed (see available_engines).
 ENGINES.register(OpaEngine.name, OpaEngine)
+# Remote: evaluates on an OPA-compatible server (GATEKEEPER_OPA_URL); never "installed" locally.
+ENGINES.register_lazy("opa-server", "gatekeeper.policy.engines.opa_server_engine:OpaServerEngine")
 
 
 def get_engine(name: str) -> Engine:
@@ -26,7 +28,12 @@ def get_engine(name: str) -> Engine:
 
 
 def available_engines() -> list[str]:
-    """Registered engines whose library is installed (``opa`` is optional), sorted."""
+    """Registered engines whose library is installed (``opa`` is optional), sorted; not
+    ``opa-server``, which needs a server to talk to."""
     from gatekeeper.policy.engines.opa_engine import opa_installed
 
-    return [name for name in sorted(ENGINES) if name != "opa" or opa_installed()]
+    return [
+        name
+        for name in sorted(ENGINES)
+        if name != "opa-server" and (name != "opa" or opa_installed())
+    ]
