@@ -4,11 +4,15 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.ledger.ledger_helpers import PgServer
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -62,3 +66,20 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip("../shared/corpus is not present")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL server (the shared ledger's and the service replicas' tests). Skips
+    when PostgreSQL is not installed — except in CI (CI=true), where the tests must run."""
+    from tests.ledger.ledger_helpers import start_postgres
+
+    server = start_postgres()
+    if server is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("PostgreSQL is not installed, but CI must run the PostgreSQL ledger tests")
+        pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql)")
+    try:
+        yield server
+    finally:
+        server.stop()

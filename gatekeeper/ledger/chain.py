@@ -122,12 +122,18 @@ def verify_chain(
     trusted_keys: Iterable[str] | None = None,
     require_signed: bool = False,
     anchor: str | None = None,
+    start_hash: str = GENESIS_HASH,
+    start_seq: int = 0,
 ) -> VerifyResult:
     """Check every record, link, signature and the head; stop at the first problem.
 
     ``records`` returns a fresh iterator in stored order each time it is called: the walk
     streams (a 100,000-record ledger is not held in memory), and only when a link is broken
     does it scan again to tell a reordered record from a deleted one.
+
+    ``start_hash``/``start_seq``: the records continue a chain already verified up to record
+    ``start_seq`` with hash ``start_hash`` (the decision service catching up with records its
+    replicas appended).
     """
     walk = _Walk(
         trusted=frozenset(trusted_keys) if trusted_keys is not None else None,
@@ -137,8 +143,10 @@ def verify_chain(
     def stored_after(wanted: str, index: int) -> bool:
         return any(r.hash == wanted for i, r in enumerate(records()) if i > index)
 
-    prev_hash = GENESIS_HASH
-    prev: _Seen | None = None
+    prev_hash = start_hash
+    prev: _Seen | None = _Seen(start_seq, "", start_seq) if start_seq else None
+    if prev is not None:
+        walk.by_hash[start_hash] = prev
     count = 0
     for index, record in enumerate(records()):
         problem = _check(record, index, prev_hash, prev, stored_after, walk)

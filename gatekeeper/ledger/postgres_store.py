@@ -112,6 +112,7 @@ class PostgresStore:
         start: str | None = None,
         end: str | None = None,
         service: str | None = None,
+        after_seq: int = 0,
     ) -> Iterator[StoredRecord]:
         query, params = sql.page_query(start=start, end=end, service=service)
 
@@ -121,7 +122,7 @@ class PostgresStore:
             )
             return rows
 
-        return sql.paged(fetch)
+        return sql.paged(fetch, after_seq=after_seq)
 
     def find(self, decision_id: str) -> StoredRecord | None:
         row = self._run(lambda: self._conn.execute(_pg(sql.FIND_RECORD), (decision_id,)).fetchone())

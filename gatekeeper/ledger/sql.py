@@ -110,9 +110,10 @@ def to_head(row: Any) -> Head | None:
     return None if row is None else Head(seq=int(row[0]), hash=str(row[1]))
 
 
-def paged(fetch: Callable[[int, int], list[Any]]) -> Iterator[StoredRecord]:
+def paged(fetch: Callable[[int, int], list[Any]], *, after_seq: int = 0) -> Iterator[StoredRecord]:
     """Records page by page (keyset on seq): ``fetch(after_seq, limit)`` returns rows."""
-    after = -(2**62)
+    # Sequence numbers start at 1; a seq <= 0 stored by a tamperer is still read from 0 down.
+    after = after_seq if after_seq > 0 else -(2**62)
     while True:
         rows = fetch(after, RECORD_PAGE)
         for row in rows:

@@ -125,6 +125,7 @@ class SqliteStore:
         start: str | None = None,
         end: str | None = None,
         service: str | None = None,
+        after_seq: int = 0,
     ) -> Iterator[StoredRecord]:
         query, params = sql.page_query(start=start, end=end, service=service)
 
@@ -134,7 +135,7 @@ class SqliteStore:
             except sqlite3.Error as exc:
                 raise LedgerError(f"cannot read ledger: {exc}", path=str(self.path)) from None
 
-        return sql.paged(fetch)
+        return sql.paged(fetch, after_seq=after_seq)
 
     def find(self, decision_id: str) -> StoredRecord | None:
         try:

@@ -101,8 +101,10 @@ class LedgerStore(Protocol):
         start: str | None = None,
         end: str | None = None,
         service: str | None = None,
+        after_seq: int = 0,
     ) -> Iterator[StoredRecord]:
-        """Records in chain order, optionally filtered by recorded_at range [start, end)."""
+        """Records in chain order, optionally filtered by recorded_at range [start, end) and
+        service; ``after_seq``: only records with a greater sequence number."""
         ...
 
     def find(self, decision_id: str) -> StoredRecord | None: ...

@@ -232,7 +232,7 @@ def create_app(service: DecisionService) -> FastAPI:
 
     @app.get("/v1/checkpoint")
     def checkpoint(token: Token) -> dict[str, Any]:
-        return service.log.checkpoint.to_document()
+        return service.log.sync().to_document()  # current, with what replicas appended
 
     @app.get("/v1/log/consistency")
     def consistency(
@@ -240,7 +240,7 @@ def create_app(service: DecisionService) -> FastAPI:
         first: Annotated[int, Query(alias="from", ge=0)],
         second: Annotated[int | None, Query(alias="to", ge=0)] = None,
     ) -> dict[str, Any]:
-        size = service.log.checkpoint.tree_size if second is None else second
+        size = service.log.sync().tree_size if second is None else second
         try:
             proof = service.log.consistency(first, size)
         except LogError as error:

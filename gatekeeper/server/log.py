@@ -8,8 +8,12 @@ removed or reordered no longer has the checkpoint's size and root, and the servi
 start. Records beyond the checkpoint are accepted only because each carries the service's own
 signature and links into the chain: that is a crash between a commit and the checkpoint write.
 
-Before each append the database's head must still be the last record this process knows;
-otherwise someone else wrote the database and the service refuses to append.
+Replicas: several service processes may share one database (PostgreSQL). The database's
+head lock orders appends, so the chain cannot fork; before each append and each answer a
+replica catches up with the records the others appended, accepting each only when it links
+into the chain and carries a trusted service signature. Anything else in the database — a
+record signed by another key or not at all, a rewritten or removed record, a head moved back —
+makes the service refuse to append or answer (503), as a single process does.
 """
 
 from __future__ import annotations
@@ -51,8 +55,8 @@ class Appended:
 
 
 class DecisionLog:
-    """One service process's view of the log. Appends are serialised by a lock: one process
-    owns the database (replicas on PostgreSQL are not built yet)."""
+    """One service process's view of the log: the tree of every record in the database, kept
+    current with what other replicas append (:meth:`sync`)."""
 
     def __init__(
         self,
@@ -64,6 +68,7 @@ class DecisionLog:
         tree: MerkleTree,
         last_hash: str,
         checkpoint: Checkpoint,
+        trusted_key_ids: Sequence[str] = (),
     ) -> None:
         self.store = store
         self.signer = signer
@@ -72,6 +77,7 @@ class DecisionLog:
         self.tree = tree
         self._last_hash = last_hash
         self.checkpoint = checkpoint
+        self._trusted = tuple(trusted_key_ids) or (signer.key_id,)
         self._lock = threading.Lock()
 
     @classmethod
@@ -99,6 +105,7 @@ class DecisionLog:
             tree=tree,
             last_hash=verified.last_hash,
             checkpoint=saved or _sign(signer, origin, tree),
+            trusted_key_ids=[key_id_of(key) for key in trusted],
         )
         if saved is None or saved.tree_size != tree.size or saved.key_id != signer.key_id:
             log._save(_sign(signer, origin, tree))
@@ -106,24 +113,70 @@ class DecisionLog:
 
     def append(self, result: GateResult, *, namespaces: tuple[str, ...]) -> Appended:
         with self._lock:
-            head = self.store.head()
-            if head is None or head.seq != self.tree.size or head.hash != self._last_hash:
-                raise LogMismatch(
-                    "the ledger's head changed under the service (someone else wrote the "
-                    "database): refusing to append",
-                    path=self.store.location,
-                )
+            self._sync()
             record = record_gate_result(
                 self.store, result, namespaces=namespaces, signer=self.signer
             )
-            index = self.tree.append(record_leaf(record.hash))
-            self._last_hash = record.hash
-            checkpoint = _sign(self.signer, self.origin, self.tree)
-            self._save(checkpoint)
-            return Appended(record=record, log_index=index, checkpoint=checkpoint)
+            # Our record, and any a replica committed just before it, join the tree in the
+            # database's order (the head lock gave each record its place).
+            self._sync()
+            index = record.seq - 1
+            if not 0 <= index < self.tree.size or self.tree.leaves[index] != record_leaf(
+                record.hash
+            ):
+                raise LogMismatch(
+                    f"record #{record.seq} just written is not the one the database holds",
+                    path=self.store.location,
+                )
+            return Appended(record=record, log_index=index, checkpoint=self.checkpoint)
+
+    def sync(self) -> Checkpoint:
+        """Catch up with the database (records other replicas appended) and return the
+        current checkpoint. Raises LogMismatch when the database is not a continuation of
+        the log this process holds."""
+        with self._lock:
+            self._sync()
+            return self.checkpoint
+
+    def _sync(self) -> None:
+        head = self.store.head()
+        size = self.tree.size
+        where = self.store.location
+        if head is None or head.seq < size:
+            raise LogMismatch(
+                f"the ledger's head is at {head.seq if head else 0} records but the log holds "
+                f"{size}: its tail was removed or an older copy restored",
+                path=where,
+            )
+        if head.seq == size:
+            if head.hash != self._last_hash:
+                raise LogMismatch(
+                    "the ledger's head changed under the service (someone else wrote the "
+                    "database): refusing to append",
+                    path=where,
+                )
+            return
+        newer = [r for r in self.store.records(after_seq=size) if r.seq <= head.seq]
+        verified = verify_chain(
+            lambda: newer,
+            head=head,
+            trusted_keys=self._trusted,
+            start_hash=self._last_hash,
+            start_seq=size,
+        )
+        if verified.problem is not None or len(newer) != head.seq - size:
+            problem = verified.problem.message if verified.problem else "records are missing"
+            raise LogMismatch(
+                f"a record written behind the service does not verify: {problem}", path=where
+            )
+        for record in newer:
+            self.tree.append(record_leaf(record.hash))
+        self._last_hash = newer[-1].hash
+        self._save(_sign(self.signer, self.origin, self.tree))
 
     def find(self, decision_id: str) -> tuple[StoredRecord, int] | None:
         with self._lock:
+            self._sync()
             record = self.store.find(decision_id)
         if record is None:
             return None
@@ -139,31 +192,40 @@ class DecisionLog:
         """Every record (of ``service``), in log order. The store's connection is shared with
         appends, so reads take the same lock."""
         with self._lock:
+            self._sync()
             return list(self.store.records(service=service))
 
     def inclusion(self, index: int) -> tuple[Checkpoint, list[bytes]]:
         """The current checkpoint and the proof of leaf ``index`` against it."""
         with self._lock:
+            self._sync()
             checkpoint = self.checkpoint
             return checkpoint, self.tree.inclusion_proof(index, checkpoint.tree_size)
 
     def consistency(self, first: int, second: int) -> list[bytes]:
         with self._lock:
+            self._sync()
             return self.tree.consistency_proof(first, second)
 
     def ready(self) -> bool:
-        """The database answers and its head is still the last record this process wrote."""
+        """The database answers and continues the log this process holds (records replicas
+        appended verify)."""
         try:
             with self._lock:
-                head = self.store.head()
-                return (
-                    head is not None and head.seq == self.tree.size and head.hash == self._last_hash
-                )
+                self._sync()
+                return True
         except Exception:  # readiness is a yes/no answer, whatever the store raised
             return False
 
     def _save(self, checkpoint: Checkpoint) -> None:
-        write_checkpoint(self.checkpoint_path, checkpoint)
+        # Replicas may share one checkpoint file: one that lags never writes back a smaller
+        # tree over a larger one (each is a prefix of the same log; the larger protects more).
+        try:
+            saved = read_checkpoint(self.checkpoint_path)
+        except ServerError:
+            saved = None  # unreadable: replaced by a good one
+        if saved is None or saved.tree_size <= checkpoint.tree_size:
+            write_checkpoint(self.checkpoint_path, checkpoint)
         self.checkpoint = checkpoint
 
 
@@ -256,7 +318,8 @@ def read_checkpoint(path: Path) -> Checkpoint | None:
 def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Atomically replace the checkpoint file (write, fsync, rename), so a crash leaves either
     the old or the new checkpoint, never half of one."""
-    temporary = path.with_name(path.name + ".tmp")
+    # A name of this process and thread: replicas sharing the file never write one temporary.
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     text = json.dumps(checkpoint.to_document(), indent=2) + "\n"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,27 +1,10 @@
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.ledger.ledger_helpers import PgServer, record_history, start_postgres
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    """A real PostgreSQL server. Skips when PostgreSQL is not installed — except in CI
-    (CI=true), where the tests must run against it."""
-    server = start_postgres()
-    if server is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("PostgreSQL is not installed, but CI must run the PostgreSQL ledger tests")
-        pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql)")
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.ledger.ledger_helpers import PgServer, record_history
 
 
 @pytest.fixture(scope="session")

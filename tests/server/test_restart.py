@@ -184,7 +184,8 @@ def test_a_record_appended_by_someone_else_is_refused(
     workspace: Workspace, result: GateResult
 ) -> None:
     """Someone with database access (no key) copies a record to the end: no service
-    signature links it, so start-up refuses; a running service refuses to append after it."""
+    signature links it, so start-up refuses; a running service (which accepts records its
+    replicas append, signed and linked) refuses to append after it, naming it."""
     _append(workspace, result, 2)
     service = workspace.open()
     try:
@@ -196,7 +197,7 @@ def test_a_record_appended_by_someone_else_is_refused(
         )
         db.execute("UPDATE gk_ledger_head SET seq = 3")
         db.close()
-        with pytest.raises(LogMismatch, match="head changed"):
+        with pytest.raises(LogMismatch, match=r"does not verify: record #3 .* was inserted"):
             service.log.append(result, namespaces=())
     finally:
         service.close()
