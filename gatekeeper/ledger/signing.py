@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gatekeeper.errors import ConfigError
+from gatekeeper.loading import read_regular_file
 
 KEY_ENV_VARIABLE = "GATEKEEPER_LEDGER_KEY"
 MAX_KEY_BYTES = 16 * 1024
@@ -120,3 +121,15 @@ def signature_valid(public_b64: str, signature_b64: str, record_hash: str) -> bo
     except (InvalidSignature, ValueError, binascii.Error, UnicodeEncodeError):
         return False
     return True
+
+
+def load_public_key(path: str | Path) -> bytes:
+    """The raw Ed25519 public key of a PEM public-key file (``audit keygen``'s ``.pub``)."""
+    data = read_regular_file(path, max_bytes=MAX_KEY_BYTES, error=ConfigError, what="key")
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError:
+        raise ConfigError("not a PEM public key", path=str(path)) from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ConfigError("public key must be an Ed25519 key", path=str(path))
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

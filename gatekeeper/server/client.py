@@ -1,63 +1,26 @@
-"""The client side of ``gatekeeper gate run --server URL``: submit, then trust nothing the
-service says that a client cannot check.
-
-An answer is used only when the checkpoint is signed by the pinned service key
-(``GATEKEEPER_SERVER_PUBLIC_KEY``, a PEM file), the record's body hashes to the record hash
-and holds the returned decision, the inclusion proof puts the record in the checkpoint's
-tree, and — when this workspace saw a checkpoint before — the service proves that the new
-checkpoint extends it. Anything else (unreachable, timeout, garbage, a bad proof) is an
-exit-3 error, never a pass.
-"""
+"""The client side of ``gatekeeper gate run --server URL``: submit the evidence, then use the
+answer only once it verifies (:mod:`gatekeeper.ledger.remote`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
-from pydantic import ValidationError
 
-from gatekeeper.errors import EXIT_INPUT, ConfigError, InputError
-from gatekeeper.ledger.canonical import digest_of_text
-from gatekeeper.ledger.merkle import (
-    Checkpoint,
-    LogError,
-    checkpoint_valid,
-    hashes_from_hex,
-    record_leaf,
-    verify_consistency,
-    verify_inclusion,
+from gatekeeper.errors import ConfigError
+from gatekeeper.ledger.remote import (
+    LAST_CHECKPOINT,
+    TIMEOUT_S,
+    TOKEN_ENV,
+    ServedDecision,
+    call,
+    check_consistency,
+    pinned_public_key,
+    response_json,
+    verified_answer,
 )
 from gatekeeper.loading import read_regular_file
-from gatekeeper.model import Decision
-from gatekeeper.server.errors import ServerAnswerError, ServerError
-from gatekeeper.server.keys import load_public_key
-from gatekeeper.server.log import read_checkpoint, write_checkpoint
-
-SERVER_ENV = "GATEKEEPER_SERVER"
-TOKEN_ENV = "GATEKEEPER_TOKEN"  # noqa: S105 - the variable's name, not a token
-PUBLIC_KEY_ENV = "GATEKEEPER_SERVER_PUBLIC_KEY"
-LAST_CHECKPOINT = Path(".gatekeeper/server-checkpoint.json")
-TIMEOUT_S = 300.0
-
-
-@dataclass(frozen=True)
-class ServedDecision:
-    decision: Decision
-    log_index: int
-    checkpoint: Checkpoint
-
-
-def pinned_public_key(env: Mapping[str, str]) -> bytes:
-    value = env.get(PUBLIC_KEY_ENV, "").strip()
-    if not value:
-        raise ConfigError(
-            f"--server needs the service's public key: set {PUBLIC_KEY_ENV} to its PEM file"
-        )
-    return load_public_key(value)
 
 
 def submit(
@@ -84,122 +47,13 @@ def submit(
         timeout=TIMEOUT_S,
         transport=transport,
     ) as client:
-        response = _call(client, "POST", "/v1/gate", files=files)
-        answer = _json(response)
-        served = _verified(answer, public)
-        _check_consistency(client, served.checkpoint, public, cwd / LAST_CHECKPOINT)
+        response = call(client, "POST", "/v1/gate", files=files)
+        answer = response_json(response)
+        served = verified_answer(answer, public)
+        check_consistency(client, served.checkpoint, public, cwd / LAST_CHECKPOINT)
     return served
 
 
 def _upload(path: str) -> tuple[str, bytes]:
     # The same bounded reader as local evidence: a bad path is the same one-line exit 2.
     return Path(path).name, read_regular_file(path, max_bytes=256 * 1024 * 1024)
-
-
-def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    try:
-        response = client.request(method, path, **kwargs)
-    except httpx.HTTPError as exc:
-        raise ServerAnswerError(
-            f"decision service unreachable: {type(exc).__name__}: {exc}",
-            path=str(client.base_url),
-        ) from None
-    if response.status_code == 400:
-        body = _json(response)
-        if body.get("exit_code") == EXIT_INPUT and isinstance(body.get("error"), str):
-            raise InputError(body["error"])  # the CLI's own message for the uploaded file
-    if response.status_code in (401, 403):
-        raise ServerAnswerError(
-            f"decision service refused the token ({response.status_code})",
-            path=str(client.base_url),
-        )
-    if response.status_code != 200:
-        detail = ""
-        try:
-            body = response.json()
-            detail = str(body.get("error") or body.get("detail") or "")
-        except (ValueError, AttributeError):
-            pass
-        raise ServerAnswerError(
-            f"decision service answered {response.status_code} {detail}".strip(),
-            path=str(client.base_url),
-        )
-    return response
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        value = response.json()
-    except ValueError:
-        value = None
-    if not isinstance(value, dict):
-        raise ServerAnswerError(
-            f"decision service answered {response.status_code} with something not a JSON object"
-        )
-    return value
-
-
-def _verified(answer: Mapping[str, Any], public: bytes) -> ServedDecision:
-    try:
-        checkpoint = Checkpoint.from_document(answer.get("checkpoint"))
-        record = answer.get("record")
-        proof = answer.get("inclusion_proof")
-        if not isinstance(record, dict) or not isinstance(proof, dict):
-            raise LogError("the answer has no record or inclusion proof")
-        body, record_hash = record.get("body"), record.get("hash")
-        if not isinstance(body, str) or not isinstance(record_hash, str):
-            raise LogError("the record has no body or hash")
-        if not checkpoint_valid(checkpoint, public):
-            raise LogError("the checkpoint is not signed by the pinned service key")
-        if digest_of_text(body) != record_hash:
-            raise LogError("the record's body does not match its hash")
-        index, size = proof.get("leaf_index"), proof.get("tree_size")
-        if not isinstance(index, int) or size != checkpoint.tree_size:
-            raise LogError("the inclusion proof is not for the returned checkpoint")
-        hashes = hashes_from_hex(proof.get("hashes"), "inclusion proof")
-        if not verify_inclusion(
-            record_leaf(record_hash), index, size, hashes, checkpoint.root_hash
-        ):
-            raise LogError("the inclusion proof does not verify")
-        recorded = json.loads(body).get("decision")
-        if recorded != answer.get("decision"):
-            raise LogError("the returned decision is not the one recorded")
-        decision = Decision.model_validate(recorded)
-    except (LogError, ValidationError, ValueError, AttributeError) as exc:
-        text = exc.message if isinstance(exc, LogError) else type(exc).__name__
-        raise ServerAnswerError(f"decision service answer refused: {text}") from None
-    return ServedDecision(decision=decision, log_index=index, checkpoint=checkpoint)
-
-
-def _check_consistency(
-    client: httpx.Client, new: Checkpoint, public: bytes, remembered: Path
-) -> None:
-    """The service must prove that its new checkpoint extends the last one seen here."""
-    try:
-        old = read_checkpoint(remembered)
-    except ServerError:  # an unreadable memory of this workspace's is replaced, not trusted
-        old = None
-    if old is not None and checkpoint_valid(old, public):
-        if old.tree_size > new.tree_size:
-            raise ServerAnswerError(
-                f"decision service's log shrank from {old.tree_size} to {new.tree_size} "
-                "records since this workspace last saw it"
-            )
-        response = _call(
-            client,
-            "GET",
-            "/v1/log/consistency",
-            params={"from": old.tree_size, "to": new.tree_size},
-        )
-        try:
-            hashes = hashes_from_hex(_json(response).get("hashes"), "consistency proof")
-        except LogError as exc:
-            raise ServerAnswerError(f"decision service answer refused: {exc.message}") from None
-        if not verify_consistency(
-            old.tree_size, new.tree_size, old.root_hash, new.root_hash, hashes
-        ):
-            raise ServerAnswerError(
-                f"decision service's log of {new.tree_size} records does not extend the "
-                f"{old.tree_size} this workspace saw: it was rewritten"
-            )
-    write_checkpoint(remembered, new)

@@ -13,6 +13,8 @@ class LogMismatch(ServerError):
     """The database's log no longer matches the last signed checkpoint kept outside it."""
 
 
-class ServerAnswerError(ServerError):
-    """The decision service was unreachable, refused, or answered something a client cannot
-    verify (exit 3: never a pass)."""
+# A client's error, defined with the client side of the API in the ledger layer (the deployer
+# uses it too); named here as well for the service's callers.
+from gatekeeper.ledger.remote import ServerAnswerError  # noqa: E402
+
+__all__ = ["LogMismatch", "ServerAnswerError", "ServerError"]

@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gatekeeper.errors import ConfigError
-from gatekeeper.ledger.signing import MAX_KEY_BYTES, Signer, load_signer
-from gatekeeper.loading import read_regular_file
+from gatekeeper.ledger.signing import MAX_KEY_BYTES, Signer, load_public_key, load_signer
 
 KEY_FILE_ENV = "GATEKEEPER_SERVER_KEY_FILE"
 KEY_PEM_ENV = "GATEKEEPER_SERVER_KEY"  # the PEM text itself (e.g. from a secret store)
@@ -70,13 +69,4 @@ def _signer_from_pem(data: bytes) -> Signer:
     return Signer(key)
 
 
-def load_public_key(path: str | Path) -> bytes:
-    """The raw Ed25519 public key of a PEM public-key file (``audit keygen``'s ``.pub``)."""
-    data = read_regular_file(path, max_bytes=MAX_KEY_BYTES, error=ConfigError, what="key")
-    try:
-        key = serialization.load_pem_public_key(data)
-    except ValueError:
-        raise ConfigError("not a PEM public key", path=str(path)) from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise ConfigError("public key must be an Ed25519 key", path=str(path))
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+__all__ = ["load_public_key", "load_service_key"]

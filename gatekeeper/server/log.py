@@ -18,8 +18,6 @@ makes the service refuse to append or answer (503), as a single process does.
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,20 +29,17 @@ from gatekeeper.audit.recorder import record_gate_result
 from gatekeeper.gate.run import GateResult
 from gatekeeper.ledger.canonical import GENESIS_HASH, timestamp
 from gatekeeper.ledger.chain import verify_chain
+from gatekeeper.ledger.checkpoints import read_checkpoint, write_checkpoint
 from gatekeeper.ledger.merkle import (
     Checkpoint,
-    LogError,
     MerkleTree,
     checkpoint_valid,
     record_leaf,
     sign_checkpoint,
 )
 from gatekeeper.ledger.signing import Signer, key_id_of
-from gatekeeper.ledger.store import LedgerStore, NewRecord, StoredRecord
-from gatekeeper.loading import parse_json_text, read_regular_file
-from gatekeeper.server.errors import LogMismatch, ServerError
-
-MAX_CHECKPOINT_BYTES = 64 * 1024
+from gatekeeper.ledger.store import LedgerError, LedgerStore, NewRecord, StoredRecord
+from gatekeeper.server.errors import LogMismatch
 
 
 @dataclass(frozen=True)
@@ -222,7 +217,7 @@ class DecisionLog:
         # tree over a larger one (each is a prefix of the same log; the larger protects more).
         try:
             saved = read_checkpoint(self.checkpoint_path)
-        except ServerError:
+        except LedgerError:
             saved = None  # unreadable: replaced by a good one
         if saved is None or saved.tree_size <= checkpoint.tree_size:
             write_checkpoint(self.checkpoint_path, checkpoint)
@@ -302,39 +297,6 @@ def _check_against(
         )
 
 
-def read_checkpoint(path: Path) -> Checkpoint | None:
-    if not path.exists():
-        return None
-    raw = read_regular_file(
-        path, max_bytes=MAX_CHECKPOINT_BYTES, error=ServerError, what="checkpoint file"
-    )
-    doc = parse_json_text(raw.decode("utf-8", "replace"), display=str(path), error=ServerError)
-    try:
-        return Checkpoint.from_document(doc)
-    except LogError as exc:
-        raise ServerError(exc.message, path=str(path)) from None
-
-
-def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
-    """Atomically replace the checkpoint file (write, fsync, rename), so a crash leaves either
-    the old or the new checkpoint, never half of one."""
-    # A name of this process and thread: replicas sharing the file never write one temporary.
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    text = json.dumps(checkpoint.to_document(), indent=2) + "\n"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(path)
-    except OSError as exc:
-        raise ServerError(
-            f"cannot write the checkpoint file: {exc.strerror or exc}", path=str(path)
-        ) from None
-
-
 def proof_document(checkpoint: Checkpoint, index: int, hashes: list[bytes]) -> dict[str, Any]:
     return {
         "leaf_index": index,
@@ -353,3 +315,6 @@ def record_summary(record: StoredRecord, doc: Mapping[str, Any]) -> dict[str, An
         "bundle": doc.get("bundle"),
         "key_id": (doc.get("signer") or {}).get("key_id"),
     }
+
+
+__all__ = ["DecisionLog", "read_checkpoint", "verify_log", "write_checkpoint"]
