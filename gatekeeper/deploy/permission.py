@@ -1,6 +1,8 @@
 """The permission to deploy: the newest gate decision for the artifact digest must have passed
-in an intact ledger (:func:`~gatekeeper.ledger.deployments.find_gate_approval`), and the
-deploy-time policies (GK-REL-*) must pass for the environment. A refusal is exit 1.
+in an intact ledger (:func:`~gatekeeper.ledger.deployments.find_gate_approval`) — or, with
+``GATEKEEPER_SERVER`` set, as the decision service proves it
+(:func:`~gatekeeper.ledger.deployments.service_gate_approval`) — and the deploy-time policies
+(GK-REL-*) must pass for the environment. A refusal is exit 1.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from gatekeeper.gate.run import load_gate_bundle, load_gate_waivers, release_gat
 from gatekeeper.ledger.deployments import (
     GateApproval,
     find_gate_approval,
+    service_gate_approval,
 )
+from gatekeeper.ledger.remote import SERVER_ENV
 from gatekeeper.ledger.signing import load_public_key_id, signer_from_env
 from gatekeeper.ledger.store import LedgerMissing
 from gatekeeper.model import Decision, Release
@@ -118,6 +122,9 @@ def gate_approval(
     ledger — a ledger cut back past it, even with its head row rewritten to match, is
     refused — and every real (not dry-run) check of an intact ledger remembers its head, a
     refusal too: a failing decision seen once cannot be cut away unnoticed later."""
+    server = context.env.get(SERVER_ENV, "").strip()
+    if server:  # the decision service holds the record: ask it, verify what it says
+        return service_gate_approval(server, digest, env=context.env, cwd=context.service_dir)
     checkpoint = (
         state_dir(context.service_dir, service) / LEDGER_CHECKPOINT_FILE if service else None
     )

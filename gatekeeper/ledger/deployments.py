@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from gatekeeper import __version__
@@ -193,3 +194,38 @@ def deploy_events(
         doc = record.document()
         if str(doc.get("kind", "")).startswith(DEPLOY_KIND_PREFIX):
             yield record, doc
+
+
+def service_gate_approval(
+    url: str, artifact_digest: str, *, env: Mapping[str, str], cwd: Path
+) -> GateApproval:
+    """The permission from the decision service (``GATEKEEPER_SERVER``): its newest decision
+    for the digest, verified against the pinned service key with an inclusion proof and a
+    consistency proof from the last checkpoint seen here. An answer that does not verify is
+    an error (exit 3), not a refusal: nothing the service said is used."""
+    from gatekeeper.ledger.remote import newest_decision
+
+    served = newest_decision(url, artifact_digest, env=env, cwd=cwd)
+    if served is None:
+        return GateApproval(
+            False, f"no gate decision is recorded for artifact {artifact_digest} by {url}"
+        )
+    decision = served.decision
+    outcome = decision.outcome.value
+    fields: dict[str, Any] = {
+        "decision_id": decision.decision_id,
+        "seq": served.log_index + 1,
+        "outcome": outcome,
+        "recorded_at": decision.created_at,
+        "signer": served.checkpoint.key_id,
+    }
+    name = f"gate decision {decision.decision_id} (log entry {served.log_index} of {url})"
+    if outcome not in PASSING_OUTCOMES:
+        failing = _failing_policies(decision.model_dump(mode="json"))
+        because = f": failing policies {failing}" if failing else ""
+        return GateApproval(
+            False,
+            f"the newest {name} for artifact {artifact_digest} is '{outcome}'{because}",
+            **fields,
+        )
+    return GateApproval(True, f"{name} passed (verified against the service's key)", **fields)

@@ -173,3 +173,52 @@ def check_consistency(
                 f"{old.tree_size} this workspace saw: it was rewritten"
             )
     write_checkpoint(remembered, new)
+
+
+def newest_decision(
+    url: str,
+    artifact_digest: str,
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    transport: httpx.BaseTransport | None = None,
+) -> ServedDecision | None:
+    """The newest gate decision the service recorded for ``artifact_digest`` (None: none is
+    recorded), verified like a submission's answer: pinned key, record hash, inclusion proof,
+    and consistency with the last checkpoint this workspace saw."""
+    token = env.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ConfigError(f"the decision service needs a token in {TOKEN_ENV}")
+    public = pinned_public_key(env)
+    with httpx.Client(
+        base_url=url.rstrip("/"),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=TIMEOUT_S,
+        transport=transport,
+    ) as client:
+        listed = response_json(
+            call(client, "GET", "/v1/decisions", params={"artifact": artifact_digest})
+        )
+        summaries = listed.get("decisions")
+        if not isinstance(summaries, list):
+            raise ServerAnswerError("decision service answer refused: no decision list")
+        if not summaries:
+            return None
+        newest = summaries[0]  # the service lists newest first
+        decision_id = newest.get("decision_id") if isinstance(newest, dict) else None
+        if not isinstance(decision_id, str) or "/" in decision_id:
+            raise ServerAnswerError("decision service answer refused: no decision id")
+        served = verified_answer(
+            response_json(call(client, "GET", f"/v1/decisions/{decision_id}")), public
+        )
+        if served.decision.release.artifact_digest != artifact_digest:
+            raise ServerAnswerError(
+                f"decision service answer refused: decision {decision_id} is not of "
+                f"{artifact_digest}"
+            )
+        if served.log_index != newest.get("log_index"):
+            raise ServerAnswerError(
+                "decision service answer refused: the decision is not at the position listed"
+            )
+        check_consistency(client, served.checkpoint, public, cwd / LAST_CHECKPOINT)
+    return served
