@@ -11,7 +11,12 @@ import pytest
 from gatekeeper.errors import EXIT_ENGINE, ConfigError, EngineError, PolicyError
 from gatekeeper.policy.bundle import PolicyBundle, load_bundle
 from gatekeeper.policy.engines import guard
-from gatekeeper.policy.engines.registry import DEFAULT_ENGINE, ENGINES, get_engine
+from gatekeeper.policy.engines.registry import (
+    DEFAULT_ENGINE,
+    ENGINES,
+    available_engines,
+    get_engine,
+)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BOTH = pytest.mark.parametrize("engine_name", ["regorus", "regopy"])
@@ -28,8 +33,11 @@ def rule(body: str) -> str:
 
 
 def test_registry_defaults_and_unknown_names() -> None:
-    assert DEFAULT_ENGINE == "regorus" and set(ENGINES) == {"regorus", "regopy", "opa"}
-    with pytest.raises(ConfigError, match="opa, regopy, regorus"):
+    assert DEFAULT_ENGINE == "regorus"
+    assert set(ENGINES) == {"regorus", "regopy", "opa", "opa-server"}
+    # opa-server needs a server URL, so it is not offered as an installed, in-process engine.
+    assert available_engines() == ["opa", "regopy", "regorus"]
+    with pytest.raises(ConfigError, match="opa, opa-server, regopy, regorus"):
         get_engine("cpp")
 
 

@@ -17,7 +17,7 @@ TEMPLATES = ("python-service", "python-library")
 def test_list_shows_both_templates_with_versions() -> None:
     result = run_cli("scaffold", "list")
     assert result.code == 0, result.stderr
-    assert "python-service 1.1.0  (versions: 1.0.0, 1.1.0)" in result.stdout
+    assert "python-service 1.2.0  (versions: 1.0.0, 1.1.0, 1.2.0)" in result.stdout
     assert "python-library 1.0.0" in result.stdout
     assert "--set name=<str> (required)" in result.stdout
 
@@ -54,7 +54,7 @@ def test_record_holds_template_version_answers_and_hashes(tmp_path: Path) -> Non
     scaffold(dest, "python-service", "--set", "name=orders-api", "--set", "port=9000")
     record = json.loads((dest / ".gatekeeper/template.json").read_text())
     assert record["schema"] == "gatekeeper.template-record/v1"
-    assert (record["template"], record["version"]) == ("python-service", "1.1.0")
+    assert (record["template"], record["version"]) == ("python-service", "1.2.0")
     assert record["answers"]["name"] == "orders-api"
     assert record["answers"]["package"] == "orders_api"  # default derived from name
     assert record["answers"]["port"] == 9000  # typed, not the string "9000"
@@ -216,9 +216,29 @@ def test_byte_code_and_tool_caches_in_a_template_are_not_copied(tmp_path: Path) 
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc") or "cache" in f]
 
 
-@pytest.mark.parametrize("version", ["1.0.0", "1.1.0"])
+@pytest.mark.parametrize("version", ["1.0.0", "1.1.0", "1.2.0"])
 def test_the_service_template_disables_nagle(tmp_path: Path, version: str) -> None:
     dest = tmp_path / "svc"
     scaffold(dest, "python-service", "--set", "name=orders-api", "--version", version)
     app = (dest / "src/orders_api/app.py").read_text()
     assert "disable_nagle_algorithm = True" in app
+
+
+def test_pipelines_use_the_decision_service_when_it_is_configured(tmp_path: Path) -> None:
+    """python-service 1.2.0: the gate and deploy steps get the service's URL, token and pinned
+    key from CI settings (empty without them: both then run locally)."""
+    import yaml
+
+    dest = tmp_path / "svc"
+    scaffold(dest, "python-service", "--set", "name=orders-api")
+    workflow = yaml.safe_load((dest / ".github/workflows/ci.yml").read_text())
+    steps = {step.get("name"): step for job in workflow["jobs"].values() for step in job["steps"]}
+    for name in ("gate", "deploy"):
+        env = steps[name]["env"]
+        assert env["GATEKEEPER_SERVER"] == "${{ vars.GATEKEEPER_SERVER }}"
+        assert env["GATEKEEPER_TOKEN"] == "${{ secrets.GATEKEEPER_TOKEN }}"  # a secret, not a var
+        assert env["GATEKEEPER_SERVER_PUBLIC_KEY"] == "gatekeeper-service.pub"
+    gitlab = yaml.safe_load((dest / ".gitlab-ci.yml").read_text())
+    assert gitlab["variables"]["GATEKEEPER_SERVER_PUBLIC_KEY"] == "gatekeeper-service.pub"
+    assert "GATEKEEPER_TOKEN" not in gitlab["variables"]  # masked CI/CD variable, never in the file
+    assert "GATEKEEPER_SERVER" in (dest / "README.md").read_text()

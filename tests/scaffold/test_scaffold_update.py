@@ -34,7 +34,7 @@ def test_update_keeps_local_edits_and_brings_in_the_template_change(tmp_path: Pa
     readme.write_text(readme.read_text() + "\n## On call\n\nPage #payments-oncall.\n")
     (dest / "src/orders_api/routes.py").write_text("# ours\n")
 
-    result = run_cli("scaffold", "update", str(dest))
+    result = run_cli("scaffold", "update", str(dest), "--to", "1.1.0")
     assert result.code == 0, result.stdout + result.stderr
     assert "python-service 1.0.0 -> 1.1.0" in result.stdout
     assert "merged        src/orders_api/app.py" in result.stdout
@@ -59,7 +59,7 @@ def test_conflicting_edit_gets_markers_and_exit_1(tmp_path: Path) -> None:
     dockerfile = dest / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text().replace("USER nobody", "USER appuser"))
 
-    result = run_cli("scaffold", "update", str(dest))
+    result = run_cli("scaffold", "update", str(dest), "--to", "1.1.0")
     assert result.code == 1, result.stdout + result.stderr
     assert "conflict      Dockerfile" in result.stdout
     text = dockerfile.read_text()
