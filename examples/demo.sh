@@ -196,5 +196,71 @@ echo "== gatekeeper deploy status / history"
 [ "$deploy_status" -eq 0 ] || status=$deploy_status
 # ---- end gatekeeper deploy ----------------------------------------------------------------------
 
+# ---- the decision service: gate and deploy through a local `gatekeeper serve` (docs/server.md) --
+# About 10-15 s: a service on loopback with its own key, tokens and ledger; the demo's bundle
+# uploaded and activated on it; orders-api 0.2.0 gated through it (the service judges, signs and
+# records; the client verifies the proof); the deployer takes its permission from the service;
+# an auditor verifies the service's whole log with its public key. Stopped at the end.
+echo
+echo "== gatekeeper serve: one gate run and one deploy through a local decision service"
+service_status=0
+SVC="$OUT/service"
+rm -rf "$SVC"
+mkdir -p "$SVC"
+"$BIN/gatekeeper" audit keygen "$SVC/service.pem" > /dev/null || service_status=3
+SUBMIT_TOKEN=$("$BIN/gatekeeper" serve token create --state-dir "$SVC/state" \
+  --project orders-api --scope submit --description "demo CI" 2>/dev/null) || service_status=3
+ADMIN_TOKEN=$("$BIN/gatekeeper" serve token create --state-dir "$SVC/state" \
+  --project platform --scope admin --description "demo operator" 2>/dev/null) || service_status=3
+SVC_PORT=$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+SVC_URL="http://127.0.0.1:$SVC_PORT"
+# The organisation's selection of the library for its services (as orders-api's gatekeeper.yaml).
+NAMESPACES=()
+for NS in gatekeeper.sbom.present gatekeeper.sbom.freshness gatekeeper.sbom.purl \
+  'gatekeeper.licenses.*' 'gatekeeper.sast.*' 'gatekeeper.vulnerabilities.*' \
+  'gatekeeper.supply_chain.*' 'gatekeeper.release.*'; do NAMESPACES+=(-n "$NS"); done
+"$BIN/gatekeeper" serve --state-dir "$SVC/state" --key "$SVC/service.pem" --port "$SVC_PORT" \
+  "${NAMESPACES[@]}" > "$SVC/serve.log" 2>&1 &
+SVC_PID=$!
+trap 'kill "$SVC_PID" 2>/dev/null' EXIT
+"$BIN/python" - "$SVC_URL" <<'PY' || service_status=3
+import sys, time, urllib.request
+deadline = time.monotonic() + 30
+while True:
+    try:
+        with urllib.request.urlopen(sys.argv[1] + "/health/ready", timeout=2) as answer:
+            if answer.status == 200:
+                break
+    except OSError:
+        pass
+    if time.monotonic() > deadline:
+        sys.exit("the decision service did not become ready")
+    time.sleep(0.2)
+PY
+echo "service $SVC_URL (log: $SVC/serve.log)"
+export GATEKEEPER_SERVER_PUBLIC_KEY="$SVC/service.pem.pub"
+BUNDLE_DIGEST=$(GATEKEEPER_TOKEN="$ADMIN_TOKEN" "$BIN/gatekeeper" serve bundle upload \
+  --server "$SVC_URL" "$OUT/policies.tar.gz") || service_status=3
+GATEKEEPER_TOKEN="$ADMIN_TOKEN" "$BIN/gatekeeper" serve bundle activate --server "$SVC_URL" \
+  --env '*' "$BUNDLE_DIGEST" || service_status=3
+REL2=$(cd "$DEPLOY_OUT/releases/0.2.0" && pwd)
+(cd "$SERVICE_DIR" && GATEKEEPER_TOKEN="$SUBMIT_TOKEN" "$GK_ABS" gate run --no-color \
+  --server "$SVC_URL" --release "$REL2/release.yaml" \
+  .gatekeeper/out/sbom.cdx.json .gatekeeper/out/semgrep.json) || service_status=3
+echo
+GATEKEEPER_SERVER="$SVC_URL" GATEKEEPER_TOKEN="$SUBMIT_TOKEN" \
+  "$BIN/gatekeeper" deploy "$REL2/release.yaml" --env dev -C "$SERVICE_DIR" \
+  --ledger "$DEPLOY_LEDGER" || service_status=3
+"$BIN/gatekeeper" deploy stop -C "$SERVICE_DIR" --ledger "$DEPLOY_LEDGER" > /dev/null \
+  || service_status=3
+echo
+echo "== gatekeeper audit verify --server: the service's log, checked with its public key only"
+(cd "$SVC" && GATEKEEPER_TOKEN="$ADMIN_TOKEN" "$GK_ABS" audit verify \
+  --server "$SVC_URL" --trusted-key "$SVC/service.pem.pub") || service_status=3
+kill "$SVC_PID" 2>/dev/null; wait "$SVC_PID" 2>/dev/null
+trap - EXIT
+[ "$service_status" -eq 0 ] || status=$service_status
+# ---- end decision service -----------------------------------------------------------------------
+
 # The example is meant to fail its gate; only an error (2/3) fails the demo.
 [ "$status" -le 1 ]

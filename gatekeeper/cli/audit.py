@@ -100,6 +100,13 @@ def audit() -> None:
 @click.option(
     "--format", "format_", type=click.Choice(["text", "json"]), default="text", help="Output."
 )
+@click.option(
+    "--server",
+    metavar="URL",
+    help="Verify the decision service's log over its API instead of a local ledger: its "
+    "checkpoint, every record and the Merkle root, with the service's public key only "
+    "(--trusted-key or GATEKEEPER_SERVER_PUBLIC_KEY; admin token in GATEKEEPER_TOKEN).",
+)
 def verify(
     ledger: str | None,
     config_file: str | None,
@@ -107,25 +114,47 @@ def verify(
     require_signed: bool,
     anchor: str | None,
     format_: str,
+    server: str | None,
 ) -> None:
     """Check the whole hash chain, signatures and head of the ledger.
 
     Exit 0 with the record count when intact; exit 1 naming the first record that was
     modified, deleted, inserted or reordered.
     """
-    trusted = [load_public_key_id(Path(p)) for p in trusted_keys] if trusted_keys else None
-    store = open_ledger(ledger, config_file)
-    try:
-        result = verify_chain(
-            store.records,
-            head=store.head(),
-            trusted_keys=trusted,
-            require_signed=require_signed,
+    checkpoint_line = ""
+    if server:
+        if ledger:
+            raise click.UsageError("--server and --ledger name two different ledgers: give one")
+        from gatekeeper.ledger.remote_log import pinned_keys, verify_service_log
+
+        checked = verify_service_log(
+            server,
+            public_keys=pinned_keys(trusted_keys, os.environ),
+            env=os.environ,
+            cwd=Path.cwd(),
             anchor=anchor,
         )
-        location = store.location
-    finally:
-        store.close()
+        result, location = checked.chain, server
+        if checked.checkpoint is not None:
+            checkpoint = checked.checkpoint
+            checkpoint_line = (
+                f"\ncheckpoint: {checkpoint.tree_size} records, root "
+                f"{checkpoint.root_hash.hex()}, signed by {checkpoint.key_id}"
+            )
+    else:
+        trusted = [load_public_key_id(Path(p)) for p in trusted_keys] if trusted_keys else None
+        store = open_ledger(ledger, config_file)
+        try:
+            result = verify_chain(
+                store.records,
+                head=store.head(),
+                trusted_keys=trusted,
+                require_signed=require_signed,
+                anchor=anchor,
+            )
+            location = store.location
+        finally:
+            store.close()
     if format_ == "json":
         problem = result.problem
         click.echo(
@@ -153,7 +182,7 @@ def verify(
         keys = f", signed by {', '.join(result.key_ids)}" if result.key_ids else ""
         click.echo(
             f"ledger intact: {result.count} records, {result.signed} signed{keys}\n"
-            f"head: {result.head_hash}"
+            f"head: {result.head_hash}{checkpoint_line}"
         )
     else:
         click.echo(f"ledger TAMPERED: {result.problem.message}")

@@ -224,3 +224,122 @@ def verify(
         f"log OK: {verified.tree.size} records, root {verified.tree.root().hex()}; "
         f"checkpoint of {size} records matches"
     )
+
+
+_server = click.option(
+    "--server",
+    envvar="GATEKEEPER_SERVER",
+    required=True,
+    help="The decision service's URL (or GATEKEEPER_SERVER); the token is GATEKEEPER_TOKEN.",
+)
+_environment = click.option(
+    "--env",
+    "environment",
+    required=True,
+    help="Environment name as releases give it, or '*' for every one without its own.",
+)
+
+
+@serve.group("bundle")
+def bundle_group() -> None:
+    """Policy bundle versions on a running service: upload, list, activate, roll back.
+
+    Changes need an admin token; each is a signed record of the service's log."""
+
+
+@bundle_group.command("upload")
+@_server
+@click.argument("archive", type=click.Path(dir_okay=False))
+def bundle_upload(server: str, archive: str) -> None:
+    """Upload ARCHIVE (the .tar.gz `gatekeeper policy bundle` builds); prints its digest.
+    The service refuses an archive whose policies do not load or compile."""
+    from gatekeeper.loading import read_regular_file
+    from gatekeeper.server.bundles import MAX_BUNDLE_BYTES
+    from gatekeeper.server.client import admin_call
+
+    content = read_regular_file(archive, max_bytes=MAX_BUNDLE_BYTES)
+    answer = admin_call(
+        server,
+        "POST",
+        "/v1/bundles",
+        env=os.environ,
+        content=content,
+        headers={"Content-Type": "application/gzip"},
+    )
+    bundle = _mapping(answer.get("bundle"))
+    what = "uploaded" if answer.get("recorded") else "already uploaded"
+    revision = bundle.get("revision")
+    click.echo(f"{what} bundle {bundle.get('digest')} (revision {revision})", err=True)
+    click.echo(str(bundle.get("digest")))
+
+
+@bundle_group.command("list")
+@_server
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+def bundle_list(server: str, output_format: str) -> None:
+    """The uploaded bundles, which is active where, and the activation history."""
+    import json
+
+    from gatekeeper.server.client import admin_call
+
+    answer = admin_call(server, "GET", "/v1/bundles", env=os.environ)
+    if output_format == "json":
+        click.echo(json.dumps(answer, indent=2, sort_keys=True))
+        return
+    active = _mapping(answer.get("active"))
+    for item in answer.get("bundles") or []:  # type: ignore[attr-defined]
+        version = _mapping(item)
+        digest = version.get("digest")
+        where = sorted(env for env, d in active.items() if d == digest)
+        click.echo(
+            f"{digest}  {version.get('revision')}  {version.get('uploaded_at')}  "
+            f"{version.get('modules')} modules  "
+            + (f"active: {', '.join(where)}" if where else "inactive")
+        )
+
+
+@bundle_group.command("activate")
+@_server
+@_environment
+@click.argument("digest")
+def bundle_activate(server: str, environment: str, digest: str) -> None:
+    """Gates for the environment judge with the uploaded bundle DIGEST from now on."""
+    _print_activation(
+        _activation_call(server, "PUT", environment, "bundle", json={"digest": digest})
+    )
+
+
+@bundle_group.command("rollback")
+@_server
+@_environment
+def bundle_rollback(server: str, environment: str) -> None:
+    """Activate the bundle that was active before the current one (repeat to go further)."""
+    _print_activation(_activation_call(server, "POST", environment, "bundle/rollback"))
+
+
+def _activation_call(
+    server: str, method: str, environment: str, action: str, *, json: object = None
+) -> dict[str, object]:
+    from urllib.parse import quote
+
+    from gatekeeper.server.bundles import check_environment
+    from gatekeeper.server.client import admin_call
+
+    check_environment(environment)  # the service checks too; say it before a request
+    path = f"/v1/environments/{quote(environment, safe='')}/{action}"
+    return admin_call(server, method, path, env=os.environ, json=json)
+
+
+def _print_activation(answer: dict[str, object]) -> None:
+    activation = _mapping(answer.get("activation"))
+    entry = _mapping(answer.get("entry"))
+    back = activation.get("rollback_of")
+    click.echo(
+        f"{activation.get('environment')}: bundle {activation.get('digest')} active"
+        + (f" (rolled back from {back})" if back else "")
+        + f", log entry {entry.get('log_index')}"
+    )
+
+
+def _mapping(value: object) -> dict[str, object]:
+    return value if isinstance(value, dict) else {}

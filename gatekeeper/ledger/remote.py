@@ -43,6 +43,11 @@ class ServerAnswerError(LedgerError):
     verify (exit 3: never a pass)."""
 
 
+class LogRewritten(ServerAnswerError):
+    """The service's log no longer extends a checkpoint this workspace saw: it shrank or was
+    rewritten (a gate or deploy stops with exit 3; ``audit verify`` reports it as tampering)."""
+
+
 SERVER_ENV = "GATEKEEPER_SERVER"
 TOKEN_ENV = "GATEKEEPER_TOKEN"  # noqa: S105 - the variable's name, not a token
 PUBLIC_KEY_ENV = "GATEKEEPER_SERVER_PUBLIC_KEY"
@@ -74,7 +79,7 @@ def call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.R
             f"decision service unreachable: {type(exc).__name__}: {exc}",
             path=str(client.base_url),
         ) from None
-    if response.status_code == 400:
+    if response.status_code in (400, 409):
         body = response_json(response)
         if body.get("exit_code") == EXIT_INPUT and isinstance(body.get("error"), str):
             raise InputError(body["error"])  # the CLI's own message for the uploaded file
@@ -83,7 +88,7 @@ def call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.R
             f"decision service refused the token ({response.status_code})",
             path=str(client.base_url),
         )
-    if response.status_code != 200:
+    if not 200 <= response.status_code < 300:
         detail = ""
         try:
             body = response.json()
@@ -151,7 +156,7 @@ def check_consistency(
         old = None
     if old is not None and checkpoint_valid(old, public):
         if old.tree_size > new.tree_size:
-            raise ServerAnswerError(
+            raise LogRewritten(
                 f"decision service's log shrank from {old.tree_size} to {new.tree_size} "
                 "records since this workspace last saw it"
             )
@@ -168,7 +173,7 @@ def check_consistency(
         if not verify_consistency(
             old.tree_size, new.tree_size, old.root_hash, new.root_hash, hashes
         ):
-            raise ServerAnswerError(
+            raise LogRewritten(
                 f"decision service's log of {new.tree_size} records does not extend the "
                 f"{old.tree_size} this workspace saw: it was rewritten"
             )

@@ -24,11 +24,13 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.datastructures import UploadFile
 
 from gatekeeper import __version__
-from gatekeeper.errors import EXIT_INPUT, GatekeeperError, InputError
+from gatekeeper.errors import EXIT_INPUT, GatekeeperError, InputError, PolicyError
 from gatekeeper.gate.input import load_release
 from gatekeeper.gate.run import GateRequest, GateResult, run_gate
+from gatekeeper.ledger.decisions import DECISION_RECORD_KIND
 from gatekeeper.ledger.merkle import LogError
 from gatekeeper.model import Violation
+from gatekeeper.server.bundles import CatalogueConflict, CatalogueError
 from gatekeeper.server.errors import LogMismatch
 from gatekeeper.server.log import proof_document, record_summary
 from gatekeeper.server.opa_api import add_opa_api
@@ -44,6 +46,7 @@ ASGIApp = Callable[[Scope_, Receive, Send], Awaitable[None]]
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _UPLOAD_COPY_CHUNK = 1 << 20
+LOG_PAGE = 1000
 
 
 class BodyTooLarge(Exception):
@@ -207,6 +210,8 @@ def create_app(service: DecisionService) -> FastAPI:
         found = []
         for record in service.log.records(wanted):
             doc = record.document()
+            if doc.get("kind", DECISION_RECORD_KIND) != DECISION_RECORD_KIND:
+                continue  # the service's own catalogue records (bundle uploads, activations)
             if artifact and (doc.get("release") or {}).get("artifact_digest") != artifact:
                 continue
             found.append(record_summary(record, doc))
@@ -247,7 +252,127 @@ def create_app(service: DecisionService) -> FastAPI:
             raise HTTPException(400, error.one_line()) from None
         return {"from": first, "to": size, "hashes": [h.hex() for h in proof]}
 
+    @app.get("/v1/log/entries")
+    def entries(
+        token: Token,
+        start: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=LOG_PAGE)] = LOG_PAGE,
+    ) -> dict[str, Any]:
+        """Records from log index ``start`` (admin: every project's), as stored: what
+        ``audit verify --server`` checks against the signed checkpoint."""
+        _admin(token)
+        size, records = service.log.entries(start, limit)
+        return {
+            "tree_size": size,
+            "start": start,
+            "entries": [
+                {
+                    **_record_document(r.seq, r.hash, r.signature, r.body),
+                    "decision_id": r.decision_id,
+                    "recorded_at": r.recorded_at,
+                    "service": r.service,
+                }
+                for r in records
+            ],
+        }
+
+    add_bundle_api(app, service)
     return app
+
+
+def _admin(token: TokenInfo) -> None:
+    if token.scope is not Scope.ADMIN:
+        raise HTTPException(403, "forbidden")
+
+
+def _catalogue_error(error: GatekeeperError) -> JSONResponse:
+    if isinstance(error, CatalogueConflict):
+        status = 409
+    elif isinstance(error, CatalogueError):
+        status = 400
+    elif isinstance(error, PolicyError):
+        status = 422  # the archive is readable but its policies do not load or compile
+    else:
+        status = 500
+    return _error(error, status)
+
+
+def _appended_document(appended: Any) -> dict[str, Any] | None:
+    if appended is None:
+        return None
+    record = appended.record
+    return {
+        "log_index": appended.log_index,
+        "record": _record_document(record.seq, record.hash, record.signature, record.body),
+        "checkpoint": appended.checkpoint.to_document(),
+    }
+
+
+def add_bundle_api(app: FastAPI, service: DecisionService) -> None:
+    """Policy bundle versions: upload, list, activate per environment, roll back
+    (``server/bundles.py``). Every change is a signed record of the log."""
+    catalogue = service.bundles
+
+    @app.get("/v1/bundles")
+    def bundles(token: Token) -> dict[str, Any]:
+        return {
+            "bundles": [v.to_document() for v in catalogue.versions()],
+            "active": catalogue.active(),
+            "activations": [a.to_document() for a in catalogue.activations()],
+        }
+
+    @app.post("/v1/bundles")
+    async def upload(request: Request, token: Token) -> JSONResponse:
+        """Body: the .tar.gz archive ``gatekeeper policy bundle`` builds."""
+        _admin(token)
+        content = await request.body()
+        try:
+            version, appended = await run_in_threadpool(catalogue.upload, content, by=token.id)
+        except GatekeeperError as error:
+            return _catalogue_error(error)
+        return JSONResponse(
+            {
+                "bundle": version.to_document(),
+                "recorded": appended is not None,
+                "entry": _appended_document(appended),
+            },
+            status_code=201 if appended is not None else 200,
+        )
+
+    @app.put("/v1/environments/{environment}/bundle")
+    async def activate(environment: str, request: Request, token: Token) -> JSONResponse:
+        """Body ``{"digest": "sha256:…"}``: gates for the environment (``*``: every one
+        without its own) judge with that uploaded bundle from now on."""
+        _admin(token)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        digest = body.get("digest") if isinstance(body, dict) else None
+        if not isinstance(digest, str):
+            return _error(CatalogueError('body must be {"digest": "sha256:…"}'), 400)
+        try:
+            activation, appended = await run_in_threadpool(
+                catalogue.activate, environment, digest, by=token.id
+            )
+        except GatekeeperError as error:
+            return _catalogue_error(error)
+        return JSONResponse(
+            {"activation": activation.to_document(), "entry": _appended_document(appended)}
+        )
+
+    @app.post("/v1/environments/{environment}/bundle/rollback")
+    async def rollback(environment: str, token: Token) -> JSONResponse:
+        _admin(token)
+        try:
+            activation, appended = await run_in_threadpool(
+                catalogue.rollback, environment, by=token.id
+            )
+        except GatekeeperError as error:
+            return _catalogue_error(error)
+        return JSONResponse(
+            {"activation": activation.to_document(), "entry": _appended_document(appended)}
+        )
 
 
 def _without_folder(error: GatekeeperError, folder: Path) -> str:
@@ -295,10 +420,17 @@ def _judge(
     release = load_release(release_file)  # bad metadata is bad input before any evaluation
     if not release.service or not token.may_submit(release.service):
         raise HTTPException(403, "forbidden")
+    # The bundle activated for the release's environment, else the start-up one.
+    version = service.bundles.bundle_for(release.environment)
+    policies, data = (
+        ((str(service.bundles.path_of(version)),), ())
+        if version is not None
+        else (settings.policies, settings.data)
+    )
     request = GateRequest(
         evidence=tuple(str(path) for path in evidence),
-        policies=settings.policies,
-        data=settings.data,
+        policies=policies,
+        data=data,
         release_file=str(release_file),
         engine=settings.engine,
         namespaces=settings.namespaces,
@@ -356,6 +488,12 @@ def _named_as_uploaded(result: GateResult, folder: Path) -> GateResult:
             ),
         }
     )
+    # Anything else naming an uploaded file by its absolute temporary path (a violation's
+    # subject or message, e.g. "the SBOM <file>") names it as uploaded.
+    text = decision.model_dump_json()
+    if prefix in text:
+        escaped = re.sub(re.escape(json.dumps(prefix)[1:-1]) + r"/(?:\d+|release)/", "", text)
+        decision = type(decision).model_validate_json(escaped)
     return dataclasses.replace(result, decision=decision)
 
 

@@ -57,3 +57,26 @@ def submit(
 def _upload(path: str) -> tuple[str, bytes]:
     # The same bounded reader as local evidence: a bad path is the same one-line exit 2.
     return Path(path).name, read_regular_file(path, max_bytes=256 * 1024 * 1024)
+
+
+def admin_call(
+    url: str,
+    method: str,
+    path: str,
+    *,
+    env: Mapping[str, str],
+    transport: httpx.BaseTransport | None = None,
+    **kwargs: object,
+) -> dict[str, object]:
+    """One request of an operator's command (``serve bundle …``) with the token in
+    ``GATEKEEPER_TOKEN``; the service's refusals come back as the CLI's errors."""
+    token = env.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ConfigError(f"the service needs a token in {TOKEN_ENV} (scope admin to change it)")
+    with httpx.Client(
+        base_url=url.rstrip("/"),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=TIMEOUT_S,
+        transport=transport,
+    ) as client:
+        return response_json(call(client, method, path, **kwargs))

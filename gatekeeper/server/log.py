@@ -18,7 +18,9 @@ makes the service refuse to append or answer (503), as a single process does.
 
 from __future__ import annotations
 
+import itertools
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +30,7 @@ from typing import Any
 from gatekeeper.audit.recorder import record_gate_result
 from gatekeeper.gate.run import GateResult
 from gatekeeper.ledger.canonical import GENESIS_HASH, timestamp
-from gatekeeper.ledger.chain import verify_chain
+from gatekeeper.ledger.chain import record_builder, verify_chain
 from gatekeeper.ledger.checkpoints import read_checkpoint, write_checkpoint
 from gatekeeper.ledger.merkle import (
     Checkpoint,
@@ -40,6 +42,29 @@ from gatekeeper.ledger.merkle import (
 from gatekeeper.ledger.signing import Signer, key_id_of
 from gatekeeper.ledger.store import LedgerError, LedgerStore, NewRecord, StoredRecord
 from gatekeeper.server.errors import LogMismatch
+
+# Records the service itself writes about its policies (``server/bundles.py``): uploads and
+# activations of policy bundles. The log keeps them at hand, as they decide what judges.
+CATALOGUE_KIND_PREFIX = "bundle."
+_CATALOGUE_MARK = '"kind":"' + CATALOGUE_KIND_PREFIX  # in the canonical body, before parsing
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """A catalogue record (kind ``bundle.*``) and its place in the log."""
+
+    log_index: int
+    recorded_at: str
+    document: Mapping[str, Any]
+
+
+def _catalogue_event(record: StoredRecord) -> LogEvent | None:
+    if _CATALOGUE_MARK not in record.body:
+        return None
+    doc = record.document()
+    if not str(doc.get("kind", "")).startswith(CATALOGUE_KIND_PREFIX):
+        return None
+    return LogEvent(record.seq - 1, record.recorded_at, doc)
 
 
 @dataclass(frozen=True)
@@ -64,6 +89,7 @@ class DecisionLog:
         last_hash: str,
         checkpoint: Checkpoint,
         trusted_key_ids: Sequence[str] = (),
+        events: Sequence[LogEvent] = (),
     ) -> None:
         self.store = store
         self.signer = signer
@@ -73,6 +99,7 @@ class DecisionLog:
         self._last_hash = last_hash
         self.checkpoint = checkpoint
         self._trusted = tuple(trusted_key_ids) or (signer.key_id,)
+        self._events = list(events)
         self._lock = threading.Lock()
 
     @classmethod
@@ -101,6 +128,7 @@ class DecisionLog:
             last_hash=verified.last_hash,
             checkpoint=saved or _sign(signer, origin, tree),
             trusted_key_ids=[key_id_of(key) for key in trusted],
+            events=verified.events,
         )
         if saved is None or saved.tree_size != tree.size or saved.key_id != signer.key_id:
             log._save(_sign(signer, origin, tree))
@@ -112,18 +140,39 @@ class DecisionLog:
             record = record_gate_result(
                 self.store, result, namespaces=namespaces, signer=self.signer
             )
-            # Our record, and any a replica committed just before it, join the tree in the
-            # database's order (the head lock gave each record its place).
+            return self._joined(record)
+
+    def append_event(self, fields: Mapping[str, Any], blobs: Mapping[str, bytes]) -> Appended:
+        """Append a catalogue record (``fields["kind"]``: ``bundle.*``) signed by the service,
+        with its ``blobs``; it joins the events the log keeps at hand."""
+        if not str(fields.get("kind", "")).startswith(CATALOGUE_KIND_PREFIX):
+            raise ValueError(f"not a catalogue record kind: {fields.get('kind')!r}")
+        build = record_builder(
+            {**fields, "decision_id": str(uuid.uuid4())},
+            recorded_at=timestamp(datetime.now(UTC)),
+            signer=self.signer,
+        )
+        with self._lock:
             self._sync()
-            index = record.seq - 1
-            if not 0 <= index < self.tree.size or self.tree.leaves[index] != record_leaf(
-                record.hash
-            ):
-                raise LogMismatch(
-                    f"record #{record.seq} just written is not the one the database holds",
-                    path=self.store.location,
-                )
-            return Appended(record=record, log_index=index, checkpoint=self.checkpoint)
+            return self._joined(self.store.append(build, blobs))
+
+    def events(self) -> list[LogEvent]:
+        """The catalogue records, in log order, including those replicas appended."""
+        with self._lock:
+            self._sync()
+            return list(self._events)
+
+    def _joined(self, record: NewRecord) -> Appended:
+        # Our record, and any a replica committed just before it, join the tree in the
+        # database's order (the head lock gave each record its place).
+        self._sync()
+        index = record.seq - 1
+        if not 0 <= index < self.tree.size or self.tree.leaves[index] != record_leaf(record.hash):
+            raise LogMismatch(
+                f"record #{record.seq} just written is not the one the database holds",
+                path=self.store.location,
+            )
+        return Appended(record=record, log_index=index, checkpoint=self.checkpoint)
 
     def sync(self) -> Checkpoint:
         """Catch up with the database (records other replicas appended) and return the
@@ -166,6 +215,9 @@ class DecisionLog:
             )
         for record in newer:
             self.tree.append(record_leaf(record.hash))
+            event = _catalogue_event(record)
+            if event is not None:
+                self._events.append(event)
         self._last_hash = newer[-1].hash
         self._save(_sign(self.signer, self.origin, self.tree))
 
@@ -189,6 +241,15 @@ class DecisionLog:
         with self._lock:
             self._sync()
             return list(self.store.records(service=service))
+
+    def entries(self, start: int, limit: int) -> tuple[int, list[StoredRecord]]:
+        """The tree size and up to ``limit`` records from log index ``start`` (auditors
+        fetch the whole log page by page and check it themselves)."""
+        with self._lock:
+            self._sync()
+            size = self.tree.size
+            wanted = max(0, min(limit, size - start))
+            return size, list(itertools.islice(self.store.records(after_seq=start), wanted))
 
     def inclusion(self, index: int) -> tuple[Checkpoint, list[bytes]]:
         """The current checkpoint and the proof of leaf ``index`` against it."""
@@ -229,6 +290,7 @@ class VerifiedLog:
     tree: MerkleTree
     checkpoint: Checkpoint | None
     last_hash: str
+    events: tuple[LogEvent, ...] = ()
 
 
 def verify_log(
@@ -246,7 +308,13 @@ def verify_log(
             f"the ledger does not verify against the service key: {verified.problem.message}",
             path=where,
         )
-    hashes = [record.hash for record in store.records()]
+    hashes: list[str] = []
+    events: list[LogEvent] = []
+    for record in store.records():
+        hashes.append(record.hash)
+        event = _catalogue_event(record)
+        if event is not None:
+            events.append(event)
     tree = MerkleTree.of_records(hashes)
     saved = read_checkpoint(checkpoint_path)
     if saved is None:
@@ -258,7 +326,7 @@ def verify_log(
             )
     else:
         _check_against(saved, tree, trusted, origin, where)
-    return VerifiedLog(tree, saved, hashes[-1] if hashes else GENESIS_HASH)
+    return VerifiedLog(tree, saved, hashes[-1] if hashes else GENESIS_HASH, tuple(events))
 
 
 def _sign(signer: Signer, origin: str, tree: MerkleTree) -> Checkpoint:
@@ -317,4 +385,4 @@ def record_summary(record: StoredRecord, doc: Mapping[str, Any]) -> dict[str, An
     }
 
 
-__all__ = ["DecisionLog", "read_checkpoint", "verify_log", "write_checkpoint"]
+__all__ = ["DecisionLog", "LogEvent", "read_checkpoint", "verify_log", "write_checkpoint"]

@@ -11,6 +11,7 @@ from gatekeeper.ledger.signing import Signer
 from gatekeeper.model import Level
 from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S
 from gatekeeper.policy.engines.registry import DEFAULT_ENGINE
+from gatekeeper.server.bundles import BundleCatalogue
 from gatekeeper.server.keys import load_public_key, load_service_key
 from gatekeeper.server.log import DecisionLog
 from gatekeeper.server.metrics import Metrics
@@ -57,12 +58,18 @@ class StatePaths:
     def tokens_path(self) -> Path:
         return self.state_dir / "tokens.db"
 
+    @property
+    def bundle_cache(self) -> Path:
+        """Uploaded bundle archives as files (a cache: the log's blobs are the record)."""
+        return self.state_dir / "bundles"
+
 
 @dataclass
 class DecisionService:
     log: DecisionLog
     tokens: TokenStore
     settings: ServiceSettings
+    bundles: BundleCatalogue
     metrics: Metrics = field(default_factory=Metrics)
 
     @property
@@ -97,4 +104,7 @@ def open_service(
     except BaseException:
         store.close()
         raise
-    return DecisionService(log=log, tokens=tokens, settings=settings)
+    bundles = BundleCatalogue(
+        log, paths.bundle_cache, engine=settings.engine, timeout=settings.timeout
+    )
+    return DecisionService(log=log, tokens=tokens, settings=settings, bundles=bundles)

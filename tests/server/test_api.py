@@ -4,6 +4,7 @@ check, tokens and scopes, bounded and validated uploads, health and metrics."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from gatekeeper.ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from gatekeeper.server.service import ServiceSettings, open_service
 from gatekeeper.server.tokens import Scope
 from tests.conftest import run_cli
 from tests.server.conftest import RunningServer, Workspace, running
@@ -257,3 +259,18 @@ def test_a_database_written_behind_the_service_makes_submissions_503(
         ready = anonymous.get("/health/ready")
         assert ready.status_code == 503
         assert ready.json()["checks"]["database"] is False
+
+
+def test_no_answer_names_the_services_temporary_upload_folder(workspace: Workspace) -> None:
+    # The built-in library names the SBOM file in some violations' subjects and messages.
+    service = open_service(
+        workspace.paths(), ServiceSettings(), key_path=workspace.key, env={}, cwd=workspace.root
+    )
+    try:
+        with running(service, workspace) as server:
+            answer = server.submit(server.token("shop", Scope.SUBMIT), ["good.cdx.json"]).json()
+    finally:
+        service.close()
+    decision = answer["decision"]
+    assert "gatekeeper-upload-" not in json.dumps(decision)
+    assert any(v.get("subject") == "good.cdx.json" for v in decision["violations"])
