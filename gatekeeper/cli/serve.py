@@ -27,11 +27,25 @@ _state_dir = click.option(
 )
 
 
+_tokens = click.option(
+    "--tokens",
+    "tokens_location",
+    metavar="PATH|URL",
+    help="The token database: a SQLite file (default STATE_DIR/tokens.db) or a postgresql:// "
+    "URL, which replicas on several hosts share (it may be the ledger's database).",
+)
+
+
+def _token_store(state_dir: Path, tokens_location: str | None) -> TokenStore:
+    return TokenStore(StatePaths(state_dir=state_dir, tokens=tokens_location).tokens_location)
+
+
 @click.group(invoke_without_command=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @_state_dir
 @click.option("--ledger", help="Ledger URL or path (default: STATE_DIR/ledger.db).")
+@_tokens
 @click.option(
     "--checkpoint-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -72,6 +86,7 @@ def serve(
     port: int,
     state_dir: Path,
     ledger: str | None,
+    tokens_location: str | None,
     checkpoint_file: Path | None,
     key: Path | None,
     previous_keys: tuple[Path, ...],
@@ -103,7 +118,12 @@ def serve(
     )
     load_gate_bundle(policies, data)  # a bundle that does not load fails now, not per request
     service = open_service(
-        StatePaths(state_dir=state_dir, ledger=ledger, checkpoint=checkpoint_file),
+        StatePaths(
+            state_dir=state_dir,
+            ledger=ledger,
+            checkpoint=checkpoint_file,
+            tokens=tokens_location,
+        ),
         settings,
         key_path=key,
         env=os.environ,
@@ -129,6 +149,7 @@ def token() -> None:
 
 @token.command("create")
 @_state_dir
+@_tokens
 @click.option("--project", required=True, help="The project (= the release's service name).")
 @click.option(
     "--scope",
@@ -137,9 +158,11 @@ def token() -> None:
     help="submit: submit and read its project; read: read its project; admin: read all.",
 )
 @click.option("--description", default="", help="Who or what holds it.")
-def token_create(state_dir: Path, project: str, scope: str, description: str) -> None:
+def token_create(
+    state_dir: Path, tokens_location: str | None, project: str, scope: str, description: str
+) -> None:
     """Print a new token on stdout (the only time it is shown)."""
-    store = TokenStore(state_dir / "tokens.db")
+    store = _token_store(state_dir, tokens_location)
     try:
         text, info = store.create(project, Scope(scope), description)
     finally:
@@ -150,8 +173,9 @@ def token_create(state_dir: Path, project: str, scope: str, description: str) ->
 
 @token.command("list")
 @_state_dir
-def token_list(state_dir: Path) -> None:
-    store = TokenStore(state_dir / "tokens.db")
+@_tokens
+def token_list(state_dir: Path, tokens_location: str | None) -> None:
+    store = _token_store(state_dir, tokens_location)
     try:
         for info in store.all():
             state = f"revoked {info.revoked_at}" if info.revoked_at else "active"
@@ -164,10 +188,11 @@ def token_list(state_dir: Path) -> None:
 
 @token.command("revoke")
 @_state_dir
+@_tokens
 @click.argument("token_id")
-def token_revoke(state_dir: Path, token_id: str) -> None:
+def token_revoke(state_dir: Path, tokens_location: str | None, token_id: str) -> None:
     """Revoke TOKEN_ID (the id `token list` shows, or the token itself)."""
-    store = TokenStore(state_dir / "tokens.db")
+    store = _token_store(state_dir, tokens_location)
     try:
         revoked = store.revoke(token_id)
     finally:

@@ -45,6 +45,7 @@ class StatePaths:
     state_dir: Path = DEFAULT_STATE_DIR
     ledger: str | None = None  # default: state_dir/ledger.db
     checkpoint: Path | None = None  # default: state_dir/checkpoint.json
+    tokens: str | None = None  # default: state_dir/tokens.db; or a postgresql:// URL
 
     @property
     def ledger_url(self) -> str:
@@ -55,8 +56,8 @@ class StatePaths:
         return self.checkpoint or self.state_dir / "checkpoint.json"
 
     @property
-    def tokens_path(self) -> Path:
-        return self.state_dir / "tokens.db"
+    def tokens_location(self) -> str:
+        return self.tokens or str(self.state_dir / "tokens.db")
 
     @property
     def bundle_cache(self) -> Path:
@@ -100,7 +101,7 @@ def open_service(
         log = DecisionLog.open(
             store, signer, paths.checkpoint_path, origin=origin, previous_keys=previous
         )
-        tokens = TokenStore(paths.tokens_path)
+        tokens = TokenStore(paths.tokens_location)
     except BaseException:
         store.close()
         raise

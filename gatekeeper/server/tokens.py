@@ -73,18 +73,95 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class TokenStore:
-    """The token table, a SQLite file in the service's state folder."""
+class _SqliteTokens:
+    """The token table in a SQLite file (the state folder's ``tokens.db``: one host)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        self.location = str(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             self._db.execute(_SCHEMA)
-            self._lock = threading.Lock()  # one connection, used from the request threads
         except (OSError, sqlite3.Error) as exc:
             raise ServerError(f"cannot open the token database: {exc}", path=str(path)) from None
+
+    def execute(self, statement: str, params: tuple[object, ...]) -> tuple[list[Any], int]:
+        try:
+            cursor = self._db.execute(statement, params)
+            return cursor.fetchall(), cursor.rowcount
+        except sqlite3.Error as exc:
+            raise ServerError(f"token database error: {exc}", path=self.location) from None
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _PostgresTokens:
+    """The token table in PostgreSQL (replicas on several hosts share it; it may be the
+    ledger's database). A dropped connection is opened again once per statement."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        from gatekeeper.ledger.postgres_store import CONNECT_TIMEOUT_S, mask_password
+
+        self._psycopg = psycopg
+        self._url = url
+        self._timeout = CONNECT_TIMEOUT_S
+        self.location = mask_password(url)
+        self._conn: Any = None
+        self.execute(
+            _SCHEMA.replace("TABLE IF NOT EXISTS tokens", "TABLE IF NOT EXISTS gk_tokens"), ()
+        )
+
+    def _connect(self) -> Any:
+        try:
+            return self._psycopg.connect(self._url, connect_timeout=self._timeout, autocommit=True)
+        except self._psycopg.Error as exc:
+            line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ServerError(
+                f"cannot open the token database: {line}", path=self.location
+            ) from None
+
+    def execute(self, statement: str, params: tuple[object, ...]) -> tuple[list[Any], int]:
+        statement = statement.replace(" tokens", " gk_tokens").replace("?", "%s")
+        for attempt in (1, 2):
+            if self._conn is None or self._conn.closed:
+                self._conn = self._connect()
+            try:
+                with self._conn.cursor() as cursor:
+                    cursor.execute(statement, params)
+                    rows = cursor.fetchall() if cursor.description is not None else []
+                    return rows, cursor.rowcount
+            except self._psycopg.OperationalError as exc:
+                self._conn = None
+                if attempt == 2:
+                    raise ServerError(f"token database error: {exc}", path=self.location) from None
+            except self._psycopg.Error as exc:
+                raise ServerError(f"token database error: {exc}", path=self.location) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
+def is_postgres_url(location: str | Path) -> bool:
+    return str(location).startswith(("postgresql://", "postgres://"))
+
+
+class TokenStore:
+    """The token table: a SQLite file (default, ``STATE_DIR/tokens.db``) or, for replicas on
+    several hosts, a ``postgresql://`` database."""
+
+    def __init__(self, location: str | Path) -> None:
+        self._backend: _SqliteTokens | _PostgresTokens = (
+            _PostgresTokens(str(location))
+            if is_postgres_url(location)
+            else _SqliteTokens(Path(location))
+        )
+        self.location = self._backend.location
+        self._lock = threading.Lock()  # one connection, used from the request threads
 
     def create(self, project: str, scope: Scope, description: str = "") -> tuple[str, TokenInfo]:
         """A new token: (the token text, shown once; what is stored)."""
@@ -148,12 +225,8 @@ class TokenStore:
 
     def _execute(self, statement: str, params: tuple[object, ...]) -> tuple[list[Any], int]:
         """(rows, rows changed) of one statement."""
-        try:
-            with self._lock:
-                cursor = self._db.execute(statement, params)
-                return cursor.fetchall(), cursor.rowcount
-        except sqlite3.Error as exc:
-            raise ServerError(f"token database error: {exc}", path=str(self.path)) from None
+        with self._lock:
+            return self._backend.execute(statement, params)
 
     def close(self) -> None:
-        self._db.close()
+        self._backend.close()

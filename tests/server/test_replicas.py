@@ -121,7 +121,10 @@ SUBMISSIONS_PER_CLIENT = 2
 
 
 def _serve(workspace: Workspace, url: str, name: str, port: int) -> subprocess.Popen[bytes]:
+    """A replica as on its own host: its own state folder and checkpoint file; the ledger and
+    the tokens in the shared PostgreSQL database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEKEEPER_")}
+    state = workspace.root / f"host-{name}"
     return subprocess.Popen(
         [
             sys.executable,
@@ -129,11 +132,13 @@ def _serve(workspace: Workspace, url: str, name: str, port: int) -> subprocess.P
             "gatekeeper",
             "serve",
             "--state-dir",
-            str(workspace.state),
+            str(state),
             "--ledger",
             url,
+            "--tokens",
+            url,
             "--checkpoint-file",
-            str(workspace.state / f"{name}.json"),
+            str(state / "checkpoint.json"),
             "--key",
             str(workspace.key),
             "-p",
@@ -165,8 +170,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture
 def replicas(pg_server: PgServer, workspace: Workspace) -> Iterator[tuple[list[str], str, str]]:
     url = pg_server.new_database()
-    workspace.state.mkdir(parents=True, exist_ok=True)
-    tokens = TokenStore(workspace.state / "tokens.db")
+    tokens = TokenStore(url)  # in PostgreSQL: every replica, on any host, sees the same
     token, _ = tokens.create("shop", Scope.SUBMIT)
     tokens.close()
     ports = [_free_port(), _free_port()]
@@ -261,11 +265,9 @@ def test_two_replicas_on_one_postgresql_with_64_clients(
             "serve",
             "verify",
             "--state-dir",
-            str(workspace.state),
+            str(workspace.root / f"host-replica-{i}"),
             "--ledger",
             pg_url,
-            "--checkpoint-file",
-            str(workspace.state / f"replica-{i}.json"),
             "--public-key",
             str(public),
         )
@@ -279,3 +281,30 @@ def _public_pem(key_file: Path) -> bytes:
     return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
+
+@pytest.mark.e2e
+def test_a_token_revoked_once_is_refused_by_every_replica(
+    replicas: tuple[list[str], str, str], workspace: Workspace
+) -> None:
+    urls, _token, pg_url = replicas
+    created = run_cli(
+        "serve", "token", "create", "--tokens", pg_url, "--project", "shop", "--scope", "read"
+    )
+    assert created.code == 0, created.stderr
+    reader = created.stdout.strip()
+    for url in urls:  # created on "another host": known to both replicas at once
+        answer = httpx.get(f"{url}/v1/decisions", headers={"Authorization": f"Bearer {reader}"})
+        assert answer.status_code == 200
+    listed = run_cli("serve", "token", "list", "--tokens", pg_url)
+    assert listed.stdout.count("  shop  ") == 2
+    assert run_cli("serve", "token", "revoke", "--tokens", pg_url, reader).code == 0
+    for url in urls:
+        answer = httpx.get(f"{url}/v1/decisions", headers={"Authorization": f"Bearer {reader}"})
+        assert answer.status_code == 401
+    # The secret is not stored: only its SHA-256.
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT secret_sha256 FROM gk_tokens").fetchall()
+    assert len(rows) == 2 and all(reader.rsplit("_", 1)[1] not in row[0] for row in rows)
