@@ -269,14 +269,30 @@ def replay(decision_id: str, ledger: str | None, config_file: str | None, format
 @click.option("--from", "start", metavar="DATE", help="Only records at or after DATE (ISO).")
 @click.option("--to", "end", metavar="DATE", help="Only records before DATE (ISO).")
 @click.option("--service", help="Only this service.")
+@click.option(
+    "--server",
+    metavar="URL",
+    help="List the decision service's decisions and deployment events instead of a local "
+    "ledger's (token in GATEKEEPER_TOKEN: a project's, or admin for all; `audit verify "
+    "--server` checks the log itself).",
+)
 def log(
     ledger: str | None,
     config_file: str | None,
     start: str | None,
     end: str | None,
     service: str | None,
+    server: str | None,
 ) -> None:
     """List recorded decisions: sequence, time, decision id, outcome, release."""
+    if server:
+        if ledger:
+            raise click.UsageError("--server and --ledger name two different ledgers: give one")
+        try:
+            _print_service_log(server, start=start, end=end, service=service)
+        except BrokenPipeError:
+            silence_stdout()
+        return
     store = open_ledger(ledger, config_file)
     try:
         # `audit log | head` closes the pipe early: that is the reader's choice, not an error.
@@ -301,6 +317,54 @@ def _print_log(
             f"#{record.seq}\t{record.recorded_at}\t{record.decision_id}\t"
             f"{doc.get('outcome', '?')}\t{name}"
         )
+
+
+def _print_service_log(
+    url: str, *, start: str | None, end: str | None, service: str | None
+) -> None:
+    from gatekeeper.server.client import admin_call
+
+    params = {"service": service} if service else {}
+    listed: list[tuple[int, str, str, object, object]] = []
+    decisions = admin_call(url, "GET", "/v1/decisions", env=os.environ, params=params)
+    for item in _items(decisions, "decisions"):
+        listed.append(
+            (
+                int(item.get("log_index", -1)),
+                str(item.get("recorded_at", "")),
+                str(item.get("decision_id")),
+                item.get("outcome"),
+                item.get("release"),
+            )
+        )
+    deployments = admin_call(url, "GET", "/v1/deployments", env=os.environ, params=params)
+    for item in _items(deployments, "deployments"):
+        listed.append(
+            (
+                int(item.get("log_index", -1)),
+                str(item.get("recorded_at", "")),
+                str(item.get("kind")),
+                item.get("outcome"),
+                item.get("release"),
+            )
+        )
+    for index, recorded_at, what, outcome, release in sorted(listed):
+        if (start and recorded_at < start) or (end and recorded_at >= end):
+            continue
+        values = release if isinstance(release, dict) else {}
+        name = " ".join(
+            str(values[k]) for k in ("service", "version", "environment") if values.get(k)
+        )
+        click.echo(f"#{index + 1}\t{recorded_at}\t{what}\t{outcome or '?'}\t{name}")
+
+
+def _items(answer: dict[str, object], name: str) -> list[dict[str, Any]]:
+    from gatekeeper.ledger.remote import ServerAnswerError
+
+    value = answer.get(name)
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ServerAnswerError(f"decision service answer refused: no {name} list")
+    return value
 
 
 @audit.command("keygen")

@@ -5,6 +5,7 @@ ledger and kept for ``deploy status``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from typing import Any
 from gatekeeper.deploy.analysis import VerdictRecord
 from gatekeeper.deploy.atomic import write_json_atomic
 from gatekeeper.deploy.context import ServiceContext
-from gatekeeper.errors import InputError
+from gatekeeper.errors import GatekeeperError, InputError
 from gatekeeper.ledger.deployments import (
     record_deploy_event,
 )
@@ -152,29 +153,54 @@ class DeploymentRecorder:
 
     def ledger(self, kind: str, outcome: str, *, create: bool = True, **details: Any) -> None:
         release = self.record.release
+        event_release = {
+            "service": self.record.service,
+            "version": release.get("version"),
+            "artifact_digest": release.get("artifact_digest"),
+            "environment": self.record.environment,
+        }
+        event_details = {
+            "deployment_id": self.record.deployment_id,
+            "target": self.record.target,
+            "strategy": self.record.strategy,
+            "gate_decision_id": self.record.gate_decision_id,
+            **details,
+        }
         store = self.context.open_ledger(create=create)
         try:
             record_deploy_event(
                 store,
                 kind=kind,
-                release={
-                    "service": self.record.service,
-                    "version": release.get("version"),
-                    "artifact_digest": release.get("artifact_digest"),
-                    "environment": self.record.environment,
-                },
+                release=event_release,
                 outcome=outcome,
-                details={
-                    "deployment_id": self.record.deployment_id,
-                    "target": self.record.target,
-                    "strategy": self.record.strategy,
-                    "gate_decision_id": self.record.gate_decision_id,
-                    **details,
-                },
+                details=event_details,
                 signer=self.signer,
             )
         finally:
             store.close()
+        self._report(kind, event_release, outcome, event_details)
+
+    def _report(
+        self, kind: str, release: dict[str, Any], outcome: str, details: dict[str, Any]
+    ) -> None:
+        """With a decision service (GATEKEEPER_SERVER), it records the event too, beside the
+        decision the deployment rests on. A service that cannot be reached mid-rollout does
+        not stop the rollout (the local record stands); it is said on stderr."""
+        from gatekeeper.ledger.remote import SERVER_ENV, report_deploy_event
+
+        url = self.context.env.get(SERVER_ENV, "").strip()
+        if not url:
+            return
+        fields = {"kind": kind, "release": release, "outcome": outcome, "deployment": details}
+        try:
+            report_deploy_event(url, fields, env=self.context.env, cwd=self.context.service_dir)
+        except GatekeeperError as error:
+            print(
+                f"gatekeeper: warning: {kind} not recorded by the decision service: "
+                f"{error.one_line()}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def verdict(self, verdict: VerdictRecord) -> None:
         document = verdict.to_document()

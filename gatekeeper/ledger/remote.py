@@ -114,7 +114,16 @@ def response_json(response: httpx.Response) -> dict[str, Any]:
     return value
 
 
-def verified_answer(answer: Mapping[str, Any], public: bytes) -> ServedDecision:
+@dataclass(frozen=True)
+class ServedRecord:
+    document: dict[str, Any]  # the record's body as signed
+    log_index: int
+    checkpoint: Checkpoint
+
+
+def verified_record(answer: Mapping[str, Any], public: bytes) -> ServedRecord:
+    """An answer's record, used only when the checkpoint is signed by the pinned key, the
+    body hashes to the record hash and the inclusion proof puts it in the checkpoint's tree."""
     try:
         checkpoint = Checkpoint.from_document(answer.get("checkpoint"))
         record = answer.get("record")
@@ -136,14 +145,60 @@ def verified_answer(answer: Mapping[str, Any], public: bytes) -> ServedDecision:
             record_leaf(record_hash), index, size, hashes, checkpoint.root_hash
         ):
             raise LogError("the inclusion proof does not verify")
-        recorded = json.loads(body).get("decision")
+        document = json.loads(body)
+        if not isinstance(document, dict):
+            raise LogError("the record is not a JSON object")
+    except (LogError, ValueError, AttributeError) as exc:
+        text = exc.message if isinstance(exc, LogError) else type(exc).__name__
+        raise ServerAnswerError(f"decision service answer refused: {text}") from None
+    return ServedRecord(document=document, log_index=index, checkpoint=checkpoint)
+
+
+def verified_answer(answer: Mapping[str, Any], public: bytes) -> ServedDecision:
+    served = verified_record(answer, public)
+    try:
+        recorded = served.document.get("decision")
         if recorded != answer.get("decision"):
             raise LogError("the returned decision is not the one recorded")
         decision = Decision.model_validate(recorded)
-    except (LogError, ValidationError, ValueError, AttributeError) as exc:
+    except (LogError, ValidationError) as exc:
         text = exc.message if isinstance(exc, LogError) else type(exc).__name__
         raise ServerAnswerError(f"decision service answer refused: {text}") from None
-    return ServedDecision(decision=decision, log_index=index, checkpoint=checkpoint)
+    return ServedDecision(
+        decision=decision, log_index=served.log_index, checkpoint=served.checkpoint
+    )
+
+
+def report_deploy_event(
+    url: str,
+    fields: Mapping[str, Any],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    transport: httpx.BaseTransport | None = None,
+) -> ServedRecord:
+    """Have the service record a deployment event (``POST /v1/deployments``); the answer is
+    used once it verifies and the signed record holds what was sent."""
+    token = env.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ConfigError(f"the decision service needs a token in {TOKEN_ENV}")
+    public = pinned_public_key(env)
+    sent = json.loads(json.dumps(fields))  # as the service will read it (tuples are lists)
+    with httpx.Client(
+        base_url=url.rstrip("/"),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=TIMEOUT_S,
+        transport=transport,
+    ) as client:
+        answer = response_json(call(client, "POST", "/v1/deployments", json=sent))
+        served = verified_record(answer, public)
+        for name in ("kind", "release", "outcome", "deployment"):
+            if served.document.get(name) != sent.get(name):
+                raise ServerAnswerError(
+                    f"decision service answer refused: the recorded {name} is not the one sent"
+                )
+        check_consistency(client, served.checkpoint, public, cwd / LAST_CHECKPOINT)
+    return served
 
 
 def check_consistency(

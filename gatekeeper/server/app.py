@@ -277,7 +277,100 @@ def create_app(service: DecisionService) -> FastAPI:
         }
 
     add_bundle_api(app, service)
+    add_deployment_api(app, service)
     return app
+
+
+_DEPLOY_KIND = re.compile(r"^deploy\.[a-z_]{1,32}$")
+MAX_EVENT_BYTES = 1024 * 1024
+
+
+def add_deployment_api(app: FastAPI, service: DecisionService) -> None:
+    """Deployment events reported by deployers (``gatekeeper deploy`` with
+    ``GATEKEEPER_SERVER``), recorded in the service's log beside the decisions they rest on."""
+
+    @app.post("/v1/deployments")
+    async def report(request: Request, token: Token) -> JSONResponse:
+        """Body: ``{"kind": "deploy.<event>", "release": {"service", "version",
+        "artifact_digest", "environment"}, "outcome", "deployment": {…}}``; the release's
+        service must be the submit token's project."""
+        if token.scope is not Scope.SUBMIT:
+            raise HTTPException(403, "forbidden")
+        body = await request.body()
+        if len(body) > MAX_EVENT_BYTES:
+            return _too_large(MAX_EVENT_BYTES)
+        try:
+            event = json.loads(body)
+        except ValueError:
+            event = None
+        problem = _deploy_event_problem(event)
+        if problem or not isinstance(event, dict):
+            return _error(InputError(problem or "deployment event: not an object"), 400)
+        if not token.may_submit(str(event["release"]["service"])):
+            raise HTTPException(403, "forbidden")
+        fields = {
+            "kind": event["kind"],
+            "release": event["release"],
+            "outcome": event["outcome"],
+            "deployment": event["deployment"],
+            "reported_by": token.id,
+        }
+        try:
+            appended = await run_in_threadpool(service.log.append_event, fields, {})
+        except ValueError as error:  # not canonical JSON (NaN, …)
+            return _error(InputError(f"deployment event not recordable: {error}"), 400)
+        checkpoint, proof = service.log.inclusion(appended.log_index)
+        record = appended.record
+        return JSONResponse(
+            {
+                "record": _record_document(record.seq, record.hash, record.signature, record.body),
+                "log_index": appended.log_index,
+                "inclusion_proof": proof_document(checkpoint, appended.log_index, proof),
+                "checkpoint": checkpoint.to_document(),
+            }
+        )
+
+    @app.get("/v1/deployments")
+    def deployments(
+        token: Token,
+        service_name: Annotated[str | None, Query(alias="service")] = None,
+    ) -> dict[str, Any]:
+        wanted = service_name if token.scope is Scope.ADMIN else token.project
+        if service_name is not None and not token.may_read(service_name):
+            raise HTTPException(403, "forbidden")
+        found = []
+        for record in service.log.records(wanted):
+            doc = record.document()
+            if not str(doc.get("kind", "")).startswith("deploy."):
+                continue
+            found.append(
+                {
+                    "log_index": record.seq - 1,
+                    "recorded_at": record.recorded_at,
+                    "kind": doc.get("kind"),
+                    "outcome": doc.get("outcome"),
+                    "release": doc.get("release"),
+                    "deployment": doc.get("deployment"),
+                }
+            )
+        found.reverse()  # newest first
+        return {"deployments": found}
+
+
+def _deploy_event_problem(event: Any) -> str | None:
+    if not isinstance(event, dict):
+        return "deployment event: the body must be a JSON object"
+    kind = event.get("kind")
+    if not isinstance(kind, str) or not _DEPLOY_KIND.match(kind):
+        return "deployment event: kind must be deploy.<event>"
+    release = event.get("release")
+    if not isinstance(release, dict) or not isinstance(release.get("service"), str):
+        return "deployment event: release.service is missing"
+    if not isinstance(event.get("outcome"), str):
+        return "deployment event: outcome is missing"
+    if not isinstance(event.get("deployment"), dict):
+        return "deployment event: deployment must be an object"
+    return None
 
 
 def _admin(token: TokenInfo) -> None:

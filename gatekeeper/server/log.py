@@ -47,6 +47,8 @@ from gatekeeper.server.errors import LogMismatch
 # activations of policy bundles. The log keeps them at hand, as they decide what judges.
 CATALOGUE_KIND_PREFIX = "bundle."
 _CATALOGUE_MARK = '"kind":"' + CATALOGUE_KIND_PREFIX  # in the canonical body, before parsing
+# Kinds of records appended by append_event; deployment events are reported by deployers.
+EVENT_KIND_PREFIXES = (CATALOGUE_KIND_PREFIX, "deploy.")
 
 
 @dataclass(frozen=True)
@@ -143,10 +145,11 @@ class DecisionLog:
             return self._joined(record)
 
     def append_event(self, fields: Mapping[str, Any], blobs: Mapping[str, bytes]) -> Appended:
-        """Append a catalogue record (``fields["kind"]``: ``bundle.*``) signed by the service,
-        with its ``blobs``; it joins the events the log keeps at hand."""
-        if not str(fields.get("kind", "")).startswith(CATALOGUE_KIND_PREFIX):
-            raise ValueError(f"not a catalogue record kind: {fields.get('kind')!r}")
+        """Append a record that is not a gate decision, signed by the service, with its
+        ``blobs``: a catalogue record (``bundle.*``, kept at hand in :meth:`events`) or a
+        deployment event a deployer reported (``deploy.*``)."""
+        if not str(fields.get("kind", "")).startswith(EVENT_KIND_PREFIXES):
+            raise ValueError(f"not a service event kind: {fields.get('kind')!r}")
         build = record_builder(
             {**fields, "decision_id": str(uuid.uuid4())},
             recorded_at=timestamp(datetime.now(UTC)),

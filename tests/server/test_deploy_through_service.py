@@ -79,3 +79,80 @@ def test_deploy_rests_on_the_services_verified_newest_decision(
         )
     code, output = dry_run()
     assert code == 3, output
+
+
+def test_deployment_events_are_recorded_by_the_service_and_listed_by_audit_log(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    world: World = make_world(tmp_path / "world")
+    release = world.version("v1", "1.0.1", index_code("v1"), gate=False)
+    public = _pem(server.service.signer.private_key, tmp_path / "service.pub")
+    submit = server.token("shop", Scope.SUBMIT)
+    env = {
+        "GATEKEEPER_SERVER": server.url,
+        "GATEKEEPER_TOKEN": submit,
+        "GATEKEEPER_SERVER_PUBLIC_KEY": str(public),
+    }
+    gated = run_cli(
+        "gate", "run", "--release", str(release), str(world.sbom), cwd=world.svc, env=env
+    )
+    assert gated.code == 0, gated.stderr
+    try:
+        deployed = world.deploy(str(release), "--env", "dev", env=env)
+        assert deployed.code == 0, deployed.stdout + deployed.stderr
+        assert "not recorded by the decision service" not in deployed.stderr
+    finally:
+        world.deploy("stop", env=env)
+    with server.client(submit) as client:
+        events = client.get("/v1/deployments").json()["deployments"]
+    kinds = [e["kind"] for e in events]
+    assert "deploy.started" in kinds and "deploy.promoted" in kinds
+    assert all(e["release"]["version"] == "1.0.1" for e in events)
+    assert all(e["release"]["environment"] == "dev" for e in events)
+
+    listed = run_cli("audit", "log", "--server", server.url, env={"GATEKEEPER_TOKEN": submit})
+    assert listed.code == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].startswith("#1\t") and "\tpass\tshop 1.0.1" in lines[0]  # the decision
+    assert any("\tdeploy.promoted\tpromoted\tshop 1.0.1 dev" in line for line in lines)
+    admin = server.token("audit", Scope.ADMIN)
+    verified = run_cli(
+        "audit",
+        "verify",
+        "--server",
+        server.url,
+        "--trusted-key",
+        str(public),
+        env={"GATEKEEPER_TOKEN": admin},
+        cwd=tmp_path,
+    )
+    assert verified.code == 0 and f"{len(lines)} records" in verified.stdout, verified.stdout
+
+    # A read token may give the permission but not record: the rollout goes on, and says so.
+    reader = server.token("shop", Scope.READ)
+    try:
+        again = world.deploy(str(release), "--env", "dev", env={**env, "GATEKEEPER_TOKEN": reader})
+        assert again.code == 0, again.stdout + again.stderr
+        assert "not recorded by the decision service" in again.stderr
+        assert "refused the token (403)" in again.stderr
+    finally:
+        world.deploy("stop", env=env)
+
+
+def test_the_service_refuses_deployment_events_it_cannot_vouch_for(server: RunningServer) -> None:
+    submit = server.token("shop", Scope.SUBMIT)
+    good = {
+        "kind": "deploy.started",
+        "release": {"service": "shop", "version": "1"},
+        "outcome": "started",
+        "deployment": {},
+    }
+    with server.client(submit) as client:
+        assert client.post("/v1/deployments", json=good).status_code == 200
+        other = {**good, "release": {"service": "billing"}}
+        assert client.post("/v1/deployments", json=other).status_code == 403
+        for bad in ({**good, "kind": "gate.decision"}, {**good, "deployment": []}, [1]):
+            answer = client.post("/v1/deployments", json=bad)
+            assert answer.status_code == 400 and answer.json()["exit_code"] == 2
+    with server.client(server.token("shop", Scope.READ)) as client:
+        assert client.post("/v1/deployments", json=good).status_code == 403
