@@ -54,6 +54,7 @@ from gatekeeper.deploy.verify import (
     AnalysisPolicy,
     AnalysisWindow,
     JudgeResult,
+    Look,
     MemorySamples,
     MemorySource,
     collect,
@@ -138,6 +139,7 @@ def simulate(scenario: str, traffic: str, seed: int, policy: AnalysisPolicy) -> 
     source = {"memory": MemorySource(store)}
     history: list[JudgeResult] = []
     window_start = 0.0
+    looks_in_window = 0
     spent = 0.0
     interval = 0
     while True:
@@ -159,8 +161,10 @@ def simulate(scenario: str, traffic: str, seed: int, policy: AnalysisPolicy) -> 
         window = AnalysisWindow(
             start=window_start, end=interval * INTERVAL_S, baseline="v1", canary="v2"
         )
+        looks_in_window += 1
+        look = Look(looks_in_window, policy.max_intervals)
         started = time.perf_counter()
-        verdict = judge(config, collect(config, source, window))
+        verdict = judge(config, collect(config, source, window), look=look)
         spent += time.perf_counter() - started
         history.append(verdict)
         step = next_action(history, policy)
@@ -168,6 +172,7 @@ def simulate(scenario: str, traffic: str, seed: int, policy: AnalysisPolicy) -> 
             return RunResult(step.action.value, interval, verdict.rule.value, spent / interval)
         if step.fresh_window:
             window_start = interval * INTERVAL_S
+            looks_in_window = 0
 
 
 def _one(args: tuple[str, str, int, AnalysisPolicy]) -> RunResult:

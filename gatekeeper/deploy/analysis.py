@@ -44,6 +44,7 @@ from gatekeeper.deploy.verify import (
     JudgeConfig,
     JudgeResult,
     LogVerdict,
+    Look,
     MemorySamples,
     MemorySource,
     MetricSource,
@@ -177,6 +178,7 @@ class CanaryAnalyzer:
         self._step: int | None = None
         self._history: list[JudgeResult] = []
         self._window_start: float | None = None
+        self._looks_in_window = 0
         self._mark_logs()
 
     def _mark_logs(self) -> None:
@@ -217,6 +219,7 @@ class CanaryAnalyzer:
             self._step = request.step_index
             self._history = []
             self._window_start = request.window_start
+            self._looks_in_window = 0
         self._pull_samples()
         start = self._window_start if self._window_start is not None else request.window_start
         end = max(request.window_end, start + 1e-3)
@@ -237,7 +240,10 @@ class CanaryAnalyzer:
             step=self.verification.prometheus.step if self.verification.prometheus else 10.0,
             **baseline_window,
         )
-        metrics = analyze(self.judge_config, self.sources, window)
+        # Which look of this window (the window restarts on fresh data) of how many planned.
+        self._looks_in_window += 1
+        look = Look(self._looks_in_window, max(request.spec.max_inconclusive, 1))
+        metrics = analyze(self.judge_config, self.sources, window, look=look)
         logs = self._logs()
         self._history.append(metrics)
         step = next_action(self._history, self._policy(request))
@@ -252,6 +258,7 @@ class CanaryAnalyzer:
         if step.fresh_window or result is not VerdictResult.INCONCLUSIVE:
             # Confirmation (or the next step) must rest on data collected from now on.
             self._window_start = self.clock()
+            self._looks_in_window = 0
             self._mark_logs()
         self.on_verdict(
             VerdictRecord(

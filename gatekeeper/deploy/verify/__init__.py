@@ -43,6 +43,7 @@ from gatekeeper.deploy.verify.sources import (
     Samples,
     source_class,
 )
+from gatekeeper.deploy.verify.stats import Look
 
 __all__ = [
     "SOURCES",
@@ -59,6 +60,7 @@ __all__ = [
     "LogConfig",
     "LogFinding",
     "LogVerdict",
+    "Look",
     "MemorySamples",
     "MemorySource",
     "MetricConfig",

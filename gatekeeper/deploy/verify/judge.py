@@ -171,8 +171,14 @@ def judge_metric(
     max_samples: int | None = None,
     *,
     sequential: bool = False,
+    look: stats.Look | None = None,
 ) -> MetricResult:
-    """Classify one metric; see the module docstring for the order of the rules."""
+    """Classify one metric; see the module docstring for the order of the rules.
+
+    ``look`` (sequential only): which analysis of its window this is, of how many planned.
+    A regression is then ruled out by a bound that spends the error over the planned looks
+    (:func:`stats.ruled_out_bound`), while a regression is still established by the
+    always-valid interval: each decision keeps its own error whatever the number of looks."""
     conf = metric.confidence or confidence
     fields: dict[str, Any] = {
         "name": metric.name,
@@ -291,13 +297,15 @@ def judge_metric(
         return result(MetricOutcome.INCONCLUSIVE, Rule.NO_DATA, "unknown kind of data")
     pairs = base.n * can.n
     allowed_shift = max(metric.tolerance * abs(location or 0.0), metric.abs_tolerance)
+    bound = shift  # the interval that says which regressions are ruled out
     if sequential:
         # The window grows while the verdicts are inconclusive and is judged after every
         # interval: only an always-valid interval keeps its confidence over those looks.
         # The mixture is scaled to the smallest shift that matters (the tolerated one).
         fixed_p = p_value
         tau = allowed_shift if allowed_shift > 0 else max(shift.upper - shift.lower, 1e-9)
-        shift = stats.always_valid(shift, tau)
+        fixed, shift = shift, stats.always_valid(shift, tau)
+        bound = shift if look is None else stats.ruled_out_bound(fixed, look)
         significant = shift.lower > 0 or shift.upper < 0
         p_value = fixed_p if significant else max(fixed_p, 1 - conf)
     relative = shift.estimate / abs(location) if location is not None and location != 0 else None
@@ -312,17 +320,23 @@ def judge_metric(
         relative_effect=relative,
         sequential=sequential,
     )
+    planned = (
+        f", ruled-out bound [{_fmt(bound.lower)}, {_fmt(bound.upper)}] at look {look.index} "
+        f"of {look.planned}"
+        if sequential and look is not None
+        else ""
+    )
     numbers = (
         f"shift {_fmt(shift.estimate)} [{_fmt(shift.lower)}, {_fmt(shift.upper)}] at "
-        f"{conf:.0%}, p={p_value:.3g}, n={base.n}/{can.n}"
+        f"{conf:.0%}{planned}, p={p_value:.3g}, n={base.n}/{can.n}"
     )
     moved = Direction.INCREASE if u > pairs / 2 else Direction.DECREASE
     fields["allowed_shift"] = allowed_shift
     # The largest regression the interval still allows, in the metric's bad direction(s).
     worst = {
-        Direction.INCREASE: shift.upper,
-        Direction.DECREASE: -shift.lower,
-        Direction.EITHER: max(shift.upper, -shift.lower),
+        Direction.INCREASE: bound.upper,
+        Direction.DECREASE: -bound.lower,
+        Direction.EITHER: max(bound.upper, -bound.lower),
     }[metric.direction]
     ruled_out = worst <= allowed_shift
     uncertain = (
@@ -425,6 +439,7 @@ def judge(
     *,
     deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,
+    look: stats.Look | None = None,
 ) -> JudgeResult:
     """The verdict on one analysis interval. ``observations`` maps metric name -> data; a
     metric without an entry is inconclusive. A metric reached after ``deadline`` (a
@@ -444,6 +459,7 @@ def judge(
                 config.confidence,
                 config.max_samples,
                 sequential=config.sequential,
+                look=look,
             )
         )
     results = tuple(judged)
@@ -584,8 +600,13 @@ def collect(
 
 
 def analyze(
-    config: JudgeConfig, sources: Mapping[str, MetricSource], window: AnalysisWindow
+    config: JudgeConfig,
+    sources: Mapping[str, MetricSource],
+    window: AnalysisWindow,
+    *,
+    look: stats.Look | None = None,
 ) -> JudgeResult:
     """Collect and judge one analysis window, within ``config.analysis_timeout`` in all."""
     deadline = time.monotonic() + config.analysis_timeout
-    return judge(config, collect(config, sources, window, deadline=deadline), deadline=deadline)
+    observations = collect(config, sources, window, deadline=deadline)
+    return judge(config, observations, deadline=deadline, look=look)

@@ -125,6 +125,7 @@ def plan_metric(
     canary_per_interval: float,
     error_rate: float,
     log_spread: float,
+    looks: int | None = None,
 ) -> MetricPlan:
     conf = metric.confidence or confidence
     alpha = 1 - conf
@@ -153,7 +154,7 @@ def plan_metric(
     if allowed <= 0:
         return MetricPlan(metric.name, None, "no tolerated shift: nothing can be ruled out")
 
-    def ruled_out(k: int) -> bool:
+    def ruled_out(k: int, planned: int | None = None) -> bool:
         if not enough(k):
             return False
         n_c, n_b = canary_per_interval * k, baseline_per_interval * k
@@ -162,11 +163,22 @@ def plan_metric(
             if proportion
             else _hodges_lehmann_relative_se(log_spread, n_c, n_b)
         )
-        half = stats.mixture_half_width(se, allowed, alpha) if sequential else z * se
+        if sequential and planned is not None:
+            # The judge's ruled-out bound at look k of the window's planned looks.
+            spend = stats.spent_alpha(stats.Look(k, planned), alpha / 2)
+            half = NormalDist().inv_cdf(1 - spend) * se
+        elif sequential:
+            half = stats.mixture_half_width(se, allowed, alpha)
+        else:
+            half = z * se
         # A healthy canary's estimate is itself off by about TYPICAL_NOISE standard errors
         # (the median run): the interval's edge sits that much further out.
         return half + TYPICAL_NOISE * se <= allowed
 
+    if sequential and looks:
+        within = next((k for k in range(1, looks + 1) if ruled_out(k, looks)), None)
+        if within is not None:
+            return MetricPlan(metric.name, within, basis)
     return MetricPlan(metric.name, _first_interval(ruled_out), basis)
 
 
@@ -199,6 +211,7 @@ def plan_decision(
             canary_per_interval=canary_per_interval,
             error_rate=rate,
             log_spread=spread,
+            looks=looks,
         )
         for m in config.metrics
         if not m.dry_run

@@ -543,3 +543,66 @@ def always_valid(shift: Shift, tau: float) -> Shift:
         confidence=shift.confidence,
         method=shift.method,  # the result says `sequential`; method names stay a contract
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Planned looks: the bound that rules a regression out, spent over the looks of a window
+# ---------------------------------------------------------------------------------------------
+
+# How the error budget of the ruled-out bound is spent over a window's planned looks: an
+# equal share at each look before the last and FINAL_SHARE of it at the last one, where the
+# window holds the most data. Early looks stay about as strict as an always-valid interval
+# (plentiful traffic still passes on its first look); the last look is nearly a fixed-sample
+# test (low traffic gets a decision within the plan). Measured on the judge benchmark
+# (BENCHMARKS.md, "Canary judge").
+FINAL_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class Look:
+    """The ``index``-th analysis (1-based) of a window that will be judged at most
+    ``planned`` times before the analysis stops undecided."""
+
+    index: int
+    planned: int
+
+    def __post_init__(self) -> None:
+        if self.planned < 1 or self.index < 1:
+            raise ValueError("looks are counted from 1, with at least one planned")
+
+
+def spent_alpha(look: Look, alpha: float, final_share: float = FINAL_SHARE) -> float:
+    """The share of the one-sided error ``alpha`` this look may spend (the shares of the
+    planned looks sum to ``alpha``). Past the planned looks nothing is left (0)."""
+    if look.index > look.planned:
+        return 0.0
+    if look.planned == 1:
+        return alpha
+    if look.index == look.planned:
+        return alpha * final_share
+    return alpha * (1 - final_share) / (look.planned - 1)
+
+
+def ruled_out_bound(shift: Shift, look: Look) -> Shift:
+    """The interval whose ends say which regressions are ruled out at this look.
+
+    Each end is a one-sided bound at the error this look spends (:func:`spent_alpha`) of
+    the fixed-sample interval's tail (1 - confidence) / 2. Summed over the planned looks the
+    spent errors are that tail, so by the union bound the chance that any look rules out a
+    regression that is really there stays within it however the looks depend on each other
+    (a group-sequential design with an alpha-spending function). The standard error of each
+    side is read back from the fixed-sample interval, as in :func:`always_valid`; a look past
+    the plan rules nothing out (infinite ends)."""
+    tail = (1 - shift.confidence) / 2
+    z = _NORMAL.inv_cdf(1 - tail)
+    spend = spent_alpha(look, tail)
+    if spend <= 0:
+        return Shift(shift.estimate, -math.inf, math.inf, shift.confidence, shift.method)
+    critical = _NORMAL.inv_cdf(1 - spend)
+    return Shift(
+        estimate=shift.estimate,
+        lower=shift.estimate - (shift.estimate - shift.lower) / z * critical,
+        upper=shift.estimate + (shift.upper - shift.estimate) / z * critical,
+        confidence=shift.confidence,
+        method=shift.method,
+    )

@@ -438,3 +438,24 @@ def test_services_declare_slos_checked_on_the_canary_alone() -> None:
         VerificationConfig.model_validate({"slo": {"latency_p95": 250}})
     with pytest.raises(ValueError, match="needs an slo"):
         metric(compare=False)
+
+
+def test_the_last_planned_look_rules_out_what_an_always_valid_interval_cannot() -> None:
+    # Low traffic after 10 one-minute looks: 600 canary and 2,400 baseline requests, error
+    # rates 0.83 % and 0.75 %. The always-valid interval still allows +2 points (the
+    # tolerance); the bound of the window's last planned look rules it out: promoted within
+    # the plan instead of stopping undecided.
+    from gatekeeper.deploy.verify import Look
+
+    errors = metric("errors", query="error_rate", critical=True, abs_tolerance=0.02)
+    data = {"errors": obs(Counts(18, 2400), Counts(5, 600))}
+    unplanned = judge(config(errors), data).metrics[0]
+    assert unplanned.outcome is MetricOutcome.INCONCLUSIVE and unplanned.rule is Rule.UNCERTAIN
+    last = judge(config(errors), data, look=Look(10, 10)).metrics[0]
+    assert last.outcome is MetricOutcome.PASS, last.reason
+    assert "ruled-out bound" in last.reason and "at look 10 of 10" in last.reason
+    first = judge(config(errors), data, look=Look(1, 10)).metrics[0]
+    assert first.outcome is MetricOutcome.INCONCLUSIVE  # one minute in, that is not enough
+    # A regression is still established by the always-valid interval, look or not.
+    bad = {"errors": obs(Counts(18, 2400), Counts(40, 600))}
+    assert judge(config(errors), bad, look=Look(10, 10)).rule is Rule.CRITICAL_METRIC

@@ -168,3 +168,49 @@ def test_binomial_bounds_are_clopper_pearson() -> None:
         expected_high = beta.ppf(0.98, events + 1, total - events) if events < total else 1.0
         assert low == pytest.approx(expected_low, abs=1e-7)
         assert high == pytest.approx(expected_high, abs=1e-7)
+
+
+# ---- planned looks: the ruled-out bound ----------------------------------------------------
+
+
+def test_the_looks_spend_exactly_the_tail_and_nothing_past_the_plan() -> None:
+    for planned in (1, 2, 10):
+        shares = [stats.spent_alpha(stats.Look(k, planned), 0.025) for k in range(1, planned + 1)]
+        assert math.isclose(sum(shares), 0.025)
+        assert shares[-1] == max(shares)  # the last look, with the most data, spends most
+    assert stats.spent_alpha(stats.Look(11, 10), 0.025) == 0.0
+    with pytest.raises(ValueError):
+        stats.Look(0, 10)
+
+
+def test_the_ruled_out_bound_is_tight_on_the_last_look_and_open_past_the_plan() -> None:
+    fixed = stats.proportion_difference(5, 600, 18, 2400, 0.95)
+    mixture = stats.always_valid(fixed, 0.02)
+    last = stats.ruled_out_bound(fixed, stats.Look(10, 10))
+    first = stats.ruled_out_bound(fixed, stats.Look(1, 10))
+    assert fixed.upper < last.upper < mixture.upper  # narrower than always-valid at the end
+    assert last.upper < first.upper  # an early look needs a clearer result
+    assert last.estimate == fixed.estimate and last.lower < fixed.estimate
+    past = stats.ruled_out_bound(fixed, stats.Look(11, 10))
+    assert past.upper == math.inf and past.lower == -math.inf
+
+
+def test_a_real_regression_is_ruled_out_at_some_look_no_more_often_than_the_tail() -> None:
+    # A canary truly worse by exactly the tolerance, looked at after every interval of a
+    # growing window: the chance that any of the 10 looks rules the regression out (and so
+    # could promote it) must stay within the 2.5 % one-sided tail of a 95 % interval.
+    rng = random.Random(2026)
+    base_rate, tolerance, planned, runs = 0.01, 0.02, 10, 2000
+    wrongly_ruled_out = 0
+    for _ in range(runs):
+        events_c = events_b = total_c = total_b = 0
+        for k in range(1, planned + 1):
+            total_c += 60
+            total_b += 240
+            events_c += sum(rng.random() < base_rate + tolerance for _ in range(60))
+            events_b += sum(rng.random() < base_rate for _ in range(240))
+            fixed = stats.proportion_difference(events_c, total_c, events_b, total_b, 0.95)
+            if stats.ruled_out_bound(fixed, stats.Look(k, planned)).upper <= tolerance:
+                wrongly_ruled_out += 1
+                break
+    assert wrongly_ruled_out / runs <= 0.025 + 3 * math.sqrt(0.025 * 0.975 / runs)
