@@ -368,3 +368,65 @@ def _print_activation(answer: dict[str, object]) -> None:
 
 def _mapping(value: object) -> dict[str, object]:
     return value if isinstance(value, dict) else {}
+
+
+@serve.group("waivers")
+def waivers_group() -> None:
+    """Each project's waivers on a running service (admin token to set them).
+
+    The service applies the project's waivers to every submission; a runner's own
+    .gatekeeper/waivers.yaml is never used with --server."""
+
+
+@waivers_group.command("set")
+@_server
+@click.option("--project", required=True, help="The project (= the release's service name).")
+@click.argument("waivers_file", type=click.Path(dir_okay=False))
+def waivers_set(server: str, project: str, waivers_file: str) -> None:
+    """Replace PROJECT's waivers with WAIVERS_FILE (checked as gate run checks one; an empty
+    file clears them)."""
+    from urllib.parse import quote
+
+    from gatekeeper.gate.waivers import MAX_WAIVERS_BYTES
+    from gatekeeper.loading import read_regular_file
+    from gatekeeper.server.client import admin_call
+
+    content = read_regular_file(waivers_file, max_bytes=MAX_WAIVERS_BYTES)
+    answer = admin_call(
+        server,
+        "PUT",
+        f"/v1/projects/{quote(project, safe='')}/waivers",
+        env=os.environ,
+        content=content,
+        headers={"Content-Type": "application/yaml"},
+    )
+    current = _mapping(answer.get("waivers"))
+    entry = _mapping(answer.get("entry"))
+    click.echo(
+        f"{project}: {current.get('waivers')} waiver(s) in force ({current.get('digest')}), "
+        f"log entry {entry.get('log_index')}"
+    )
+
+
+@waivers_group.command("show")
+@_server
+@click.option("--project", required=True, help="The project (= the release's service name).")
+def waivers_show(server: str, project: str) -> None:
+    """Print PROJECT's waivers file as the service applies it (nothing when none is set)."""
+    from urllib.parse import quote
+
+    from gatekeeper.server.client import admin_call
+
+    answer = admin_call(
+        server, "GET", f"/v1/projects/{quote(project, safe='')}/waivers", env=os.environ
+    )
+    current = _mapping(answer.get("current"))
+    if not current:
+        click.echo(f"{project}: no waivers set", err=True)
+        return
+    click.echo(
+        f"{project}: set {current.get('set_at')} by {current.get('set_by')}, "
+        f"log entry {current.get('log_index')}",
+        err=True,
+    )
+    click.echo(str(current.get("text", "")), nl=False)

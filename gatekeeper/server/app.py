@@ -278,7 +278,42 @@ def create_app(service: DecisionService) -> FastAPI:
 
     add_bundle_api(app, service)
     add_deployment_api(app, service)
+    add_waiver_api(app, service)
     return app
+
+
+def add_waiver_api(app: FastAPI, service: DecisionService) -> None:
+    """Each project's waivers (``server/waivers.py``): set by an admin, read by the project."""
+    catalogue = service.waivers
+
+    @app.put("/v1/projects/{project}/waivers")
+    async def set_waivers(project: str, request: Request, token: Token) -> JSONResponse:
+        """Body: a waivers file (YAML or JSON, as ``.gatekeeper/waivers.yaml``); it replaces
+        the project's waivers from the next submission on (empty: none)."""
+        _admin(token)
+        content = await request.body()
+        try:
+            current, appended = await run_in_threadpool(
+                catalogue.set, project, content, by=token.id
+            )
+        except GatekeeperError as error:
+            return _error(error, 400 if error.exit_code == EXIT_INPUT else 500)
+        return JSONResponse(
+            {"waivers": current.to_document(), "entry": _appended_document(appended)}
+        )
+
+    @app.get("/v1/projects/{project}/waivers")
+    def get_waivers(project: str, token: Token) -> dict[str, Any]:
+        if not token.may_read(project):
+            raise HTTPException(403, "forbidden")
+        history = catalogue.history(project)
+        return {
+            "project": project,
+            "current": history[-1].to_document() if history else None,
+            "history": [
+                {k: v for k, v in item.to_document().items() if k != "text"} for item in history
+            ],
+        }
 
 
 _DEPLOY_KIND = re.compile(r"^deploy\.[a-z_]{1,32}$")
@@ -520,11 +555,14 @@ def _judge(
         if version is not None
         else (settings.policies, settings.data)
     )
+    # The project's waivers as the service holds them (never the runner's own).
+    waivers_file = service.waivers.file_for(release.service, folder)
     request = GateRequest(
         evidence=tuple(str(path) for path in evidence),
         policies=policies,
         data=data,
         release_file=str(release_file),
+        waivers_file=None if waivers_file is None else str(waivers_file),
         engine=settings.engine,
         namespaces=settings.namespaces,
         fail_on=settings.fail_on,
@@ -585,7 +623,8 @@ def _named_as_uploaded(result: GateResult, folder: Path) -> GateResult:
     # subject or message, e.g. "the SBOM <file>") names it as uploaded.
     text = decision.model_dump_json()
     if prefix in text:
-        escaped = re.sub(re.escape(json.dumps(prefix)[1:-1]) + r"/(?:\d+|release)/", "", text)
+        folder_path = re.escape(json.dumps(prefix)[1:-1])
+        escaped = re.sub(folder_path + r"/(?:(?:\d+|release)/)?", "", text)
         decision = type(decision).model_validate_json(escaped)
     return dataclasses.replace(result, decision=decision)
 

@@ -43,17 +43,19 @@ from gatekeeper.ledger.signing import Signer, key_id_of
 from gatekeeper.ledger.store import LedgerError, LedgerStore, NewRecord, StoredRecord
 from gatekeeper.server.errors import LogMismatch
 
-# Records the service itself writes about its policies (``server/bundles.py``): uploads and
-# activations of policy bundles. The log keeps them at hand, as they decide what judges.
-CATALOGUE_KIND_PREFIX = "bundle."
-_CATALOGUE_MARK = '"kind":"' + CATALOGUE_KIND_PREFIX  # in the canonical body, before parsing
+# Records the service itself writes about what judges: uploads and activations of policy
+# bundles (``server/bundles.py``) and each project's waivers (``server/waivers.py``). The log
+# keeps them at hand, as they decide every gate's outcome.
+CATALOGUE_KIND_PREFIXES = ("bundle.", "waiver.")
+# In the canonical body, before parsing.
+_CATALOGUE_MARKS = tuple('"kind":"' + prefix for prefix in CATALOGUE_KIND_PREFIXES)
 # Kinds of records appended by append_event; deployment events are reported by deployers.
-EVENT_KIND_PREFIXES = (CATALOGUE_KIND_PREFIX, "deploy.")
+EVENT_KIND_PREFIXES = (*CATALOGUE_KIND_PREFIXES, "deploy.")
 
 
 @dataclass(frozen=True)
 class LogEvent:
-    """A catalogue record (kind ``bundle.*``) and its place in the log."""
+    """A catalogue record (kind ``bundle.*`` or ``waiver.*``) and its place in the log."""
 
     log_index: int
     recorded_at: str
@@ -61,10 +63,10 @@ class LogEvent:
 
 
 def _catalogue_event(record: StoredRecord) -> LogEvent | None:
-    if _CATALOGUE_MARK not in record.body:
+    if not any(mark in record.body for mark in _CATALOGUE_MARKS):
         return None
     doc = record.document()
-    if not str(doc.get("kind", "")).startswith(CATALOGUE_KIND_PREFIX):
+    if not str(doc.get("kind", "")).startswith(CATALOGUE_KIND_PREFIXES):
         return None
     return LogEvent(record.seq - 1, record.recorded_at, doc)
 
@@ -146,7 +148,8 @@ class DecisionLog:
 
     def append_event(self, fields: Mapping[str, Any], blobs: Mapping[str, bytes]) -> Appended:
         """Append a record that is not a gate decision, signed by the service, with its
-        ``blobs``: a catalogue record (``bundle.*``, kept at hand in :meth:`events`) or a
+        ``blobs``: a catalogue record (``bundle.*``, ``waiver.*``, kept at hand in
+        :meth:`events`) or a
         deployment event a deployer reported (``deploy.*``)."""
         if not str(fields.get("kind", "")).startswith(EVENT_KIND_PREFIXES):
             raise ValueError(f"not a service event kind: {fields.get('kind')!r}")

@@ -16,6 +16,7 @@ from gatekeeper.server.keys import load_public_key, load_service_key
 from gatekeeper.server.log import DecisionLog
 from gatekeeper.server.metrics import Metrics
 from gatekeeper.server.tokens import TokenStore
+from gatekeeper.server.waivers import WaiverCatalogue
 
 DEFAULT_STATE_DIR = Path(".gatekeeper/server")
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
@@ -71,6 +72,7 @@ class DecisionService:
     tokens: TokenStore
     settings: ServiceSettings
     bundles: BundleCatalogue
+    waivers: WaiverCatalogue
     metrics: Metrics = field(default_factory=Metrics)
 
     @property
@@ -108,4 +110,10 @@ def open_service(
     bundles = BundleCatalogue(
         log, paths.bundle_cache, engine=settings.engine, timeout=settings.timeout
     )
-    return DecisionService(log=log, tokens=tokens, settings=settings, bundles=bundles)
+    return DecisionService(
+        log=log,
+        tokens=tokens,
+        settings=settings,
+        bundles=bundles,
+        waivers=WaiverCatalogue(log),
+    )
