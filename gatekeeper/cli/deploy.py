@@ -254,8 +254,14 @@ def _print_result(result: DeployResult) -> None:
 def _verdict_line(verdict: dict[str, Any]) -> str:
     metrics = verdict.get("metrics") or {}
     score = metrics.get("score")
+    from gatekeeper.deploy.executor import PRE_SWITCH_STEP
+
+    index = verdict.get("step_index")
+    number = index if isinstance(index, int) else -1
+    # Blue-green's analysis before the switch has its own step index.
+    step = "before the switch" if index == PRE_SWITCH_STEP else f"step {number + 1}"
     head = (
-        f"step {verdict.get('step_index', -1) + 1} look {verdict.get('attempt')}: "
+        f"{step} look {verdict.get('attempt')}: "
         f"{verdict.get('result')} ({verdict.get('action')}), judge {metrics.get('outcome')}"
         f" score {'n/a' if score is None else f'{score:.0f}'}"
     )

@@ -60,14 +60,21 @@ class Plan:
 
     def steps(self) -> list[str]:
         """The rollout, one line per step (what --dry-run prints)."""
-        return describe_strategy(self.strategy, replicas=self.replicas, first=self.first)
+        return describe_strategy(
+            self.strategy,
+            replicas=self.replicas,
+            first=self.first,
+            mirrors=target_capabilities(self.target).mirrors_traffic,
+        )
 
     @property
     def first(self) -> bool:
         return self.current is None or self.current.stable is None
 
 
-def describe_strategy(strategy: StrategyModel, *, replicas: int, first: bool) -> list[str]:
+def describe_strategy(
+    strategy: StrategyModel, *, replicas: int, first: bool, mirrors: bool = False
+) -> list[str]:
     if first:
         return [f"first deploy: start {replicas} workers, no baseline to compare with"]
     lines: list[str] = []
@@ -107,6 +114,15 @@ def describe_strategy(strategy: StrategyModel, *, replicas: int, first: bool) ->
         lines.append("promote")
     else:
         lines.append(f"start {replicas} green workers (no traffic)")
+        if strategy.verify and strategy.pre_switch:
+            spec = strategy.analysis
+            lines.append(
+                f"analysis before the switch: green on copies of blue's GET/HEAD requests "
+                f"against blue ({spec.interval:g} s intervals, at most {spec.max_inconclusive} "
+                "looks); a failure stops green, no client ever sees it"
+                if mirrors
+                else "analysis before the switch: skipped (this target cannot mirror traffic)"
+            )
         lines.append("switch 100 % to green")
         if strategy.verify:
             spec = strategy.analysis

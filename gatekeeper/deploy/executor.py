@@ -82,6 +82,10 @@ class RolloutResult:
     verdicts: tuple[tuple[int, AnalysisVerdict], ...] = ()
 
 
+# The step index of blue-green's analysis before the switch (the one after it is step 0).
+PRE_SWITCH_STEP = -1
+
+
 class _Stopped(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -184,6 +188,13 @@ class RolloutExecutor:
         if not resumed:
             target.add_workers(CANARY, target.replicas)  # full green, all ready first
             self._check_abort()
+            if strategy.verify and strategy.pre_switch and target.capabilities.mirrors_traffic:
+                # Judged before any client sees it: green answers copies of blue's requests.
+                target.set_mirror(100)
+                try:
+                    self._analysis(strategy.kind, PRE_SWITCH_STEP, strategy.analysis)
+                finally:
+                    target.set_mirror(0)
             switched_at = time.time()
             target.set_canary_weight(100)  # the switch: all at once
             target.set_progress(step_index=0)
@@ -219,6 +230,7 @@ class RolloutExecutor:
     ) -> None:
         state = self.target.state
         canary_version = state.canary.version if state.canary else "-"
+        when = " before the switch (on mirrored requests)" if index == PRE_SWITCH_STEP else ""
         if spec.warmup > 0:
             self._wait(spec.warmup)  # warm-up traffic is left out of every window
         for attempt in range(1, spec.max_inconclusive + 1):
@@ -241,9 +253,9 @@ class RolloutExecutor:
             if verdict.result == VerdictResult.PASS:
                 return
             if verdict.result == VerdictResult.FAIL:
-                raise _Stopped(f"analysis '{spec.name}' failed: {verdict.reason}")
+                raise _Stopped(f"analysis '{spec.name}'{when} failed: {verdict.reason}")
         raise _Stopped(
-            f"analysis '{spec.name}' stayed inconclusive {spec.max_inconclusive} times: "
+            f"analysis '{spec.name}'{when} stayed inconclusive {spec.max_inconclusive} times: "
             f"{self._verdicts[-1][1].reason}"
         )
 

@@ -120,10 +120,13 @@ class RollingStrategy(Frozen):
 class BlueGreenStrategy(Frozen):
     """Start the full green set, switch 100 % of traffic at once, keep blue until promote.
 
-    Verified by default: after the switch the green stack is judged against blue's own
-    window of the same length just before the switch (the same workers count, all the
-    traffic each), and a failure switches back to blue. Opting out is explicit (``verify:
-    false``) and recorded with the deployment."""
+    Verified by default, twice. Before the switch (``pre_switch``, on targets whose traffic
+    layer can mirror) green — the same worker count as blue — gets a copy of every GET/HEAD
+    request blue serves, and is judged on those copies against blue: a failure stops green
+    before any client saw it. After the switch green is judged against blue's own window of
+    the same length just before the switch (all the traffic each), and a failure switches
+    back to blue. Opting out is explicit (``verify: false``) and recorded with the
+    deployment."""
 
     kind: Literal["blue-green"] = "blue-green"
     analysis: AnalysisSpec = Field(
@@ -132,6 +135,11 @@ class BlueGreenStrategy(Frozen):
         "a failure switches back to blue (still running)",
     )
     verify: bool = Field(default=True, description="false: ship without analysis (recorded)")
+    pre_switch: bool = Field(
+        default=True,
+        description="before the switch, green judged on mirrored copies of blue's GET/HEAD "
+        "requests (answers dropped); a failure stops green before any client saw it",
+    )
     auto_promote: bool = Field(
         default=True, description="stop blue on its own after the switch (and analysis)"
     )

@@ -54,6 +54,9 @@ class TargetCapabilities:
     # sample feed) and the workers' log files for log verification.
     request_samples: bool = False
     worker_logs: bool = False
+    # Its traffic layer can copy the stable version's safe requests to the canary pool
+    # (blue-green judged before the switch, ``set_mirror``).
+    mirrors_traffic: bool = False
 
 
 class DeployTarget(ABC):
@@ -90,6 +93,11 @@ class DeployTarget(ABC):
 
     @abstractmethod
     def set_canary_weight(self, weight: int) -> None: ...
+
+    def set_mirror(self, share: int) -> None:
+        """Copy ``share`` % of the stable version's GET/HEAD requests to the canary pool
+        (answers dropped, measured); 0 stops. Only ``mirrors_traffic`` targets can."""
+        raise NotImplementedError(f"the {self.name} target cannot mirror traffic")
 
     @abstractmethod
     def set_progress(

@@ -57,7 +57,7 @@ LOG_TAIL_BYTES = 600
 class LocalTarget(StatefulTarget):
     name: ClassVar[str] = "local"
     capabilities: ClassVar[TargetCapabilities] = TargetCapabilities(
-        runs_code_folder=True, request_samples=True, worker_logs=True
+        runs_code_folder=True, request_samples=True, worker_logs=True, mirrors_traffic=True
     )
 
     def sample_feed(self, *, history: bool = False) -> SampleFeed:
@@ -75,6 +75,9 @@ class LocalTarget(StatefulTarget):
         super().__init__(service, state_dir(root.resolve(), service), lock=lock)
         self._client: ProxyClient | None = None
         self._heartbeat: Heartbeat | None = None
+        # Mirroring lasts one analysis of this deployer: it is never persisted, and it holds
+        # a lease like a split, so a dead deployer's proxy stops it on its own.
+        self._mirror = 0
 
     def close(self) -> None:
         if self._heartbeat is not None:
@@ -101,7 +104,9 @@ class LocalTarget(StatefulTarget):
 
     def _lease(self) -> float | None:
         """The lease to hold on the routes pushed now: while this deployer drives a split."""
-        if self._state.phase is Phase.PAUSED or self._state.canary_weight <= 0:
+        if self._state.phase is Phase.PAUSED or (
+            self._state.canary_weight <= 0 and self._mirror <= 0
+        ):
             return None
         return self.config.lease_seconds
 
@@ -221,6 +226,7 @@ class LocalTarget(StatefulTarget):
             state.canary_weight,
             self.config.drain_timeout,
             lease_seconds=lease,
+            mirror=self._mirror,
         )
         if lease is not None and self._heartbeat is None:
             self._heartbeat = Heartbeat(self._renew_lease, lease).start()
@@ -363,6 +369,13 @@ class LocalTarget(StatefulTarget):
     def set_canary_weight(self, weight: int) -> None:
         with self._mutex:
             self._save(canary_weight=weight)
+            self._push_routes()
+
+    def set_mirror(self, share: int) -> None:
+        if not 0 <= share <= 100:
+            raise ValueError("mirror share must be 0..100")
+        with self._mutex:
+            self._mirror = share
             self._push_routes()
 
     def promote(self, reason: str) -> None:

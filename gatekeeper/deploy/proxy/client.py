@@ -102,6 +102,7 @@ class ProxyClient:
         drain_timeout: float,
         *,
         lease_seconds: float | None = None,
+        mirror: int = 0,
     ) -> RoutesResult:
         """Replace the routing table; returns once removed workers are drained (bounded).
         With ``lease_seconds`` a split of traffic lasts only as long as it is renewed."""
@@ -110,6 +111,7 @@ class ProxyClient:
             "canary": canary.to_json() if canary else None,
             "canary_weight": canary_weight,
             "drain_timeout": drain_timeout,
+            "mirror": mirror,
         }
         if lease_seconds is not None:
             body["lease_seconds"] = lease_seconds

@@ -79,6 +79,10 @@ class Router:
         self._canary_weight = 0
         self._requests = 0
         self._rr = {STABLE: 0, CANARY: 0}
+        # Mirroring (blue-green before the switch): this share of the stable pool's safe
+        # requests is also sent to the canary pool, whose answers only the metrics see.
+        self._mirror = 0
+        self._mirrored = 0
 
     # -- request path ----------------------------------------------------------------------
 
@@ -104,6 +108,28 @@ class Router:
         self._requests += 1
         n, w = self._requests, self._canary_weight
         return CANARY if (n * w) // 100 > ((n - 1) * w) // 100 else STABLE
+
+    def pick_mirror(self) -> Pick | None:
+        """A canary backend for a copy of a stable request (its share, smoothly), counted in
+        flight; None: not mirroring now, or this request is not in the share."""
+        with self._cond:
+            share, candidates = self._mirror, self._pools[CANARY]
+            if share <= 0 or not candidates:
+                return None
+            self._mirrored += 1
+            n = self._mirrored
+            if (n * share) // 100 <= ((n - 1) * share) // 100:
+                return None
+            backend = candidates[self._rr[CANARY] % len(candidates)]
+            self._rr[CANARY] += 1
+            backend.inflight += 1
+            return Pick(backend, CANARY, self._versions[CANARY])
+
+    def set_mirror(self, share: int) -> None:
+        if not 0 <= share <= 100:
+            raise ValueError("mirror share must be 0..100")
+        with self._cond:
+            self._mirror = share
 
     def release(self, backend: Backend) -> None:
         with self._cond:
@@ -175,6 +201,7 @@ class Router:
         with self._cond:
             return {
                 "canary_weight": self._canary_weight,
+                "mirror": self._mirror,
                 "pools": {
                     name: {
                         "version": self._versions[name],

@@ -53,6 +53,10 @@ MAX_REQUEST_BODY = 16 * 1024 * 1024
 MAX_RESPONSE_BODY = 64 * 1024 * 1024
 MAX_ADMIN_BODY = 1024 * 1024
 MAX_ATTEMPTS = 3
+# Only safe requests are mirrored: a copy of a POST could charge a card twice.
+MIRRORED_METHODS = frozenset({"GET", "HEAD"})
+# Copies in flight at most; beyond that a copy is dropped, never queued behind live traffic.
+MAX_MIRRORED_INFLIGHT = 32
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 HOP_BY_HOP = frozenset(
     {
@@ -135,6 +139,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             finally:
                 owner.router.release(pick.backend)
             self._respond(pick, status, reason, resp_headers, data, started)
+            if pick.pool == STABLE and body is None and self.command in MIRRORED_METHODS:
+                owner.mirror(self.command, self.path, headers)
             return
         status = 503 if last is None else 502
         message = "no upstream worker" if last is None else f"upstream failed: {error}"
@@ -405,7 +411,8 @@ class Lease:
 
     def _split(self) -> bool:
         snap = self._router.snapshot()
-        return bool(snap["canary_weight"] > 0 and snap["pools"][STABLE]["backends"])
+        driven = snap["canary_weight"] > 0 or snap["mirror"] > 0
+        return bool(driven and snap["pools"][STABLE]["backends"])
 
     def check(self) -> dict[str, Any] | None:
         """Expire the lease if its time is up; returns the record of an expiry."""
@@ -415,6 +422,7 @@ class Lease:
             snap = self._router.snapshot()
             weight = snap["canary_weight"]
             self._router.set_weight(0)
+            self._router.set_mirror(0)
             self.expired = {
                 "at": time.time(),
                 "lease_seconds": self._seconds,
@@ -456,6 +464,29 @@ def _members(data: object, pool: str) -> tuple[str, list[tuple[str, int]]]:
     return version, members
 
 
+def _send_copy(
+    backend: Backend, command: str, path: str, headers: list[tuple[str, str]], timeout: float
+) -> tuple[int, str | None]:
+    """Send a copy of a request to ``backend``: (status, upstream error or None). The answer
+    is read and dropped; only the metrics see it."""
+    conn, _reused = backend.checkout(timeout)
+    try:
+        conn.putrequest(command, path, skip_host=True, skip_accept_encoding=True)
+        for name, value in headers:
+            conn.putheader(name, value)
+        conn.endheaders()
+        response = conn.getresponse()
+        data = response.read(MAX_RESPONSE_BODY + 1)
+    except (OSError, http.client.HTTPException) as exc:
+        conn.close()
+        return 502, f"{type(exc).__name__}: {exc}"
+    if len(data) > MAX_RESPONSE_BODY or response.will_close:
+        conn.close()
+    else:
+        backend.checkin(conn)
+    return response.status, None
+
+
 class ProxyServer:
     """The proxy and its admin API, each on its own loopback port, each on its own thread."""
 
@@ -477,6 +508,7 @@ class ProxyServer:
         self._proxy = _Server(port, _ProxyHandler, self)
         self._admin = _Server(admin_port, _AdminHandler, self)
         self._threads: list[threading.Thread] = []
+        self._mirror_slots = threading.BoundedSemaphore(MAX_MIRRORED_INFLIGHT)
         self.started_at = time.time()
 
     @property
@@ -498,6 +530,38 @@ class ProxyServer:
         watchdog.start()
         self._threads.append(watchdog)
         return self
+
+    def mirror(self, command: str, path: str, headers: list[tuple[str, str]]) -> None:
+        """Send a copy of a stable request to the canary pool while mirroring is on (its share
+        of requests), on its own thread; measured like a live request of the canary version.
+        Never delays or changes the client's answer."""
+        pick = self.router.pick_mirror()
+        if pick is None:
+            return
+        if not self._mirror_slots.acquire(blocking=False):
+            self.router.release(pick.backend)  # too many copies in flight: this one is dropped
+            return
+
+        def send() -> None:
+            started = time.perf_counter()
+            try:
+                status, error = _send_copy(
+                    pick.backend, command, path, headers, self.upstream_timeout
+                )
+                self.metrics.record(
+                    pool=pick.pool,
+                    version=pick.version,
+                    backend=pick.backend.id,
+                    method=command,
+                    status=status,
+                    latency_s=time.perf_counter() - started,
+                    upstream_error=error,
+                )
+            finally:
+                self.router.release(pick.backend)
+                self._mirror_slots.release()
+
+        threading.Thread(target=send, name="mirror", daemon=True).start()
 
     def _watch_lease(self) -> None:
         while not self._watching.wait(LEASE_CHECK_S):
@@ -525,7 +589,9 @@ class ProxyServer:
         if not isinstance(drain_timeout, int | float) or not 0 <= drain_timeout <= 600:
             raise ValueError("drain_timeout: expected 0..600 seconds")
         lease = _lease_seconds(payload)
+        mirror = _int(payload.get("mirror", 0))
         result = self.router.apply(stable, canary, weight, float(drain_timeout))
+        self.router.set_mirror(mirror)
         self.lease.arm(lease)
         return {
             "drained": list(result.drained),

@@ -47,6 +47,7 @@ class World:
     root: Path
     svc: Path  # the service directory: gatekeeper.yaml, ledger, deploy state
     sbom: Path
+    strategy: str = "canary"  # the configured rollout strategy's kind
 
     def cli(self, *args: str, env: dict[str, str] | None = None) -> CliResult:
         return run_cli(*args, cwd=self.root, env=env)

@@ -35,6 +35,7 @@ def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
     built = make_world(tmp_path_factory.mktemp(f"verified-{request.param}"))
+    built.strategy = request.param
     config = built.svc / "gatekeeper.yaml"
     text = config.read_text()
     canary = DEPLOY_SETTINGS[DEPLOY_SETTINGS.index("  strategy:") :]
@@ -56,9 +57,13 @@ def world(
 )
 def test_a_bad_release_is_rolled_back(world: World, label: str, version: str, code: str) -> None:
     release = world.version(label, version, code)
-    result, _load = deploy_under_load(world, release)
+    result, load = deploy_under_load(world, release)
     assert result.code == 1, result.stdout + result.stderr
     assert "rolled_back" in result.stdout
+    if world.strategy == "blue-green":
+        # Judged on copies of blue's requests before the switch: no client ever saw green.
+        assert "before the switch (on mirrored requests) failed" in result.stdout
+        assert load.failed == 0, load.errors[:3]
     settled_on(world, "1.0.1")
 
 

@@ -230,3 +230,55 @@ def test_heartbeat_renews_until_stopped():
     assert count >= 2 and set(beats) == {0.3}
     time.sleep(0.3)
     assert len(beats) == count  # stopped means stopped: a dead deployer sends nothing
+
+
+def _wait_for(condition, what: str, seconds: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_mirroring_copies_safe_stable_requests_to_the_canary_and_only_measures_them(
+    proxy, workers, tmp_path
+):
+    import http.client
+
+    server, client, seen = proxy
+    v1, v2 = Worker("v1", tmp_path), Worker("v2", tmp_path)
+    workers += [v1, v2]
+    client.put_routes(v1.route(), v2.route(), canary_weight=0, drain_timeout=1, mirror=100)
+    assert client.state()["mirror"] == 100
+    # Every client gets blue's answer; green answered a copy of each GET, measured as v2.
+    assert {get(server.port)[1] for _ in range(40)} == {"hello v1"}
+    _wait_for(lambda: sum(s.version == "v2" for s in seen) == 40, "40 copies measured")
+    assert sum(s.version == "v1" for s in seen) == 40
+    # An unsafe method is never copied.
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    conn.request("POST", "/", body=b"x")
+    conn.getresponse().read()
+    conn.close()
+    time.sleep(0.3)
+    assert sum(s.version == "v2" for s in seen) == 40
+    # Half the share: half the copies; 0 stops.
+    client.put_routes(v1.route(), v2.route(), canary_weight=0, drain_timeout=1, mirror=50)
+    for _ in range(20):
+        get(server.port)
+    _wait_for(lambda: sum(s.version == "v2" for s in seen) == 50, "10 more copies")
+    client.put_routes(v1.route(), v2.route(), canary_weight=0, drain_timeout=1)
+    for _ in range(10):
+        get(server.port)
+    time.sleep(0.3)
+    assert sum(s.version == "v2" for s in seen) == 50
+
+
+def test_mirroring_is_leased_like_a_split(proxy, workers, tmp_path):
+    _server, client, _ = proxy
+    v1, v2 = Worker("v1", tmp_path), Worker("v2", tmp_path)
+    workers += [v1, v2]
+    client.put_routes(
+        v1.route(), v2.route(), canary_weight=0, drain_timeout=1, lease_seconds=1, mirror=100
+    )
+    assert client.state()["lease"]["seconds"] == 1  # a dead deployer's mirror stops too
+    _wait_for(lambda: client.state()["mirror"] == 0, "the lease never stopped mirroring", 4)
+    assert "lease of 1 s expired" in client.state()["lease"]["expired"]["reason"]
