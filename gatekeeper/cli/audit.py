@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -67,6 +67,39 @@ def write_output(text: str, output: str | None) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write output: {exc.strerror}", path=output) from None
+
+
+def write_chunks(chunks: Iterable[str], output: str | None) -> None:
+    """``write_output`` for a document rendered piece by piece (never joined in memory), with
+    the same text: to a file, one line break added when it does not end with one; on stdout,
+    trailing line breaks replaced by one."""
+    try:
+        if output is None:
+            stream = click.get_text_stream("stdout")
+            held = ""  # trailing line breaks, written only if more text follows
+            for piece in chunks:
+                chunk = str.__str__(piece)  # plain text (Jinja yields Markup, which escapes)
+                body = chunk.rstrip("\n")
+                if body:
+                    stream.write(held + body)
+                    held = chunk[len(body) :]
+                else:
+                    held += chunk
+            stream.write("\n")
+            stream.flush()
+            return
+        path = Path(output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ends_with_break = False
+        with path.open("w", encoding="utf-8") as handle:
+            for chunk in chunks:
+                if chunk:
+                    handle.write(chunk)
+                    ends_with_break = chunk.endswith("\n")
+            if not ends_with_break:
+                handle.write("\n")
     except OSError as exc:
         raise ConfigError(f"cannot write output: {exc.strerror}", path=output) from None
 
@@ -407,7 +440,12 @@ def report(
         )
     finally:
         store.close()
-    write_output(get_renderer(format_).render(built), output)
+    renderer = get_renderer(format_)
+    chunks = getattr(renderer, "chunks", None)
+    if callable(chunks):  # the JSON document is streamed
+        write_chunks(chunks(built), output)
+    else:
+        write_output(renderer.render(built), output)
 
 
 @audit.group("export")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -135,14 +136,31 @@ def generate_key_pem() -> tuple[bytes, bytes]:
 
 def signature_valid(public_b64: str, signature_b64: str, record_hash: str) -> bool:
     from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     try:
-        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_b64, validate=True))
+        public = _public_key(public_b64)
         public.verify(base64.b64decode(signature_b64, validate=True), record_hash.encode("ascii"))
     except (InvalidSignature, ValueError, binascii.Error, UnicodeEncodeError):
         return False
     return True
+
+
+def first_invalid_signature(batch: list[tuple[int, str, str, str]]) -> int:
+    """The first ``index`` of ``(index, public key, signature, record hash)`` whose signature
+    does not verify, or -1 (run in a worker process by ``verify_chain``)."""
+    for index, public, signature, record_hash in batch:
+        if not signature_valid(public, signature, record_hash):
+            return index
+    return -1
+
+
+@functools.lru_cache(maxsize=64)
+def _public_key(public_b64: str) -> Ed25519PublicKey:
+    """The key object of a base64 public key: decoded once per key, not once per record
+    (a bad key raises ValueError or binascii.Error, which is never cached)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    return Ed25519PublicKey.from_public_bytes(base64.b64decode(public_b64, validate=True))
 
 
 def load_public_key(path: str | Path) -> bytes:
