@@ -56,7 +56,38 @@ _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
-_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def _quick_resolving(base: Any) -> Any:
+    """``base`` (a safe loader) resolving implicit tags from a cache: the safe loaders have
+    no path resolvers, so a plain scalar's tag depends on its text alone, and YAML streams
+    repeat the same keys and values thousands of times. Same tags, same constructors."""
+    if getattr(base, "yaml_path_resolvers", None):  # pragma: no cover - never for safe ones
+        return base
+    cache: dict[str, str] = {}
+
+    class QuickResolving(base):  # type: ignore[misc]
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            return None  # no path resolvers: nothing to track
+
+        def ascend_resolver(self) -> None:
+            return None
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            if kind is yaml.ScalarNode and implicit[0] and isinstance(value, str):
+                tag = cache.get(value)
+                if tag is None:
+                    tag = super().resolve(kind, value, implicit)
+                    if len(cache) > 50_000:
+                        cache.clear()
+                    cache[value] = tag
+                return tag
+            return super().resolve(kind, value, implicit)
+
+    QuickResolving.__name__ = QuickResolving.__qualname__ = base.__name__
+    return QuickResolving
+
+
+_SafeLoader: Any = _quick_resolving(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,6 +293,36 @@ def parse_yaml_text(
     The node graph is composed first (no Python objects yet) and walked once with alias
     expansion counted, so every limit is enforced before anything is built.
     """
+    lines: dict[YamlPath, int] = {}
+    data = _parse_yaml(text, display=display, error=error, limits=limits, lines=lines)
+    return data, lines
+
+
+def parse_yaml_data(
+    text: str,
+    *,
+    display: str,
+    error: ErrorType = InputError,
+    limits: YamlLimits = YamlLimits(),
+) -> Any:
+    """:func:`parse_yaml_text` without the line of every key: the same loader and the same
+    checks, for inputs read in bulk (``check`` on a stream of thousands of documents)."""
+    return _parse_yaml(text, display=display, error=error, limits=limits, lines=None)
+
+
+def yaml_loader_name() -> str:
+    """``CSafeLoader`` (libyaml) or ``SafeLoader`` (pure Python): the loader in use."""
+    return str(_SafeLoader.__name__)
+
+
+def _parse_yaml(
+    text: str,
+    *,
+    display: str,
+    error: ErrorType,
+    limits: YamlLimits,
+    lines: dict[YamlPath, int] | None,
+) -> Any:
     try:
         loader = _SafeLoader(text)
     except yaml.YAMLError as exc:  # the pure-Python reader rejects control characters here
@@ -269,10 +330,13 @@ def parse_yaml_text(
     try:
         node = loader.get_single_node()
         if node is None:
-            return None, {}
-        lines: dict[YamlPath, int] = {}
-        _walk_nodes(loader, node, lines, display=display, error=error, limits=limits)
-        data = loader.construct_document(node)
+            return None
+        walk = _Walk(loader, display=display, error=error, limits=limits, lines=lines)
+        built = walk.node(node, (), 1)
+        # Anything but plain maps, sequences and the core scalar types (merge keys, !!set,
+        # !!binary, complex keys ...) is built by the loader's own constructor, after the walk
+        # has checked it like everything else.
+        return loader.construct_document(node) if built is _GENERAL else built
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = str(mark.line + 1) if mark is not None else None
@@ -286,104 +350,164 @@ def parse_yaml_text(
         raise error(f"invalid YAML value: {exc}", path=display) from None
     finally:
         loader.dispose()
-    return data, lines
 
 
-def _walk_nodes(
-    loader: Any,
-    root: yaml.Node,
-    lines: dict[YamlPath, int],
-    *,
-    display: str,
-    error: ErrorType,
-    limits: YamlLimits,
-) -> None:
-    """Record lines, refuse duplicate keys, count aliases and expanded nodes, bound depth,
-    and check the scalars whose construction can fail (timestamps, integers)."""
-    seen: set[int] = set()
-    aliases = 0
-    nodes = 0
-    stack: list[tuple[yaml.Node, YamlPath, int]] = [(root, (), 1)]
-    while stack:
-        node, path, depth = stack.pop()
-        nodes += 1
-        if nodes > limits.max_nodes:
-            raise error(
-                f"YAML expands to more than {limits.max_nodes} values (aliases?)", path=display
+# The walk's "not built here": the node needs the loader's general constructor.
+_GENERAL: Any = object()
+_STR_TAG = "tag:yaml.org,2002:str"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_PLAIN_INT = re.compile(r"-?[1-9][0-9]*|0")
+
+
+# A key path as the walk passes it down: (parent, key) pairs, () at the top, flattened
+# only when a line is recorded or an error names it (no tuple copied per node).
+_Link = tuple[Any, ...]
+
+
+def _flat(link: _Link) -> YamlPath:
+    parts: list[str | int] = []
+    while link:
+        link, key = link
+        parts.append(key)
+    return tuple(reversed(parts))
+
+
+class _Walk:
+    """One pass over a composed node graph, in document order: record lines, refuse duplicate
+    keys, count aliases and expanded nodes, bound depth, check the scalars whose construction
+    can fail (timestamps, integers) and, where the graph holds only plain maps, sequences and
+    core scalars, build the value as the safe constructor would (one pass instead of two).
+
+    Recursion is bounded: depth is checked before a node's children are visited, so the walk
+    never goes deeper than ``limits.max_depth`` frames (64 by default).
+    """
+
+    def __init__(
+        self,
+        loader: Any,
+        *,
+        display: str,
+        error: ErrorType,
+        limits: YamlLimits,
+        lines: dict[YamlPath, int] | None,
+    ) -> None:
+        self.loader = loader
+        self.display = display
+        self.error = error
+        self.limits = limits
+        self.lines = lines
+        self.seen: set[int] = set()
+        self.aliases = 0
+        self.nodes = 0
+        self.bool_values: dict[str, bool] = loader.bool_values
+
+    def _fail(self, message: str, node: yaml.Node | None = None) -> GatekeeperError:
+        where = str(node.start_mark.line + 1) if node is not None else None
+        return self.error(message, path=self.display, where=where)
+
+    def node(self, node: yaml.Node, path: _Link, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > self.limits.max_nodes:
+            raise self._fail(f"YAML expands to more than {self.limits.max_nodes} values (aliases?)")
+        if self.lines is not None:
+            self.lines.setdefault(_flat(path), node.start_mark.line + 1)
+        if depth > self.limits.max_depth:
+            raise self._fail(
+                f"{_short_path(_flat(path))}: nested more than {self.limits.max_depth} levels deep",
+                node,
             )
-        line = node.start_mark.line + 1
-        lines.setdefault(path, line)
-        if depth > limits.max_depth:
-            raise error(
-                f"{_short_path(path)}: nested more than {limits.max_depth} levels deep",
-                path=display,
-                where=str(line),
-            )
-        if id(node) in seen:
-            aliases += 1
-            if aliases > limits.max_aliases:
-                raise error(
-                    f"document expands to more than {limits.max_aliases} YAML alias uses",
-                    path=display,
-                    where=str(line),
+        key = id(node)
+        if key in self.seen:
+            self.aliases += 1
+            if self.aliases > self.limits.max_aliases:
+                raise self._fail(
+                    f"document expands to more than {self.limits.max_aliases} YAML alias uses",
+                    node,
                 )
-        seen.add(id(node))
+        else:
+            self.seen.add(key)
         if isinstance(node, yaml.ScalarNode):
-            _check_scalar(loader, node, path, display=display, error=error)
-        elif isinstance(node, yaml.MappingNode):
-            keys: set[str] = set()
-            children: list[tuple[yaml.Node, YamlPath, int]] = []
-            for key_node, value_node in node.value:
-                if key_node.tag == _MERGE_TAG:
-                    children.append((value_node, path, depth))
-                    continue
-                key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
-                if isinstance(key_node, yaml.ScalarNode):
-                    if key in keys:
-                        raise error(
-                            f"duplicate key '{key}'",
-                            path=display,
-                            where=str(key_node.start_mark.line + 1),
-                        )
-                    keys.add(key)
+            return self.scalar(node, path)
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            items = [self.node(item, (path, i), depth + 1) for i, item in enumerate(node.value)]
+            if node.tag != _SEQ_TAG or any(item is _GENERAL for item in items):
+                return _GENERAL
+            return items
+        return _GENERAL  # pragma: no cover - the composer makes only the three kinds
+
+    def mapping(self, node: yaml.MappingNode, path: _Link, depth: int) -> Any:
+        keys: set[str] = set()
+        built: dict[Any, Any] | None = {} if node.tag == _MAP_TAG else None
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                self.node(value_node, path, depth)
+                built = None
+                continue
+            is_scalar = isinstance(key_node, yaml.ScalarNode)
+            name = str(key_node.value) if is_scalar else "?"
+            child = (path, name)
+            if is_scalar:
+                if name in keys:
+                    raise self._fail(f"duplicate key '{name}'", key_node)
+                keys.add(name)
+                key = self.scalar(key_node, child)
+            else:
+                self.node(key_node, child, depth + 1)
+                key = _GENERAL
+            if self.lines is not None:
+                self.lines[_flat(child)] = key_node.start_mark.line + 1
+            value = self.node(value_node, child, depth + 1)
+            if built is not None:
+                if key is _GENERAL or value is _GENERAL:
+                    built = None
                 else:
-                    children.append((key_node, (*path, key), depth + 1))
-                lines[(*path, key)] = key_node.start_mark.line + 1
-                children.append((value_node, (*path, key), depth + 1))
-            stack.extend(reversed(children))
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(
-                (item, (*path, index), depth + 1)
-                for index, item in reversed(list(enumerate(node.value)))
-            )
+                    built[key] = value
+        return _GENERAL if built is None else built
 
-
-def _check_scalar(
-    loader: Any, node: yaml.ScalarNode, path: YamlPath, *, display: str, error: ErrorType
-) -> None:
-    if node.tag == _TIMESTAMP_TAG:
-        try:
-            loader.construct_yaml_timestamp(node)
-        except (ValueError, OverflowError) as exc:
-            raise error(
-                f"{format_path(path)}: {node.value!r} is not a valid date or time ({exc})",
-                path=display,
-                where=str(node.start_mark.line + 1),
-            ) from None
-    elif node.tag == _INT_TAG:
-        digits = sum(ch.isdigit() for ch in str(node.value))
-        if digits > MAX_INT_DIGITS:
-            raise error(
-                f"{format_path(path)}: integer of {digits} digits is too large",
-                path=display,
-                where=str(node.start_mark.line + 1),
-            )
-    elif node.tag == _FLOAT_TAG and len(str(node.value)) > 64:
-        raise error(
-            f"{format_path(path)}: number of {len(str(node.value))} characters is too long",
-            path=display,
-            where=str(node.start_mark.line + 1),
-        )
+    def scalar(self, node: yaml.ScalarNode, path: _Link) -> Any:
+        tag = node.tag
+        value = node.value
+        if tag == _STR_TAG:
+            return value
+        if tag == _INT_TAG:
+            digits = sum(ch.isdigit() for ch in str(value))
+            if digits > MAX_INT_DIGITS:
+                raise self._fail(
+                    f"{format_path(_flat(path))}: integer of {digits} digits is too large", node
+                )
+            if _PLAIN_INT.fullmatch(value):
+                return int(value)
+            return self.loader.construct_yaml_int(node)
+        if tag == _NULL_TAG:
+            return None
+        if tag == _BOOL_TAG:
+            found = self.bool_values.get(str(value).lower())
+            if found is None:
+                raise self._fail(
+                    f"{format_path(_flat(path))}: {value!r} is not true or false", node
+                )
+            return found
+        if tag == _FLOAT_TAG:
+            if len(str(value)) > 64:
+                where = format_path(_flat(path))
+                raise self._fail(
+                    f"{where}: number of {len(str(value))} characters is too long", node
+                )
+            return self.loader.construct_yaml_float(node)
+        if tag == _TIMESTAMP_TAG:
+            try:
+                return self.loader.construct_yaml_timestamp(node)
+            except (ValueError, OverflowError) as exc:
+                raise self._fail(
+                    f"{format_path(_flat(path))}: {value!r} is not a valid date or time ({exc})",
+                    node,
+                ) from None
+        return _GENERAL
 
 
 def to_json_compatible(

@@ -7,15 +7,17 @@ else is an internal error, exit 3 — a gate never passes because something went
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
+from dataclasses import dataclass
 from typing import Any
 
 import click
+from click.utils import make_default_short_help
 
 from gatekeeper import __version__
-from gatekeeper.cli.options import silence_stdout
 from gatekeeper.errors import EXIT_ENGINE, EXIT_FAIL, GatekeeperError
 
 
@@ -39,6 +41,8 @@ class GatekeeperGroup(click.Group):
             # The reader stopped reading (`| head`): nothing to report, and no traceback. Read
             # -only commands treat it as success themselves; anything else must not end in 0
             # (a gate whose output was cut off has not passed).
+            from gatekeeper.cli.options import silence_stdout
+
             silence_stdout()
             ctx.exit(EXIT_FAIL)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -55,7 +59,129 @@ class GatekeeperGroup(click.Group):
             ctx.exit(EXIT_ENGINE)
 
 
-@click.group(cls=GatekeeperGroup, context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(GatekeeperGroup):
+    """The top-level group: each command's module is imported only when that command runs.
+
+    ``gatekeeper --help`` and ``--version`` then import click and this module, nothing else
+    (no pydantic models, engines, FastAPI or Jinja), so they answer in tens of milliseconds.
+    The help line of each command comes from :data:`COMMANDS`; a test checks it against the
+    command's own docstring.
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, LazyCommand], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            self.add_command(self.lazy[cmd_name].load(), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            loaded = self.commands.get(name)
+            if loaded is not None:
+                if loaded.hidden:
+                    continue
+                rows.append((name, loaded.get_short_help_str(limit)))
+            else:
+                rows.append((name, make_default_short_help(self.lazy[name].help, limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@dataclass(frozen=True)
+class LazyCommand:
+    """Where a command lives (``module:attribute``) and the first paragraph of its help."""
+
+    target: str
+    help: str
+    # Subcommands kept in modules of their own, added to the group when it loads.
+    extra: tuple[str, ...] = ()
+
+    def load(self) -> click.Command:
+        command = _import_command(self.target)
+        if isinstance(command, click.Group):
+            for target in self.extra:
+                sub = _import_command(target)
+                if sub.name not in command.commands:
+                    command.add_command(sub)
+        return command
+
+
+def _import_command(target: str) -> click.Command:
+    module_name, _, attribute = target.partition(":")
+    command = getattr(importlib.import_module(module_name), attribute)
+    if not isinstance(command, click.Command):  # pragma: no cover - a wrong table entry
+        raise TypeError(f"{target} is not a click command")
+    return command
+
+
+# One command group per module (docs for each beside it).
+COMMANDS: dict[str, LazyCommand] = {
+    "gate": LazyCommand("gatekeeper.cli.gate:gate", "Run the gate on a release's evidence."),
+    # conftest compatibility (docs/conftest-compat.md)
+    "check": LazyCommand(
+        "gatekeeper.cli.check:check",
+        "Check configuration FILES (JSON/YAML, `-` for stdin, directories) against "
+        "conftest-style policies: a drop-in for `conftest test`.",
+    ),
+    "conftest": LazyCommand(
+        "gatekeeper.cli.conftest:conftest_group",
+        "conftest's commands (test, verify, parse) on Gatekeeper's guarded engines.",
+    ),
+    "evidence": LazyCommand(
+        "gatekeeper.cli.evidence:evidence", "Inspect evidence files and the gate input document."
+    ),
+    # test/lint/bundle/list/explain/impact (docs/policy-commands.md)
+    "policy": LazyCommand(
+        "gatekeeper.cli.policy:policy",
+        "Work on policies: test, lint, bundle, list, explain.",
+        # `policy impact`: replay history on a candidate bundle
+        extra=("gatekeeper.cli.impact:impact_command",),
+    ),
+    # decision ledger and compliance (docs/ledger.md)
+    "audit": LazyCommand(
+        "gatekeeper.cli.audit:audit",
+        "Verify, replay, report on and export recorded gate decisions.",
+    ),
+    # golden-path templates (docs/templates.md)
+    "scaffold": LazyCommand(
+        "gatekeeper.cli.scaffold:scaffold",
+        "Golden-path templates: create services, keep them current, check they stay on the path.",
+    ),
+    # local pipeline runs (docs/templates.md)
+    "pipeline": LazyCommand(
+        "gatekeeper.cli.pipeline:pipeline", "Run a service's pipeline (pipeline.yaml) locally."
+    ),
+    # progressive delivery (docs/deployer.md)
+    "deploy": LazyCommand(
+        "gatekeeper.cli.deploy:deploy_group",
+        "Deploy a gated release progressively, verify it, roll it back on its own.",
+    ),
+    # the decision service (docs/server.md)
+    "serve": LazyCommand(
+        "gatekeeper.cli.serve:serve",
+        "Run the decision service (HTTP): judge submitted evidence, sign and record decisions "
+        "in a Merkle log, answer for them. Refuses to start when its database no longer "
+        "matches its last checkpoint.",
+    ),
+}
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="gatekeeper")
 def main() -> None:
     """Gatekeeper: policy-as-code release gate.
@@ -64,30 +190,6 @@ def main() -> None:
     3 policy or engine error.
     """
 
-
-def _register() -> None:
-    """One command group per module; imported here so `--help` lists them all."""
-    from gatekeeper.cli.audit import audit  # decision ledger and compliance (docs/ledger.md)
-    from gatekeeper.cli.check import check  # conftest compatibility (docs/conftest-compat.md)
-    from gatekeeper.cli.conftest import conftest_group  # conftest test|verify|parse
-    from gatekeeper.cli.deploy import deploy_group  # progressive delivery (docs/deployer.md)
-    from gatekeeper.cli.evidence import evidence
-    from gatekeeper.cli.gate import gate
-    from gatekeeper.cli.impact import impact_command
-    from gatekeeper.cli.pipeline import pipeline  # local pipeline runs (docs/templates.md)
-    from gatekeeper.cli.policy import (
-        policy,
-    )  # test/lint/bundle/list/explain (docs/policy-commands.md)
-    from gatekeeper.cli.scaffold import scaffold  # golden-path templates (docs/templates.md)
-    from gatekeeper.cli.serve import serve  # the decision service (docs/server.md)
-
-    policy.add_command(impact_command)  # `policy impact`: replay history on a candidate bundle
-    commands = (gate, check, conftest_group, evidence, policy, audit, scaffold, pipeline)
-    for command in (*commands, deploy_group, serve):
-        main.add_command(command)
-
-
-_register()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

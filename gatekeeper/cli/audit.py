@@ -8,33 +8,29 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from gatekeeper.audit.compliance import compliance_report
-from gatekeeper.audit.recorder import record_gate_run
-from gatekeeper.audit.replay import (
-    ReplayResult,
-    ViolationKey,
-    comparison_document,
-    replay_decision,
-)
 from gatekeeper.cli.options import silence_stdout
 from gatekeeper.config import GatekeeperConfig, load_config
 from gatekeeper.errors import EXIT_FAIL, EXIT_PASS, ConfigError
-from gatekeeper.gate.run import GateResult
 from gatekeeper.ledger.canonical import timestamp
-from gatekeeper.ledger.chain import verify_chain
-from gatekeeper.ledger.decisions import find_decision
-from gatekeeper.ledger.export import oscal_assessment_results, vsa_statement
 from gatekeeper.ledger.registry import open_configured_store
-from gatekeeper.ledger.report_render import RENDERERS, get_renderer
-from gatekeeper.ledger.signing import generate_key_pem, load_public_key_id
-from gatekeeper.ledger.store import LedgerStore
+
+# What only some subcommands need (compliance reports and Jinja, replay, signing keys) is
+# imported inside them: `gate run` imports this module for its ledger options.
+if TYPE_CHECKING:
+    from gatekeeper.audit.replay import ReplayResult, ViolationKey
+    from gatekeeper.gate.run import GateResult
+    from gatekeeper.ledger.store import LedgerStore
+
+# The compliance report's formats (gatekeeper.ledger.report_render.RENDERERS; a test keeps
+# the two equal), listed here so the option does not import the renderers.
+REPORT_FORMATS = ("csv", "html", "json", "markdown")
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -71,6 +67,39 @@ def write_output(text: str, output: str | None) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write output: {exc.strerror}", path=output) from None
+
+
+def write_chunks(chunks: Iterable[str], output: str | None) -> None:
+    """``write_output`` for a document rendered piece by piece (never joined in memory), with
+    the same text: to a file, one line break added when it does not end with one; on stdout,
+    trailing line breaks replaced by one."""
+    try:
+        if output is None:
+            stream = click.get_text_stream("stdout")
+            held = ""  # trailing line breaks, written only if more text follows
+            for piece in chunks:
+                chunk = str.__str__(piece)  # plain text (Jinja yields Markup, which escapes)
+                body = chunk.rstrip("\n")
+                if body:
+                    stream.write(held + body)
+                    held = chunk[len(body) :]
+                else:
+                    held += chunk
+            stream.write("\n")
+            stream.flush()
+            return
+        path = Path(output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ends_with_break = False
+        with path.open("w", encoding="utf-8") as handle:
+            for chunk in chunks:
+                if chunk:
+                    handle.write(chunk)
+                    ends_with_break = chunk.endswith("\n")
+            if not ends_with_break:
+                handle.write("\n")
     except OSError as exc:
         raise ConfigError(f"cannot write output: {exc.strerror}", path=output) from None
 
@@ -142,6 +171,9 @@ def verify(
                 f"{checkpoint.root_hash.hex()}, signed by {checkpoint.key_id}"
             )
     else:
+        from gatekeeper.ledger.chain import verify_chain
+        from gatekeeper.ledger.signing import load_public_key_id
+
         trusted = [load_public_key_id(Path(p)) for p in trusted_keys] if trusted_keys else None
         store = open_ledger(ledger, config_file)
         try:
@@ -241,6 +273,8 @@ def replay(decision_id: str, ledger: str | None, config_file: str | None, format
     Exit 0 when outcome and violations are identical; 1 when they differ or a stored input
     or bundle was altered.
     """
+    from gatekeeper.audit.replay import comparison_document, replay_decision
+
     store = open_ledger(ledger, config_file)
     try:
         result = replay_decision(store, decision_id)
@@ -375,6 +409,8 @@ def keygen(path: str) -> None:
     Point GATEKEEPER_LEDGER_KEY at PATH on the machines that record decisions; give PATH.pub to
     `audit verify --trusted-key`.
     """
+    from gatekeeper.ledger.signing import generate_key_pem, load_public_key_id
+
     private, public = generate_key_pem()
     target = Path(path)
     if target.exists():
@@ -418,6 +454,8 @@ def record_gate_decision(
     (exit 3), so an unrecorded decision never exits 0 — and a failed gate stays non-zero."""
     if no_ledger:
         return
+    from gatekeeper.audit.recorder import record_gate_run
+
     record_gate_run(result, ledger=ledger, config=config, env=os.environ, cwd=Path.cwd())
 
 
@@ -464,7 +502,7 @@ def _period_options(function: _F) -> _F:
 @click.option(
     "--format",
     "format_",
-    type=click.Choice(sorted(RENDERERS)),
+    type=click.Choice(REPORT_FORMATS),
     default="html",
     help="html (one self-contained file, charts inline, printable), markdown, json, or csv "
     "(one row per decision).",
@@ -482,6 +520,9 @@ def report(
 ) -> None:
     """The compliance report for a period: releases and their decisions, pass rate over time,
     top failing policies, waivers used and expiring, and the control matrix."""
+    from gatekeeper.audit.compliance import compliance_report
+    from gatekeeper.ledger.report_render import get_renderer
+
     store = open_ledger(ledger, config_file)
     try:
         built = compliance_report(
@@ -492,7 +533,12 @@ def report(
         )
     finally:
         store.close()
-    write_output(get_renderer(format_).render(built), output)
+    renderer = get_renderer(format_)
+    chunks = getattr(renderer, "chunks", None)
+    if callable(chunks):  # the JSON document is streamed
+        write_chunks(chunks(built), output)
+    else:
+        write_output(renderer.render(built), output)
 
 
 @audit.group("export")
@@ -510,6 +556,9 @@ def export_vsa(
     """An in-toto Statement v1 with a SLSA Verification Summary (verification_summary/v1)
     for DECISION_ID: verifier, timeVerified, resourceUri, policy digest, inputAttestations,
     verificationResult. Unsigned: sign it with your attestation tooling."""
+    from gatekeeper.ledger.decisions import find_decision
+    from gatekeeper.ledger.export import vsa_statement
+
     store = open_ledger(ledger, config_file)
     try:
         statement = vsa_statement(find_decision(store, decision_id))
@@ -532,6 +581,9 @@ def export_oscal(
 ) -> None:
     """An OSCAL assessment-results document (OSCAL 1.1.2) for a period: one observation per
     decision, one finding per control with its satisfied / not-satisfied state."""
+    from gatekeeper.audit.compliance import compliance_report
+    from gatekeeper.ledger.export import oscal_assessment_results
+
     store = open_ledger(ledger, config_file)
     try:
         built = compliance_report(

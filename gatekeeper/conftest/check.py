@@ -7,12 +7,14 @@ how multi-document YAML is split. Where conftest would pass without checking any
 value it silently ignores, a namespace that does not exist) Gatekeeper fails closed instead;
 docs/conftest-compat.md lists every such case.
 
-Evaluation goes through the guarded engines, one engine call per document (all namespaces'
-queries at once), documents evaluated in parallel worker processes.
+Evaluation goes through the guarded engines: all documents in one engine session (the bundle
+compiled once, each document set as the input in turn, all namespaces' queries on each), a
+large stream split into one session per core; ``--trace`` takes one engine call per document.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -44,7 +46,13 @@ from gatekeeper.policy.conventions import (
     is_warning_rule,
     select_namespaces,
 )
-from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S, Engine
+from gatekeeper.policy.engines.guard import discard_spare, prestart_worker
+from gatekeeper.policy.engines.interface import (
+    DEFAULT_TIMEOUT_S,
+    BatchEngine,
+    DocumentBatch,
+    Engine,
+)
 from gatekeeper.policy.engines.registry import DEFAULT_ENGINE, get_engine
 from gatekeeper.policy.rego_source import scan_rego
 
@@ -388,48 +396,91 @@ def tally_document(values: Mapping[str, Any], ns: NamespaceRules, tally: _Tally)
     tally.exceptions.extend(exceptions)
 
 
-def _with_file_info(bundle: PolicyBundle, name: str) -> PolicyBundle:
-    """conftest exposes the file being checked as data.conftest.file {name, dir}."""
+def _file_overrides(bundle: PolicyBundle, name: str) -> dict[str, Any]:
+    """conftest exposes the file being checked as data.conftest.file {name, dir}: the
+    top-level data key that differs from one checked file to the next."""
     # Go's filepath.Abs: joined to the working directory and cleaned, symlinks left alone.
     absolute = Path(os.path.normpath(Path(name).absolute()))
-    data = dict(bundle.data)
-    existing = data.get("conftest")
+    existing = bundle.data.get("conftest")
     conftest = dict(existing) if isinstance(existing, dict) else {}
     conftest["file"] = {"name": absolute.name, "dir": str(absolute.parent)}
-    data["conftest"] = conftest
-    return replace(bundle, data=data)
+    return {"conftest": conftest}
 
 
 @dataclass(frozen=True)
 class _Unit:
-    """One engine call: one document of one file."""
+    """One document of one file."""
 
     file_index: int
-    bundle: PolicyBundle
     input_json: str
 
 
-def _units(files: Sequence[ParsedFile], bundle: PolicyBundle) -> Iterator[_Unit]:
+def _units(files: Sequence[ParsedFile]) -> Iterator[_Unit]:
     for index, parsed in enumerate(files):
-        file_bundle = _with_file_info(bundle, parsed.name)
         for document in parsed.documents:
-            yield _Unit(index, file_bundle, json.dumps(document, separators=(",", ":")))
+            yield _Unit(index, json.dumps(document, separators=(",", ":")))
+
+
+# Below this many documents a second engine session costs more than it saves.
+MIN_DOCUMENTS_PER_SESSION = 1000
+
+
+def _expected_sessions(request: CheckRequest) -> int:
+    """Sessions to start before parsing: a guess from the input's size (a Kubernetes
+    document is ~400 bytes); a wrong guess costs a spare process, never a result."""
+    size = len(request.stdin or b"")
+    for path in request.files:
+        with contextlib.suppress(OSError):
+            if path != STDIN and Path(path).is_file():
+                size += Path(path).stat().st_size
+    return check_sessions(size // 400)
+
+
+def check_sessions(documents: int) -> int:
+    """Engine sessions for ``documents``: one per core for a large stream, else one."""
+    return max(1, min(os.cpu_count() or 1, documents // MIN_DOCUMENTS_PER_SESSION))
+
+
+_Evaluated = tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]
 
 
 def _evaluate_all(
     engine: Engine,
+    bundle: PolicyBundle,
+    files: Sequence[ParsedFile],
     units: Sequence[_Unit],
     queries: tuple[str, ...],
     timeout: float,
     trace: bool = False,
-) -> list[tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]]:
-    def run(unit: _Unit) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
+) -> list[_Evaluated]:
+    """Every document's query values, prints and trace, in the order of ``units``.
+
+    Engines that can (:class:`BatchEngine`) evaluate all documents in one guarded session
+    (the bundle compiled once); a stream of thousands of documents is split into one session
+    per core. ``--trace`` and other engines take one guarded call per document.
+    """
+    overrides = tuple(_file_overrides(bundle, parsed.name) for parsed in files)
+    if isinstance(engine, BatchEngine) and not trace:
+        batch = DocumentBatch(
+            inputs=tuple(u.input_json for u in units),
+            data_index=tuple(u.file_index for u in units),
+            overrides=overrides,
+        )
+        found = engine.evaluate_documents(
+            bundle, batch, queries, timeout=timeout, sessions=check_sessions(len(units))
+        )
+        return [(r.values, r.prints, r.trace) for r in found]
+
+    bundles = [replace(bundle, data={**bundle.data, **o}) for o in overrides]
+
+    def run(unit: _Unit) -> _Evaluated:
+        unit_bundle = bundles[unit.file_index]
         if trace:
             result = engine.evaluate(
-                unit.bundle, unit.input_json, queries, timeout=timeout, trace=True
+                unit_bundle, unit.input_json, queries, timeout=timeout, trace=True
             )
         else:
-            result = engine.evaluate(unit.bundle, unit.input_json, queries, timeout=timeout)
+            result = engine.evaluate(unit_bundle, unit.input_json, queries, timeout=timeout)
         return result.values, result.prints, result.trace
 
     if len(units) <= 1:
@@ -443,8 +494,16 @@ def run_check(
     request: CheckRequest, *, engine_factory: Callable[[str], Engine] = get_engine
 ) -> CheckReport:
     """Parse the inputs, load the policies, evaluate every document, count as conftest does."""
+    if engine_factory is get_engine:
+        # The engine's worker processes start (interpreter, engine library) while the inputs
+        # are parsed, as `gate run` does; a spare that is not used is stopped.
+        prestart_worker(request.engine, _expected_sessions(request))
     # Inputs first (as conftest and `gate run`): a bad file is bad input, exit 2.
-    files = read_inputs(request)
+    try:
+        files = read_inputs(request)
+    except BaseException:
+        discard_spare()
+        raise
     if request.combine:
         files = (combine_inputs(files),)
     engine = engine_factory(request.engine)
@@ -468,8 +527,8 @@ def run_check(
             for q in (*(data_ref(r.namespace, rule) for rule in r.rules), r.exception_query)
         )
     )
-    units = list(_units(files, bundle))
-    evaluated = _evaluate_all(engine, units, queries, request.timeout, request.trace)
+    units = list(_units(files))
+    evaluated = _evaluate_all(engine, bundle, files, units, queries, request.timeout, request.trace)
     trace_lines: list[str] = []
 
     tallies = {(ns, i): _Tally() for ns in rules for i in range(len(files))}

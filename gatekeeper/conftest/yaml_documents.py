@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gatekeeper.config import parse_yaml_text
 from gatekeeper.errors import InputError
+from gatekeeper.loading import parse_yaml_data
 
 
 def split_yaml_documents(text: str) -> list[tuple[int, str]]:
@@ -32,7 +32,7 @@ def split_yaml_documents(text: str) -> list[tuple[int, str]]:
 
 def _parse_yaml_part(text: str, shown: str, first_line: int) -> Any:
     try:
-        return parse_yaml_text(text, display=shown, error=InputError).data
+        return parse_yaml_data(text, display=shown, error=InputError)
     except InputError as exc:
         where = exc.where
         if where and where.isdigit():

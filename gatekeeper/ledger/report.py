@@ -1,6 +1,7 @@
 """The compliance report: what was checked for each release in a period, and how it went.
 
-``build_report`` reads the ledger once and returns a frozen :class:`ComplianceReport`:
+``build_report`` streams the period's records once (plain JSON, one row kept per decision,
+no decision models) and returns a frozen :class:`ComplianceReport`:
 releases and their decisions, pass rate per day, top failing policies, waivers used and those
 expiring soon, and a control matrix (control -> policies -> evidence -> result per release).
 It also verifies the whole chain, so the report says whether the record it is built from is
@@ -9,29 +10,30 @@ intact. Renderers (``report_render.py``) turn it into HTML, Markdown, JSON or CS
 
 from __future__ import annotations
 
+import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gatekeeper.ledger.chain import verify_chain
-from gatekeeper.ledger.decisions import StoredDecision, stored_decisions
-from gatekeeper.ledger.store import LedgerStore
-from gatekeeper.model import Decision, Level, Outcome, Waiver
+from gatekeeper.ledger.decisions import DECISION_RECORD_KIND, load_stored_decision
+from gatekeeper.ledger.store import LedgerStore, StoredRecord
+from gatekeeper.model import Level, Outcome, Waiver
 
 EXPIRING_SOON_DAYS = 14
 REPORT_SCHEMA = "gatekeeper.compliance-report/v1"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EvidenceFile:
     kind: str
     path: str
     sha256: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReleaseRow:
     seq: int
     decision_id: str
@@ -150,125 +152,183 @@ def no_control_titles(control: str) -> tuple[str, str]:
     return ("", "")
 
 
-def _release_row(stored: StoredDecision) -> ReleaseRow:
-    decision = stored.decision
-    release = decision.release
-    signer = stored.document.get("signer") or {}
-    return ReleaseRow(
-        seq=stored.record.seq,
-        decision_id=decision.decision_id,
-        recorded_at=stored.record.recorded_at,
-        service=release.service or "",
-        version=release.version or "",
-        environment=release.environment or "",
-        artifact_digest=release.artifact_digest or "",
-        outcome=decision.outcome.value,
-        failures=decision.summary.failures,
-        warnings=decision.summary.warnings,
-        waived=decision.summary.waived,
-        rules=decision.summary.rules,
-        failing_policies=tuple(
-            sorted({v.policy for v in decision.violations if v.level is Level.DENY})
-        ),
-        bundle_revision=decision.policy_bundle.revision,
-        bundle_digest=decision.policy_bundle.digest,
-        engine=f"{decision.engine.name} {decision.engine.version}",
-        input_digest=decision.input_digest,
-        evidence=tuple(EvidenceFile(i.kind, i.path, i.sha256) for i in decision.inputs),
-        signed_by=str(signer.get("key_id", "")) if isinstance(signer, dict) else "",
-    )
+# One pass over the period's records, each reduced at once to what the report shows: the
+# decision documents are read as plain JSON (no models built per decision) and dropped, so
+# memory holds one row per decision and one short result per control and decision.
+_LEVELS = frozenset(level.value for level in Level)
+_OUTCOMES = frozenset(outcome.value for outcome in Outcome)
+_NOT_APPLICABLE = "n/a"
 
 
-def _control_result(decision: Decision, control: str) -> str:
-    rules = [r for r in decision.rules if control in r.controls]
-    active = [v for v in decision.violations if control in v.controls]
-    if any(v.level is Level.DENY for v in active):
-        return "fail"
-    if active:
-        return "warn"
-    # A control is satisfied only when every policy checking it judged something.
-    if any(not r.assessed for r in rules):
-        return "not assessed"
-    if any(control in w.violation.controls for w in decision.waived):
-        return "waived"
-    return "pass" if rules else "n/a"
+def _text(value: Any) -> str:
+    return sys.intern(str(value)) if value else ""
 
 
-def _controls(
-    decisions: list[StoredDecision], control_titles: ControlTitles
-) -> tuple[ControlRow, ...]:
-    policies: dict[str, set[str]] = defaultdict(set)
-    kinds: dict[str, set[str]] = defaultdict(set)
-    for stored in decisions:
-        decision = stored.decision
-        evidence = {i.kind for i in decision.inputs}
-        for rule in decision.rules:
-            for control in rule.controls:
-                policies[control].add(rule.policy)
-                kinds[control] |= evidence
-    lookup = control_titles
-    rows = []
-    for control in sorted(policies):
-        title, framework = lookup(control)
-        rows.append(
-            ControlRow(
-                control=control,
-                title=title,
-                framework=framework,
-                policies=tuple(sorted(policies[control])),
-                evidence_kinds=tuple(sorted(kinds[control])),
-                results=tuple(_control_result(s.decision, control) for s in decisions),
-            )
+def _plain_control_results(decision: Mapping[str, Any]) -> dict[str, str]:
+    """Control -> result for every control this decision touches (any other: "n/a").
+
+    As judged before from the models: fail on an active deny, warn on an active warning,
+    "not assessed" when a policy checking it had nothing to judge, "waived" when a waived
+    violation carried it, else pass (the control's policies ran) or n/a."""
+    rules = decision["rules"]
+    violations = decision["violations"]
+    waived = decision["waived"]
+    touched: set[str] = set()
+    for item in rules:
+        touched.update(item["controls"])
+    for item in violations:
+        touched.update(item["controls"])
+    for item in waived:
+        touched.update(item["violation"]["controls"])
+    results: dict[str, str] = {}
+    for control in touched:
+        active = [v for v in violations if control in v["controls"]]
+        checking = [r for r in rules if control in r["controls"]]
+        if any(v["level"] == Level.DENY.value for v in active):
+            result = "fail"
+        elif active:
+            result = "warn"
+        elif any(not r.get("assessed", True) for r in checking):
+            result = "not assessed"
+        elif any(control in w["violation"]["controls"] for w in waived):
+            result = "waived"
+        else:
+            result = "pass" if checking else _NOT_APPLICABLE
+        results[control] = sys.intern(result)
+    return results
+
+
+@dataclass
+class _Tally:
+    """What the report keeps while it streams the period's decisions."""
+
+    rows: list[ReleaseRow] = field(default_factory=list)
+    control_policies: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    control_kinds: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    control_results: dict[str, list[str]] = field(default_factory=dict)
+    failing_decisions: Counter[str] = field(default_factory=Counter)
+    failing_violations: Counter[str] = field(default_factory=Counter)
+    policy_titles: dict[str, str] = field(default_factory=dict)
+    waiver_uses: Counter[str] = field(default_factory=Counter)
+    waivers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, record: StoredRecord, doc: dict[str, Any]) -> None:
+        decision = doc.get("decision")
+        try:
+            self._add(record, doc, decision)
+        except (KeyError, TypeError, AttributeError, ValueError):
+            # Not the shape the recorder writes: validate it as a Decision (a LedgerError
+            # naming the record when it is not one) and read the validated document.
+            validated = load_stored_decision(record, doc).decision.to_document()
+            self._add(record, doc, validated)
+
+    def _add(self, record: StoredRecord, doc: dict[str, Any], decision: Any) -> None:
+        release = decision["release"]
+        summary = decision["summary"]
+        violations = decision["violations"]
+        outcome = decision["outcome"]
+        if outcome not in _OUTCOMES or any(v["level"] not in _LEVELS for v in violations):
+            raise ValueError("not a recorded decision")
+        denied = [v for v in violations if v["level"] == Level.DENY.value]
+        evidence = tuple(
+            EvidenceFile(_text(i["kind"]), _text(i["path"]), str(i["sha256"]))
+            for i in decision["inputs"]
         )
-    return tuple(rows)
-
-
-def _waivers(
-    decisions: list[StoredDecision], now: datetime, expires_at: WaiverEnds
-) -> tuple[WaiverUse, ...]:
-    uses: Counter[str] = Counter()
-    found: dict[str, Any] = {}
-    for stored in decisions:
-        for waived in stored.decision.waived:
-            uses[waived.waiver.id] += 1
-            found[waived.waiver.id] = waived.waiver
-        for waiver in (*stored.decision.stale_waivers, *stored.decision.expired_waivers):
-            found.setdefault(waiver.id, waiver)
-    rows = []
-    for waiver_id in sorted(found):
-        waiver = found[waiver_id]
-        ends = expires_at(waiver)
-        rows.append(
-            WaiverUse(
-                id=waiver.id,
-                policy=waiver.policy,
-                subject=waiver.subject or waiver.vulnerability or waiver.path or "",
-                reason=waiver.reason,
-                approved_by=waiver.approved_by,
-                expires=waiver.expires,
-                uses=uses[waiver_id],
-                expired=ends <= now,
-                expiring_soon=now < ends <= now + timedelta(days=EXPIRING_SOON_DAYS),
-            )
+        results = _plain_control_results(decision)
+        signer = doc.get("signer") or {}
+        row = ReleaseRow(
+            seq=record.seq,
+            decision_id=str(decision["decision_id"]),
+            recorded_at=record.recorded_at,
+            service=_text(release.get("service")),
+            version=_text(release.get("version")),
+            environment=_text(release.get("environment")),
+            artifact_digest=_text(release.get("artifact_digest")),
+            outcome=sys.intern(str(outcome)),
+            failures=int(summary["failures"]),
+            warnings=int(summary["warnings"]),
+            waived=int(summary["waived"]),
+            rules=int(summary["rules"]),
+            failing_policies=tuple(sorted({_text(v["policy"]) for v in denied})),
+            bundle_revision=_text(decision["policy_bundle"]["revision"]),
+            bundle_digest=_text(decision["policy_bundle"]["digest"]),
+            engine=_text(f"{decision['engine']['name']} {decision['engine']['version']}"),
+            input_digest=str(decision["input_digest"]),
+            evidence=evidence,
+            signed_by=_text(signer.get("key_id", "")) if isinstance(signer, dict) else "",
         )
-    return tuple(rows)
-
-
-def _top_failing(decisions: list[StoredDecision]) -> tuple[PolicyFailures, ...]:
-    per_decision: Counter[str] = Counter()
-    per_violation: Counter[str] = Counter()
-    titles: dict[str, str] = {}
-    for stored in decisions:
-        denied = [v for v in stored.decision.violations if v.level is Level.DENY]
+        # Everything read: only now change the tally (a fallback re-reads the record).
+        index = len(self.rows)
+        self.rows.append(row)
+        kinds = {f.kind for f in evidence}
+        for rule in decision["rules"]:
+            for control in rule["controls"]:
+                self.control_policies[control].add(_text(rule["policy"]))
+                self.control_kinds[control] |= kinds
+        for control in results:
+            if control not in self.control_results:
+                self.control_results[control] = [_NOT_APPLICABLE] * index
+        for control, column in self.control_results.items():
+            column.append(results.get(control, _NOT_APPLICABLE))
         for v in denied:
-            per_violation[v.policy] += 1
-            titles.setdefault(v.policy, v.title or "")
-        for policy in {v.policy for v in denied}:
-            per_decision[policy] += 1
-    return tuple(
-        PolicyFailures(policy, titles[policy], count, per_violation[policy])
-        for policy, count in sorted(per_decision.items(), key=lambda kv: (-kv[1], kv[0]))
-    )
+            self.failing_violations[v["policy"]] += 1
+            self.policy_titles.setdefault(v["policy"], v.get("title") or "")
+        for policy in {v["policy"] for v in denied}:
+            self.failing_decisions[policy] += 1
+        for waived in decision["waived"]:
+            waiver = waived["waiver"]
+            self.waiver_uses[waiver["id"]] += 1
+            self.waivers[waiver["id"]] = waiver
+        for waiver in (*decision["stale_waivers"], *decision["expired_waivers"]):
+            self.waivers.setdefault(waiver["id"], waiver)
+
+    def controls(self, control_titles: ControlTitles) -> tuple[ControlRow, ...]:
+        rows = []
+        for control in sorted(self.control_policies):
+            title, framework = control_titles(control)
+            column = self.control_results.get(control)
+            results = tuple(column) if column is not None else (_NOT_APPLICABLE,) * len(self.rows)
+            rows.append(
+                ControlRow(
+                    control=control,
+                    title=title,
+                    framework=framework,
+                    policies=tuple(sorted(self.control_policies[control])),
+                    evidence_kinds=tuple(sorted(self.control_kinds[control])),
+                    results=results,
+                )
+            )
+        return tuple(rows)
+
+    def top_failing(self) -> tuple[PolicyFailures, ...]:
+        return tuple(
+            PolicyFailures(
+                policy, self.policy_titles[policy], count, self.failing_violations[policy]
+            )
+            for policy, count in sorted(
+                self.failing_decisions.items(), key=lambda kv: (-kv[1], kv[0])
+            )
+        )
+
+    def waiver_rows(self, now: datetime, expires_at: WaiverEnds) -> tuple[WaiverUse, ...]:
+        rows = []
+        for waiver_id in sorted(self.waivers):
+            waiver = Waiver.model_validate(self.waivers[waiver_id])  # a handful, not per use
+            ends = expires_at(waiver)
+            rows.append(
+                WaiverUse(
+                    id=waiver.id,
+                    policy=waiver.policy,
+                    subject=waiver.subject or waiver.vulnerability or waiver.path or "",
+                    reason=waiver.reason,
+                    approved_by=waiver.approved_by,
+                    expires=waiver.expires,
+                    uses=self.waiver_uses[waiver_id],
+                    expired=ends <= now,
+                    expiring_soon=now < ends <= now + timedelta(days=EXPIRING_SOON_DAYS),
+                )
+            )
+        return tuple(rows)
 
 
 def _days(rows: list[ReleaseRow]) -> tuple[DayBucket, ...]:
@@ -296,9 +356,28 @@ def build_report(
     control_titles: ControlTitles = no_control_titles,
 ) -> ComplianceReport:
     moment = now or datetime.now(UTC)
-    chain = verify_chain(store.records, head=store.head())
-    decisions = list(stored_decisions(store.records(start=start, end=end, service=service)))
-    rows = [_release_row(s) for s in decisions]
+    tally = _Tally()
+
+    def in_period(record: StoredRecord, doc: dict[str, Any]) -> None:
+        # The same filter as the store's query (ISO timestamps compare as text).
+        if (
+            (start is None or record.recorded_at >= start)
+            and (end is None or record.recorded_at < end)
+            and (service is None or record.service == service)
+            and doc.get("kind", DECISION_RECORD_KIND) == DECISION_RECORD_KIND
+        ):
+            tally.add(record, doc)
+
+    # One pass: the chain check parses every record, the report reads the period's from it.
+    chain = verify_chain(store.records, head=store.head(), visit=in_period)
+    if not chain.ok:
+        # The walk stopped at the problem; the report still lists the whole period.
+        tally = _Tally()
+        for record in store.records(start=start, end=end, service=service):
+            doc = record.document()
+            if doc.get("kind", DECISION_RECORD_KIND) == DECISION_RECORD_KIND:
+                tally.add(record, doc)
+    rows = tally.rows
     return ComplianceReport(
         period_from=start,
         period_to=end,
@@ -313,7 +392,7 @@ def build_report(
         ),
         releases=tuple(rows),
         days=_days(rows),
-        top_failing=_top_failing(decisions),
-        waivers=_waivers(decisions, moment, waiver_ends),
-        controls=_controls(decisions, control_titles),
+        top_failing=tally.top_failing(),
+        waivers=tally.waiver_rows(moment, waiver_ends),
+        controls=tally.controls(control_titles),
     )

@@ -9,23 +9,31 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from gatekeeper.errors import ConfigError
 from gatekeeper.loading import read_regular_file
+
+# cryptography (~40 ms to import) is loaded by the functions that sign or check: an unsigned
+# `gate run` records without it.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 KEY_ENV_VARIABLE = "GATEKEEPER_LEDGER_KEY"
 MAX_KEY_BYTES = 16 * 1024
 
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
@@ -66,6 +74,9 @@ def _read_key_file(path: Path, what: str) -> bytes:
 
 def load_signer(path: Path) -> Signer:
     """An Ed25519 private key from a PEM file (PKCS#8, unencrypted)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     data = _read_key_file(path, "ledger signing key")
     try:
         key = serialization.load_pem_private_key(data, password=None)
@@ -84,6 +95,12 @@ def signer_from_env(env: Mapping[str, str]) -> Signer | None:
 
 def load_public_key_id(path: Path) -> str:
     """The key id of a trusted key given as a public (or private) PEM file."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+
     data = _read_key_file(path, "trusted key")
     try:
         public = serialization.load_pem_public_key(data)
@@ -102,6 +119,9 @@ def load_public_key_id(path: Path) -> str:
 
 def generate_key_pem() -> tuple[bytes, bytes]:
     """A new (private PEM, public PEM) pair for ``audit keygen``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(
         serialization.Encoding.PEM,
@@ -115,16 +135,39 @@ def generate_key_pem() -> tuple[bytes, bytes]:
 
 
 def signature_valid(public_b64: str, signature_b64: str, record_hash: str) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
     try:
-        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_b64, validate=True))
+        public = _public_key(public_b64)
         public.verify(base64.b64decode(signature_b64, validate=True), record_hash.encode("ascii"))
     except (InvalidSignature, ValueError, binascii.Error, UnicodeEncodeError):
         return False
     return True
 
 
+def first_invalid_signature(batch: list[tuple[int, str, str, str]]) -> int:
+    """The first ``index`` of ``(index, public key, signature, record hash)`` whose signature
+    does not verify, or -1 (run in a worker process by ``verify_chain``)."""
+    for index, public, signature, record_hash in batch:
+        if not signature_valid(public, signature, record_hash):
+            return index
+    return -1
+
+
+@functools.lru_cache(maxsize=64)
+def _public_key(public_b64: str) -> Ed25519PublicKey:
+    """The key object of a base64 public key: decoded once per key, not once per record
+    (a bad key raises ValueError or binascii.Error, which is never cached)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    return Ed25519PublicKey.from_public_bytes(base64.b64decode(public_b64, validate=True))
+
+
 def load_public_key(path: str | Path) -> bytes:
     """The raw Ed25519 public key of a PEM public-key file (``audit keygen``'s ``.pub``)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     data = read_regular_file(path, max_bytes=MAX_KEY_BYTES, error=ConfigError, what="key")
     try:
         key = serialization.load_pem_public_key(data)

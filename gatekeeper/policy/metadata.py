@@ -18,6 +18,7 @@ from gatekeeper.errors import PolicyError
 from gatekeeper.model import EVIDENCE_KINDS, PolicyInfo
 from gatekeeper.model.gate_input import Severity
 
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SCOPES = ("package", "rule", "document", "subpackages")
 _KNOWN_SEVERITY_WORDS = frozenset({"unknown", ""})
 
@@ -173,7 +174,9 @@ def parse_annotations(source: str, path: str) -> tuple[Annotation, ...]:
         target_line = j + 1 if j < len(lines) else 0
         is_package = j < len(lines) and lines[j].startswith("package ")
         try:
-            doc = yaml.safe_load("\n".join(body))
+            # The safe loader's constructors, parsed by libyaml when PyYAML has it (a bundle
+            # has one METADATA block per rule: the pure-Python parser cost ~3 ms each).
+            doc = yaml.load("\n".join(body), Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = start + 1 + mark.line if mark is not None else start

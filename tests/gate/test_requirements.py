@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gatekeeper.ledger.report import _control_result
+from gatekeeper.ledger.report import _plain_control_results
 from gatekeeper.model import Outcome, RuleResult, Summary
 from gatekeeper.report.registry import get_reporter
 from tests.conftest import EXAMPLES, run_cli
@@ -126,7 +126,8 @@ def test_reports_say_not_assessed() -> None:
 
 def test_control_is_not_satisfied_when_its_policy_was_not_assessed() -> None:
     decision = _decision(outcome=Outcome.PASS, summary=Summary(rules=1), rules=(NOT_ASSESSED,))
-    assert _control_result(decision, "SLSA-BUILD-L1") == "not assessed"
+    results = _plain_control_results(decision.model_dump(mode="json"))
+    assert results["SLSA-BUILD-L1"] == "not assessed"
 
 
 def test_replay_applies_the_recorded_requirement(tmp_path: Path) -> None:

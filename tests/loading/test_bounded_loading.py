@@ -6,17 +6,23 @@ import io
 import os
 import tarfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+import yaml
 
+from gatekeeper import loading
 from gatekeeper.errors import EXIT_INPUT, InputError, PolicyError
 from gatekeeper.loading import (
     check_depth,
     load_yaml_file,
     parse_json_text,
+    parse_yaml_data,
     parse_yaml_text,
     read_regular_file,
+    yaml_loader_name,
 )
 from gatekeeper.policy.bundle import MAX_BUNDLE_BYTES, load_bundle
 from tests.cli.test_gate_cli import EVIDENCE, assert_clean_error, gate
@@ -90,16 +96,70 @@ def test_depth_is_bounded_without_recursion() -> None:
     check_depth({"a": [[1]]}, display="d.json")  # shallow values pass
 
 
-def test_yaml_alias_bomb_stops_at_the_bound_quickly() -> None:
+# Every YAML check holds on libyaml's loader (the one used when installed) and on the
+# pure-Python one, through both entry points: with the line map and without (bulk inputs).
+LOADERS = [
+    pytest.param(getattr(yaml, "CSafeLoader", None), id="libyaml"),
+    pytest.param(yaml.SafeLoader, id="pure-python"),
+]
+
+
+@pytest.fixture(params=LOADERS)
+def loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    if request.param is None:
+        pytest.skip("PyYAML was built without libyaml")
+    monkeypatch.setattr(loading, "_SafeLoader", request.param)
+    return request.param
+
+
+def _with_lines(text: str, display: str) -> Any:
+    return parse_yaml_text(text, display=display)[0]
+
+
+def _data_only(text: str, display: str) -> Any:
+    return parse_yaml_data(text, display=display)
+
+
+@pytest.fixture(params=[_with_lines, _data_only], ids=["with-lines", "data-only"])
+def parse_yaml(request: pytest.FixtureRequest, loader: Any) -> Callable[[str, str], Any]:
+    return cast(Callable[[str, str], Any], request.param)
+
+
+def test_libyaml_is_used_when_installed() -> None:
+    expected = "CSafeLoader" if getattr(yaml, "__with_libyaml__", False) else "SafeLoader"
+    assert yaml_loader_name() == expected
+
+
+def test_yaml_alias_bomb_stops_at_the_bound_quickly(parse_yaml: Callable[[str, str], Any]) -> None:
     started = time.monotonic()
     with pytest.raises(InputError, match="expands to more than"):
-        parse_yaml_text(ALIAS_BOMB, display="d.yaml")
+        parse_yaml(ALIAS_BOMB, "d.yaml")
     assert time.monotonic() - started < 2
 
 
-def test_a_few_yaml_aliases_are_fine() -> None:
-    data, _ = parse_yaml_text("base: &b {x: 1}\nother: *b\n", display="c.yaml")
+def test_a_few_yaml_aliases_are_fine(parse_yaml: Callable[[str, str], Any]) -> None:
+    data = parse_yaml("base: &b {x: 1}\nother: *b\n", "c.yaml")
     assert data == {"base": {"x": 1}, "other": {"x": 1}}
+
+
+def test_more_than_the_alias_limit_is_refused(parse_yaml: Callable[[str, str], Any]) -> None:
+    text = "a: &a 1\nl: [" + ", ".join(["*a"] * 101) + "]\n"
+    with pytest.raises(InputError, match="more than 100 YAML alias uses"):
+        parse_yaml(text, "c.yaml")
+
+
+def test_a_recursive_alias_is_refused(parse_yaml: Callable[[str, str], Any]) -> None:
+    with pytest.raises(InputError, match=r"alias uses|nested more than"):
+        parse_yaml("a: &a [*a]\n", "c.yaml")
+
+
+def test_node_limit_counts_values(loader: Any) -> None:
+    text = "l: [" + ", ".join(["1"] * 60) + "]\n"
+    limits = loading.YamlLimits(max_nodes=50)
+    with pytest.raises(InputError, match="more than 50 values"):
+        parse_yaml_text(text, display="n.yaml", limits=limits)
+    with pytest.raises(InputError, match="more than 50 values"):
+        parse_yaml_data(text, display="n.yaml", limits=limits)
 
 
 @pytest.mark.parametrize(
@@ -108,18 +168,40 @@ def test_a_few_yaml_aliases_are_fine() -> None:
         ("a: 1\nwhen: 2026-13-45\n", "when: '2026-13-45' is not a valid date", "2"),
         ("a: 1\nn: " + "9" * 5000 + "\n", "n: integer of 5000 digits is too large", "2"),
         ("a: 1\na: 2\n", "duplicate key 'a'", "2"),
+        ("m:\n  <<: {x: 1}\n  y: 1\n  y: 2\n", "duplicate key 'y'", "4"),
         ("x: " + "[" * 100 + "]" * 100 + "\n", "nested more than 64 levels", "1"),
+        ("f: " + "1" * 70 + ".5\n", "number of 72 characters is too long", "1"),
+        ("b: !!bool maybe\n", "'maybe' is not true or false", "1"),
     ],
 )
-def test_yaml_bad_values_name_field_and_line(text: str, needle: str, line: str) -> None:
+def test_yaml_bad_values_name_field_and_line(
+    text: str, needle: str, line: str, parse_yaml: Callable[[str, str], Any]
+) -> None:
     with pytest.raises(InputError, match=needle) as caught:
-        parse_yaml_text(text, display="r.yaml")
+        parse_yaml(text, "r.yaml")
     assert caught.value.where == line
 
 
-def test_yaml_loader_is_the_safe_one() -> None:
+def test_yaml_loader_is_the_safe_one(parse_yaml: Callable[[str, str], Any]) -> None:
     with pytest.raises(InputError, match="invalid YAML"):
-        parse_yaml_text("!!python/object/apply:os.system ['true']\n", display="x.yaml")
+        parse_yaml("!!python/object/apply:os.system ['true']\n", "x.yaml")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 0x1f\nb: 0o17\nc: 1_000\nd: -5\ne: +3\nf: 1:30\ng: 007\nh: 0b101\n",
+        "a: 1.5\nb: 1e3\nc: -.5\nd: yes\ne: No\nf: ~\ng: null\nh: ''\n",
+        "d: 2026-11-01\nt: 2026-11-01T10:00:00Z\nu: 2001-12-14 21:59:43.10 -5\n",
+        "base: &b {x: 1}\nm:\n  <<: *b\n  y: 2\nl: [*b, *b]\n",
+        "s: !!set {a, b}\nbin: !!binary aGVsbG8=\no: !!omap [a: 1, b: 2]\nx: !!str 12\n",
+        "1: a\n2.5: b\nnull: c\ntrue: d\n2026-01-01: e\n- x\n"[:-4],
+        "- a\n- [1, 2, {x: y}]\n- {}\n- []\n",
+        "plain\n",
+    ],
+)
+def test_values_are_the_safe_loaders(text: str, parse_yaml: Callable[[str, str], Any]) -> None:
+    assert parse_yaml(text, "v.yaml") == yaml.load(text, Loader=yaml.SafeLoader)
 
 
 def test_load_yaml_file_refuses_special_files(tmp_path: Path) -> None:

@@ -19,11 +19,13 @@ from gatekeeper.policy.engines.guard import (
     check_queries,
     evaluation_workers,
     query_for,
+    run_each,
     run_worker,
     run_workers,
 )
 from gatekeeper.policy.engines.interface import (
     DEFAULT_TIMEOUT_S,
+    DocumentBatch,
     EvalResult,
     FileCoverage,
     TestCaseResult,
@@ -141,6 +143,63 @@ class GuardedEngine:
             elapsed_ms=_as_float(reply.result.get("elapsed_ms")),
             trace=tuple(str(t) for t in traced) if isinstance(traced, list) else (),
         )
+
+    def evaluate_documents(
+        self,
+        bundle: PolicyBundle,
+        batch: DocumentBatch,
+        queries: tuple[str, ...],
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        sessions: int = 1,
+    ) -> list[EvalResult]:
+        """Evaluate every document of ``batch`` in ``sessions`` workers at once (each takes a
+        contiguous part): in each, the bundle is compiled once and every document set as the
+        input in turn. Each worker is guarded as for ``evaluate`` (one wall-clock ``timeout``
+        for its whole session); any failure of any worker is an EngineError."""
+        check_queries(queries)
+        total = len(batch.inputs)
+        if total != len(batch.data_index) or not all(
+            0 <= i < len(batch.overrides) for i in batch.data_index
+        ):
+            raise EngineError("internal error: malformed document batch")
+        if any("\n" in text for text in batch.inputs):
+            raise EngineError("internal error: a batch document is not one line of JSON")
+        if not total:
+            return []
+        size = -(-total // max(1, min(sessions, total)))
+        base = {**bundle_payload(bundle, include_tests=False), "queries": list(queries)}
+        parts = [
+            (
+                {
+                    **base,
+                    "overrides": list(batch.overrides),
+                    "documents": list(batch.data_index[start : start + size]),
+                },
+                "\n".join(batch.inputs[start : start + size]),
+            )
+            for start in range(0, total, size)
+        ]
+        replies = run_each(self.name, "evaluate_documents", parts, timeout=timeout)
+        unusable = EngineError(f"{self.name} evaluate returned an unusable result")
+        allowed = set(queries)
+        results: list[EvalResult] = []
+        for (request, _), reply in zip(parts, replies, strict=True):
+            found = reply.result.get("results")
+            if not isinstance(found, list) or len(found) != len(request["documents"]):
+                raise unusable
+            for item in found:
+                values = item.get("values") if isinstance(item, dict) else None
+                if not isinstance(values, dict) or not set(values) <= allowed:
+                    raise unusable
+                prints = item.get("prints", [])
+                results.append(
+                    EvalResult(
+                        values=values,
+                        prints=tuple(str(p) for p in prints) if isinstance(prints, list) else (),
+                    )
+                )
+        return results
 
     def _evaluate_shared(
         self,

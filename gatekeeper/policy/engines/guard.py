@@ -171,8 +171,9 @@ def evaluation_workers(engine: str) -> int:
     return max(1, min(wanted, os.cpu_count() or 1))
 
 
-def prestart_worker(engine: str) -> None:
-    """Start the worker(s) for ``engine`` now so their start-up overlaps the caller's work.
+def prestart_worker(engine: str, count: int | None = None) -> None:
+    """Start the worker(s) for ``engine`` now so their start-up overlaps the caller's work:
+    ``count`` of them, or as many as one evaluation of that engine uses.
 
     Best effort: engines without a worker handler are ignored, and a spare that cannot be
     started is simply not there (``run_worker`` then spawns, and reports any failure itself).
@@ -184,7 +185,7 @@ def prestart_worker(engine: str) -> None:
     discard_spare()
     command = [*WORKER_COMMAND, "--preload", engine]
     children: list[subprocess.Popen[bytes]] = []
-    for _ in range(evaluation_workers(engine)):
+    for _ in range(evaluation_workers(engine) if count is None else max(1, count)):
         try:
             children.append(_spawn(command))
         except EngineError:
@@ -259,14 +260,35 @@ def run_workers(
     answers). When one child fails the others are killed rather than waited for, and the
     first failure (the cause, not the kills that followed) is raised.
     """
+    return run_each(engine, op, [(request, input_json)] * count, timeout=timeout)
+
+
+def run_each(
+    engine: str,
+    op: str,
+    requests: Sequence[tuple[dict[str, Any], str]],
+    *,
+    timeout: float,
+) -> list[WorkerReply]:
+    """Send each (request, input JSON) to its own child, all at once; every one must answer,
+    in order, guarded as in :func:`run_workers` (``check`` hands each child a part of a
+    document stream this way)."""
     sweep_orphan_files(INPUT_FILE_PREFIX)  # left by a gate that was SIGKILLed
-    if len(input_json) < INPUT_FILE_MIN_CHARS:
-        return _run_children(engine, op, request, input_json, timeout, count)
-    input_file = _write_private(input_json)
+    files: dict[int, str] = {}  # one private file per distinct large input
     try:
-        return _run_children(engine, op, {**request, "input_file": input_file}, "", timeout, count)
+        payloads = []
+        for request, input_json in requests:
+            if len(input_json) < INPUT_FILE_MIN_CHARS:
+                payloads.append(_payload(engine, op, request, input_json))
+                continue
+            key = id(input_json)
+            if key not in files:
+                files[key] = _write_private(input_json)
+            payloads.append(_payload(engine, op, {**request, "input_file": files[key]}, ""))
+        return _run_children(engine, op, payloads, timeout)
     finally:
-        Path(input_file).unlink(missing_ok=True)
+        for path in files.values():
+            Path(path).unlink(missing_ok=True)
 
 
 INPUT_FILE_PREFIX = "gatekeeper-input-"
@@ -286,18 +308,20 @@ def _write_private(text: str) -> str:
     return path
 
 
-def _run_children(
-    engine: str,
-    op: str,
-    request: dict[str, Any],
-    input_json: str,
-    timeout: float,
-    count: int,
-) -> list[WorkerReply]:
+def _payload(engine: str, op: str, request: dict[str, Any], input_json: str) -> bytes:
     header = json.dumps({"engine": engine, "op": op, **request}, separators=(",", ":"))
     if "\n" in header:  # pragma: no cover - json.dumps never emits raw newlines
         raise EngineError("internal error: request is not one line")
-    payload = (header + "\n" + input_json).encode("utf-8")
+    return (header + "\n" + input_json).encode("utf-8")
+
+
+def _run_children(
+    engine: str,
+    op: str,
+    payloads: Sequence[bytes],
+    timeout: float,
+) -> list[WorkerReply]:
+    count = len(payloads)
     children = _take_spares(engine, count)
     try:
         while len(children) < count:
@@ -307,7 +331,7 @@ def _run_children(
             _stop(child)
         raise
     if count == 1:
-        return [_exchange(children[0], payload, engine, op, timeout)]
+        return [_exchange(children[0], payloads[0], engine, op, timeout)]
 
     replies: list[WorkerReply | None] = [None] * count
     failures: list[BaseException] = []  # in the order they happened: the first is the cause
@@ -316,7 +340,7 @@ def _run_children(
 
     def serve(index: int) -> None:
         try:
-            replies[index] = _exchange(children[index], payload, engine, op, timeout)
+            replies[index] = _exchange(children[index], payloads[index], engine, op, timeout)
         except BaseException as exc:  # reported by the calling thread below
             with lock:
                 failures.append(exc)

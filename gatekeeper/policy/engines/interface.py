@@ -9,7 +9,7 @@ Compile problems become :class:`~gatekeeper.errors.PolicyError` naming file and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from gatekeeper.policy.bundle import PolicyBundle
 
@@ -25,6 +25,20 @@ class EvalResult:
     prints: tuple[str, ...] = ()
     elapsed_ms: float = 0.0
     trace: tuple[str, ...] = ()  # evaluation trace lines, when asked for (opa engine only)
+
+
+@dataclass(frozen=True)
+class DocumentBatch:
+    """Many input documents evaluated in one engine session (``check`` on a YAML stream).
+
+    ``inputs`` are compact JSON texts (no raw line breaks: ``json.dumps`` never writes one);
+    document ``i`` runs with the bundle's data whose top-level keys are replaced by
+    ``overrides[data_index[i]]`` (conftest's ``data.conftest.file`` differs per file).
+    """
+
+    inputs: tuple[str, ...]
+    data_index: tuple[int, ...]
+    overrides: tuple[dict[str, Any], ...] = ({},)
 
 
 @dataclass(frozen=True)
@@ -97,4 +111,22 @@ class Engine(Protocol):
         timeout: float = DEFAULT_TIMEOUT_S,
     ) -> TestRunResult:
         """Run every ``test_`` rule of the bundle (the ``opa test`` equivalent)."""
+        ...
+
+
+@runtime_checkable
+class BatchEngine(Protocol):
+    """An engine that evaluates many documents in one guarded session (optional)."""
+
+    def evaluate_documents(
+        self,
+        bundle: PolicyBundle,
+        batch: DocumentBatch,
+        queries: tuple[str, ...],
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        sessions: int = 1,
+    ) -> list[EvalResult]:
+        """One result per document of ``batch``, in order, evaluated in ``sessions`` guarded
+        sessions at once; ``timeout`` bounds each session."""
         ...

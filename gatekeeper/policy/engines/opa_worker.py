@@ -111,6 +111,20 @@ def batched_query(queries: list[str]) -> str:
     return "; ".join(f"q{i} := [v | v := {q}]" for i, q in enumerate(queries))
 
 
+def _batched_values(rows: list[Any], queries: list[str]) -> dict[str, Any]:
+    """The defined queries' values from the one answer of :func:`batched_query`."""
+    if len(rows) != 1:
+        raise EngineError("opa: the batched query gave no single answer")
+    values: dict[str, Any] = {}
+    for index, query in enumerate(queries):
+        found = rows[0].get(f"q{index}")
+        if not isinstance(found, list) or len(found) > 1:
+            raise EngineError(f"evaluating {query}: unexpected result shape")
+        if found:
+            values[query] = found[0]
+    return values
+
+
 def _trace_lines(events: Any) -> list[str]:
     lines: list[str] = []
     for event in events or []:
@@ -141,14 +155,7 @@ def _evaluate(request: dict[str, Any], input_text: str) -> dict[str, Any]:
             rows = _run(
                 engine, batched_query(queries), input_value, trace=bool(request.get("trace"))
             )
-            if len(rows) != 1:
-                raise EngineError("opa: the batched query gave no single answer")
-            for index, query in enumerate(queries):
-                found = rows[0].get(f"q{index}")
-                if not isinstance(found, list) or len(found) > 1:
-                    raise EngineError(f"evaluating {query}: unexpected result shape")
-                if found:
-                    values[query] = found[0]
+            values.update(_batched_values(rows, queries))
             if request.get("trace"):
                 trace.extend(_trace_lines(engine.last_trace))
         groups.append(group)
@@ -160,6 +167,40 @@ def _evaluate(request: dict[str, Any], input_text: str) -> dict[str, Any]:
         "elapsed_ms": elapsed,
         "groups": groups,
     }
+
+
+def evaluate_documents(request: dict[str, Any], input_text: str) -> dict[str, Any]:
+    """Every document of a batch in this one worker: the policies are compiled once per
+    distinct data (once per file for ``check``), then all queries run as one batched query
+    per document."""
+    from gatekeeper.policy.engines.worker import batch_documents
+
+    started = time.perf_counter()
+    documents = batch_documents(request, input_text)
+    queries = [str(q) for q in request.get("queries", [])]
+    query = batched_query(queries)
+    prints: list[str] = []
+    engine: Any = None
+    current: int | None = None
+    results = []
+    try:
+        for number, data, text in documents:
+            if number != current:
+                if engine is not None:
+                    engine.close()
+                engine = _engine({**request, "data": data}, prints)
+                current = number
+            try:
+                input_value = json.loads(text)
+            except json.JSONDecodeError:
+                raise EngineError("opa: the input document is not JSON") from None
+            prints.clear()
+            values = _batched_values(_run(engine, query, input_value), queries) if queries else {}
+            results.append({"values": values, "prints": list(prints)})
+    finally:
+        if engine is not None:
+            engine.close()
+    return {"results": results, "elapsed_ms": (time.perf_counter() - started) * 1000}
 
 
 def _run_tests(request: dict[str, Any]) -> dict[str, Any]:

@@ -108,6 +108,43 @@ def _evaluate(request: dict[str, Any], input_text: str) -> dict[str, Any]:
     return {"values": values, "prints": prints, "elapsed_ms": elapsed, "groups": groups}
 
 
+def evaluate_documents(request: dict[str, Any], input_text: str) -> dict[str, Any]:
+    """Every document of a batch on one engine: the policies are parsed once, the data is
+    replaced only when the next document's overrides differ, each document is set as the
+    input in turn and every query evaluated on it."""
+    from gatekeeper.policy.engines.worker import batch_documents
+
+    started = time.perf_counter()
+    documents = batch_documents(request, input_text)
+    engine = _new_engine({**request, "data": {}})
+    engine.set_gather_prints(True)
+    queries = [str(q) for q in request.get("queries", [])]
+    current: int | None = None
+    results = []
+    for number, data, text in documents:
+        if number != current:
+            engine.clear_data()
+            if data:
+                try:
+                    engine.add_data_json(json.dumps(data))
+                except BaseException as exc:
+                    message = _message_of(exc)[0]
+                    raise EngineError(f"regorus rejected the bundle data: {message}") from None
+            current = number
+        try:
+            engine.set_input_json(text)
+        except BaseException as exc:
+            message = _message_of(exc)[0]
+            raise EngineError(f"regorus rejected the input document: {message}") from None
+        values: dict[str, Any] = {}
+        for query in queries:
+            defined, value = _query(engine, query)
+            if defined:
+                values[query] = value
+        results.append({"values": values, "prints": [str(p) for p in engine.take_prints()]})
+    return {"results": results, "elapsed_ms": (time.perf_counter() - started) * 1000}
+
+
 def _coverage(engine: Any) -> list[dict[str, Any]]:
     try:
         report = json.loads(engine.get_coverage_report_as_json())

@@ -96,7 +96,12 @@ def _serve(channel_text: str) -> dict[str, Any]:
             return _error("engine", f"engine worker cannot read its input: {exc.strerror}")
     try:
         module = importlib.import_module(module_name)
-        result = module.handle(request, input_text)
+        if request.get("op") == "evaluate_documents":
+            native = getattr(module, "evaluate_documents", None)
+            batch = native if callable(native) else _each_document(module.handle)
+            result = batch(request, input_text)
+        else:
+            result = module.handle(request, input_text)
     except GatekeeperError as exc:
         kind = "policy" if isinstance(exc, PolicyError) else "engine"
         return _error(kind, exc.message, exc.path, exc.where)
@@ -104,6 +109,47 @@ def _serve(channel_text: str) -> dict[str, Any]:
         text = " ".join(str(exc).split())[:500] or type(exc).__name__
         return _error("engine", f"{request.get('engine')} crashed: {type(exc).__name__}: {text}")
     return {"ok": True, "result": result}
+
+
+def batch_documents(
+    request: dict[str, Any], input_text: str
+) -> list[tuple[int, dict[str, Any], str]]:
+    """(override index, data, input JSON) of each document of an ``evaluate_documents``
+    request: the bundle data with the document's top-level overrides applied."""
+    from gatekeeper.errors import EngineError
+
+    index = request.get("documents")
+    overrides = request.get("overrides")
+    if not isinstance(index, list) or not isinstance(overrides, list):
+        raise EngineError("engine worker received a malformed document batch")
+    inputs = input_text.split("\n") if index else []
+    if len(inputs) != len(index):
+        raise EngineError("engine worker received a malformed document batch")
+    base = request.get("data") or {}
+    merged: dict[int, dict[str, Any]] = {}
+    documents = []
+    for number, text in zip(index, inputs, strict=True):
+        if not isinstance(number, int) or not 0 <= number < len(overrides):
+            raise EngineError("engine worker received a malformed document batch")
+        if number not in merged:
+            merged[number] = {**base, **overrides[number]}
+        documents.append((number, merged[number], text))
+    return documents
+
+
+def _each_document(handle: Any) -> Any:
+    """``evaluate_documents`` for an engine without its own: its ``evaluate`` once per
+    document, all in this one worker process."""
+
+    def batch(request: dict[str, Any], input_text: str) -> dict[str, Any]:
+        results = []
+        for _, data, text in batch_documents(request, input_text):
+            one = {**request, "op": "evaluate", "data": data}
+            reply = handle(one, text)
+            results.append({"values": reply.get("values"), "prints": reply.get("prints", [])})
+        return {"results": results}
+
+    return batch
 
 
 def _preload(argv: list[str]) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from gatekeeper.deploy.errors import DeployError
 from gatekeeper.deploy.executor import (
+    PRE_SWITCH_STEP,
     AnalysisRequest,
     AnalysisVerdict,
     Outcome,
@@ -247,6 +248,22 @@ def test_blue_green_judges_green_against_blue_before_the_switch_and_switches_bac
     asked: list[AnalysisRequest] = []
     result = RolloutExecutor(target, _judge(VerdictResult.FAIL, asked)).run(
         release("v2", tmp_path), BLUE_GREEN
+    )
+    assert result.outcome == Outcome.ROLLED_BACK
+    # Judged first before the switch, on copies of blue's requests: failing there, green
+    # never gets traffic and nothing needs switching back.
+    (request,) = asked
+    assert request.step_index == PRE_SWITCH_STEP and request.canary_weight == 0
+    assert request.baseline_before is None
+    assert "before the switch" in result.reason
+    assert serving(target) == {"hello v1"}
+    assert tuple(w.pid for w in target.state.stable_workers) == blue
+
+    # Without the pre-switch analysis: judged after the switch, then switched back.
+    asked.clear()
+    after_only = BlueGreenStrategy.model_validate({**FAST, "pre_switch": False})
+    result = RolloutExecutor(target, _judge(VerdictResult.FAIL, asked)).run(
+        release("v3", tmp_path), after_only
     )
     assert result.outcome == Outcome.ROLLED_BACK
     request = asked[0]

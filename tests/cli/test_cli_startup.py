@@ -1,0 +1,75 @@
+"""`gatekeeper --help` and `--version` answer without importing what no command needs yet.
+
+Measured by what a fresh interpreter has imported (sys.modules), not by timing: the web
+stack, HTTP client, templating, signing and the pydantic models stay out until a command
+that uses them runs. The help lines come from a static table; they must stay the commands'
+own.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import click
+import pytest
+
+from gatekeeper.cli import COMMANDS, main
+
+HEAVY = ("fastapi", "uvicorn", "httpx", "jinja2", "starlette", "cryptography", "pydantic")
+
+_PROBE = """
+import json, sys
+from gatekeeper.cli import main
+try:
+    main(%r)
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def _imported_by(args: list[str]) -> tuple[str, set[str]]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE % (args,)], capture_output=True, text=True, timeout=60
+    )
+    modules = json.loads(proc.stderr.strip().splitlines()[-1])
+    return proc.stdout, {name.split(".")[0] for name in modules} | set(modules)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+def test_help_and_version_import_no_heavy_library(args: list[str]) -> None:
+    out, modules = _imported_by(args)
+    assert out.strip()  # it did answer
+    assert not set(HEAVY) & modules, sorted(set(HEAVY) & modules)
+    # No command module either: each is imported when its command runs.
+    assert not {m for m in modules if m.startswith("gatekeeper.cli.")}
+
+
+def test_gate_run_does_not_import_the_web_stack_or_templates() -> None:
+    _, modules = _imported_by(["gate", "--help"])
+    assert "gatekeeper.cli.gate" in modules
+    assert not {"fastapi", "uvicorn", "jinja2", "starlette"} & modules
+
+
+def test_help_lists_every_command_with_its_own_help_line() -> None:
+    ctx = click.Context(main)
+    for name, lazy in COMMANDS.items():
+        command = main.get_command(ctx, name)
+        assert command is not None, name
+        own = " ".join((command.help or "").split("\n\n")[0].split())
+        assert lazy.help == own, name
+    assert main.list_commands(ctx) == sorted(COMMANDS)
+
+
+def test_policy_impact_is_a_policy_subcommand() -> None:
+    policy = main.get_command(click.Context(main), "policy")
+    assert isinstance(policy, click.Group) and "impact" in policy.commands
+
+
+def test_report_formats_are_the_renderers() -> None:
+    from gatekeeper.cli.audit import REPORT_FORMATS
+    from gatekeeper.ledger.report_render import RENDERERS
+
+    assert tuple(sorted(RENDERERS)) == REPORT_FORMATS

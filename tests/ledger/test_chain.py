@@ -1,0 +1,104 @@
+"""Signatures of a large chain are checked in worker processes; what `audit verify` reports
+must be exactly what the one-process walk reports: the first problem, in record order."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from gatekeeper.ledger import chain
+from gatekeeper.ledger.chain import record_builder, verify_chain
+from gatekeeper.ledger.registry import open_store
+from gatekeeper.ledger.signing import generate_key_pem, load_signer
+
+
+def _signed_ledger(tmp_path: Path, count: int) -> Path:
+    key = tmp_path / "key.pem"
+    key.write_bytes(generate_key_pem()[0])
+    signer = load_signer(key)
+    db = tmp_path / "l.db"
+    store = open_store(str(db), base=tmp_path, create=True)
+    try:
+        for i in range(count):
+            fields = {"decision_id": f"d-{i}", "release": {"service": "svc"}}
+            store.append(
+                record_builder(fields, recorded_at=f"2026-01-01T00:00:{i:02d}Z", signer=signer),
+                {},
+            )
+    finally:
+        store.close()
+    return db
+
+
+@pytest.fixture
+def in_parallel(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Signatures checked by worker processes even for a short chain (batches of 3)."""
+    monkeypatch.setattr(chain, "PARALLEL_SIGNATURES_FROM", 1)
+    monkeypatch.setattr(chain, "_SIGNATURE_BATCH", 3)
+    monkeypatch.setattr(chain.os, "cpu_count", lambda: 2)
+    pools: list[object] = []
+    real = chain._ParallelSignatures
+
+    def recording(workers: int) -> object:
+        pool = real(workers)
+        pools.append(pool)
+        return pool
+
+    monkeypatch.setattr(chain, "_ParallelSignatures", recording)
+    return pools
+
+
+def _both(db: Path) -> tuple[chain.VerifyResult, chain.VerifyResult]:
+    store = open_store(str(db), base=db.parent, create=False)
+    try:
+        one = verify_chain(store.records, head=store.head(), parallel=False)
+        many = verify_chain(store.records, head=store.head())
+    finally:
+        store.close()
+    return one, many
+
+
+def _sql(db: Path, statement: str) -> None:
+    conn = sqlite3.connect(db)
+    conn.execute(statement)
+    conn.commit()
+    conn.close()
+
+
+def test_an_intact_signed_chain_verifies_in_parallel(
+    tmp_path: Path, in_parallel: list[object]
+) -> None:
+    one, many = _both(_signed_ledger(tmp_path, 8))
+    assert one == many
+    assert many.ok and many.signed == 8 and many.count == 8
+    assert len(in_parallel) == 1  # the second walk used worker processes
+
+
+@pytest.mark.usefixtures("in_parallel")
+def test_a_bad_signature_is_the_first_problem_reported(tmp_path: Path) -> None:
+    db = _signed_ledger(tmp_path, 8)
+    # A well-formed signature, of another record: only verifying it can tell.
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "UPDATE gk_ledger_records SET signature = "
+        "(SELECT signature FROM gk_ledger_records WHERE seq = 4) WHERE seq = 5"
+    )
+    conn.commit()
+    conn.close()
+    one, many = _both(db)
+    assert many == one
+    assert not many.ok and many.problem is not None
+    assert many.problem.seq == 5 and "invalid signature" in many.problem.message
+
+
+@pytest.mark.usefixtures("in_parallel")
+def test_a_bad_signature_after_another_problem_does_not_hide_it(tmp_path: Path) -> None:
+    db = _signed_ledger(tmp_path, 8)
+    _sql(db, "UPDATE gk_ledger_records SET signature = 'AAAA' WHERE seq = 7")
+    _sql(db, "UPDATE gk_ledger_records SET body = body || ' ' WHERE seq = 3")
+    one, many = _both(db)
+    assert many == one
+    assert many.problem is not None and many.problem.seq == 3
+    assert "modified" in many.problem.message
