@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,7 +27,7 @@ from gatekeeper.ledger.registry import open_configured_store
 if TYPE_CHECKING:
     from gatekeeper.audit.replay import ReplayResult, ViolationKey
     from gatekeeper.gate.run import GateResult
-    from gatekeeper.ledger.store import LedgerStore
+    from gatekeeper.ledger.store import LedgerStore, StoredRecord
 
 # The compliance report's formats (gatekeeper.ledger.report_render.RENDERERS; a test keeps
 # the two equal), listed here so the option does not import the renderers.
@@ -51,6 +52,59 @@ def ledger_options(function: _F) -> _F:
         "else $GATEKEEPER_LEDGER_URL, else .gatekeeper/ledger.db.",
     )(function)
     return function
+
+
+def server_source_option(function: _F) -> _F:
+    """``--server URL``: read the decision service's log instead of a local ledger."""
+    return click.option(
+        "--server",
+        metavar="URL",
+        help="Read the decision service's log instead of a local ledger: copied after it "
+        "verifies with the service's public key (GATEKEEPER_SERVER_PUBLIC_KEY; admin token in "
+        "GATEKEEPER_TOKEN).",
+    )(function)
+
+
+@contextmanager
+def ledger_source(
+    ledger: str | None,
+    config_file: str | None,
+    server: str | None,
+    *,
+    blobs_of: Callable[[StoredRecord], Sequence[str]] | None = None,
+    trusted_keys: Sequence[str] = (),
+) -> Iterator[LedgerStore]:
+    """The ledger a read-only command works on: a local one, or a verified copy of the
+    decision service's log (removed afterwards)."""
+    if not server:
+        store = open_ledger(ledger, config_file)
+        try:
+            yield store
+        finally:
+            store.close()
+        return
+    if ledger:
+        raise click.UsageError("--server and --ledger name two different ledgers: give one")
+    import tempfile
+
+    from gatekeeper.ledger.registry import open_store
+    from gatekeeper.ledger.remote_log import mirror_service_log, pinned_keys
+
+    with tempfile.TemporaryDirectory(prefix="gatekeeper-service-log-") as folder:
+        copy = Path(folder) / "ledger.db"
+        mirror_service_log(
+            server,
+            copy,
+            public_keys=pinned_keys(trusted_keys, os.environ),
+            env=os.environ,
+            cwd=Path.cwd(),
+            blobs_of=blobs_of,
+        )
+        store = open_store(str(copy), base=Path.cwd(), create=False)
+        try:
+            yield store
+        finally:
+            store.close()
 
 
 def open_ledger(ledger: str | None, config_file: str | None) -> LedgerStore:
@@ -264,10 +318,13 @@ def replay_text(result: ReplayResult) -> str:
 @audit.command("replay")
 @click.argument("decision_id")
 @ledger_options
+@server_source_option
 @click.option(
     "--format", "format_", type=click.Choice(["text", "json"]), default="text", help="Output."
 )
-def replay(decision_id: str, ledger: str | None, config_file: str | None, format_: str) -> None:
+def replay(
+    decision_id: str, ledger: str | None, config_file: str | None, server: str | None, format_: str
+) -> None:
     """Re-evaluate DECISION_ID from its stored input and bundle with the recorded engine.
 
     Exit 0 when outcome and violations are identical; 1 when they differ or a stored input
@@ -275,11 +332,17 @@ def replay(decision_id: str, ledger: str | None, config_file: str | None, format
     """
     from gatekeeper.audit.replay import comparison_document, replay_decision
 
-    store = open_ledger(ledger, config_file)
-    try:
+    def blobs_of(record: StoredRecord) -> list[str]:
+        # Only the replayed decision's input and bundle snapshot are fetched.
+        if record.decision_id != decision_id:
+            return []
+        doc = record.document()
+        bundle = doc.get("bundle") or {}
+        found = [doc.get("input_digest"), bundle.get("snapshot")]
+        return [digest for digest in found if isinstance(digest, str)]
+
+    with ledger_source(ledger, config_file, server, blobs_of=blobs_of) as store:
         result = replay_decision(store, decision_id)
-    finally:
-        store.close()
     if format_ == "json":
         document = {
             "decision_id": result.decision_id,
@@ -509,6 +572,7 @@ def _period_options(function: _F) -> _F:
 )
 @click.option("-o", "--output", metavar="PATH", help="Write the report to PATH instead of stdout.")
 @ledger_options
+@server_source_option
 def report(
     start: str | None,
     end: str | None,
@@ -517,22 +581,20 @@ def report(
     output: str | None,
     ledger: str | None,
     config_file: str | None,
+    server: str | None,
 ) -> None:
     """The compliance report for a period: releases and their decisions, pass rate over time,
     top failing policies, waivers used and expiring, and the control matrix."""
     from gatekeeper.audit.compliance import compliance_report
     from gatekeeper.ledger.report_render import get_renderer
 
-    store = open_ledger(ledger, config_file)
-    try:
+    with ledger_source(ledger, config_file, server) as store:
         built = compliance_report(
             store,
             start=period_bound(start, option="--from"),
             end=period_bound(end, option="--to", end=True),
             service=service,
         )
-    finally:
-        store.close()
     renderer = get_renderer(format_)
     chunks = getattr(renderer, "chunks", None)
     if callable(chunks):  # the JSON document is streamed
@@ -550,8 +612,13 @@ def export() -> None:
 @click.argument("decision_id")
 @click.option("-o", "--output", metavar="PATH", help="Write to PATH instead of stdout.")
 @ledger_options
+@server_source_option
 def export_vsa(
-    decision_id: str, output: str | None, ledger: str | None, config_file: str | None
+    decision_id: str,
+    output: str | None,
+    ledger: str | None,
+    config_file: str | None,
+    server: str | None,
 ) -> None:
     """An in-toto Statement v1 with a SLSA Verification Summary (verification_summary/v1)
     for DECISION_ID: verifier, timeVerified, resourceUri, policy digest, inputAttestations,
@@ -559,11 +626,8 @@ def export_vsa(
     from gatekeeper.ledger.decisions import find_decision
     from gatekeeper.ledger.export import vsa_statement
 
-    store = open_ledger(ledger, config_file)
-    try:
+    with ledger_source(ledger, config_file, server) as store:
         statement = vsa_statement(find_decision(store, decision_id))
-    finally:
-        store.close()
     write_output(json.dumps(statement, indent=2, ensure_ascii=False), output)
 
 
@@ -571,6 +635,7 @@ def export_vsa(
 @_period_options
 @click.option("-o", "--output", metavar="PATH", help="Write to PATH instead of stdout.")
 @ledger_options
+@server_source_option
 def export_oscal(
     start: str | None,
     end: str | None,
@@ -578,20 +643,18 @@ def export_oscal(
     output: str | None,
     ledger: str | None,
     config_file: str | None,
+    server: str | None,
 ) -> None:
     """An OSCAL assessment-results document (OSCAL 1.1.2) for a period: one observation per
     decision, one finding per control with its satisfied / not-satisfied state."""
     from gatekeeper.audit.compliance import compliance_report
     from gatekeeper.ledger.export import oscal_assessment_results
 
-    store = open_ledger(ledger, config_file)
-    try:
+    with ledger_source(ledger, config_file, server) as store:
         built = compliance_report(
             store,
             start=period_bound(start, option="--from"),
             end=period_bound(end, option="--to", end=True),
             service=service,
         )
-    finally:
-        store.close()
     write_output(json.dumps(oscal_assessment_results(built), indent=2, ensure_ascii=False), output)

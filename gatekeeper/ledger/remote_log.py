@@ -11,7 +11,8 @@ is an error (exit 3); a log that does not verify is a finding (exit 1), named.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,10 @@ def verify_service_log(
     cwd: Path,
     anchor: str | None = None,
     transport: httpx.BaseTransport | None = None,
+    sink: Callable[[StoredRecord], None] | None = None,
 ) -> ServiceLogCheck:
+    """``sink``: called with each record of the first (streaming) pass, in log order — a
+    mirror keeps what is being verified without holding the log in memory."""
     token = env.get(TOKEN_ENV, "").strip()
     if not token:
         raise ConfigError(f"--server needs an admin token in {TOKEN_ENV}")
@@ -102,6 +106,8 @@ def verify_service_log(
         def first_pass() -> Iterator[StoredRecord]:
             for record in _entries(client, size):
                 hashes.append(record.hash)
+                if sink is not None:
+                    sink(record)
                 yield record
 
         passes = iter([first_pass])
@@ -182,3 +188,74 @@ def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError("expected text")
     return value
+
+
+def mirror_service_log(
+    url: str,
+    into: Path,
+    *,
+    public_keys: Sequence[bytes],
+    env: Mapping[str, str],
+    cwd: Path,
+    blobs_of: Callable[[StoredRecord], Sequence[str]] | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> ServiceLogCheck:
+    """Copy the service's log into a new SQLite ledger at ``into`` — only once it verifies
+    (as ``audit verify --server``), so every local ``audit`` command can read the service's
+    record exactly as stored. ``blobs_of(record)``: the blob digests to copy with a record
+    (fetched from ``GET /v1/blobs/{digest}``, each checked against its digest). A log that
+    does not verify leaves nothing behind and raises (exit 3: nothing to report on)."""
+    from gatekeeper.ledger import sql
+    from gatekeeper.ledger.canonical import sha256_hex
+    from gatekeeper.ledger.registry import open_store
+    from gatekeeper.ledger.store import compress
+
+    open_store(str(into), base=cwd, create=True).close()  # the schema, as any ledger's
+    db = sqlite3.connect(str(into), isolation_level=None)
+    wanted: list[str] = []
+    try:
+        db.execute("BEGIN")
+        last: list[StoredRecord] = []
+
+        def keep(record: StoredRecord) -> None:
+            db.execute(sql.INSERT_RECORD, sql.record_params(record))  # type: ignore[arg-type]
+            last[:] = [record]
+            if blobs_of is not None:
+                wanted.extend(blobs_of(record))
+
+        checked = verify_service_log(
+            url, public_keys=public_keys, env=env, cwd=cwd, transport=transport, sink=keep
+        )
+        if not checked.ok:
+            problem = checked.chain.problem.message if checked.chain.problem else "?"
+            raise ServerAnswerError(
+                f"the decision service's log does not verify ({problem}): nothing is read "
+                "from it (see `audit verify --server`)"
+            )
+        if last:
+            db.execute(sql.UPDATE_HEAD, (last[0].seq, last[0].hash))
+        if wanted:
+            token = env.get(TOKEN_ENV, "").strip()
+            with httpx.Client(
+                base_url=url.rstrip("/"),
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=TIMEOUT_S,
+                transport=transport,
+            ) as client:
+                for digest in dict.fromkeys(wanted):
+                    content = call(client, "GET", f"/v1/blobs/{digest}").content
+                    if sha256_hex(content) != digest:
+                        raise ServerAnswerError(
+                            f"decision service answer refused: blob {digest} does not match "
+                            "its digest"
+                        )
+                    db.execute(sql.PUT_BLOB, (digest, len(content), compress(content)))
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        db.close()
+        into.unlink(missing_ok=True)
+        raise
+    db.close()
+    return checked

@@ -276,6 +276,18 @@ def create_app(service: DecisionService) -> FastAPI:
             ],
         }
 
+    @app.get("/v1/blobs/{digest}")
+    def blob(digest: str, token: Token) -> Response:
+        """A stored blob (a decision's normalized input or bundle snapshot, a bundle archive)
+        as stored: admins only (it holds any project's evidence); the digest is the check."""
+        _admin(token)
+        if not _DIGEST.match(digest):
+            raise HTTPException(400, "digest must be sha256:<64 hex digits>")
+        content = service.log.store.blob(digest)
+        if content is None:
+            raise HTTPException(404, "not found")
+        return Response(content, media_type="application/octet-stream")
+
     add_bundle_api(app, service)
     add_deployment_api(app, service)
     add_waiver_api(app, service)

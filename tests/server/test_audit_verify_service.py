@@ -106,3 +106,41 @@ def test_a_log_started_over_under_the_same_key_is_caught_by_the_auditors_memory(
         service.close()
     gone = _verify(url, admin, public, auditor)
     assert gone.code == 3 and "unreachable" in gone.stderr
+
+
+def test_report_replay_and_export_read_the_services_verified_log(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    public = _pem(server.service.signer.private_key, tmp_path / "service.pub")
+    env = {"GATEKEEPER_TOKEN": server.token("audit", Scope.ADMIN)}
+    env["GATEKEEPER_SERVER_PUBLIC_KEY"] = str(public)
+    _submit_some(server, 3)
+    url = server.url
+    ledger = str(server.workspace.state / "ledger.db")
+
+    served = run_cli("audit", "report", "--server", url, "--format", "json", env=env, cwd=tmp_path)
+    assert served.code == 0, served.stderr
+    local = run_cli("audit", "report", "--ledger", ledger, "--format", "json", cwd=tmp_path)
+    assert local.code == 0, local.stderr
+    strip = ("generated_at", "ledger")
+    assert {k: v for k, v in served.json().items() if k not in strip} == {
+        k: v for k, v in local.json().items() if k not in strip
+    }
+
+    with server.client(env["GATEKEEPER_TOKEN"]) as client:
+        newest = client.get("/v1/decisions").json()["decisions"][0]["decision_id"]
+    replayed = run_cli("audit", "replay", newest, "--server", url, env=env, cwd=tmp_path)
+    assert replayed.code == 0, replayed.stdout + replayed.stderr
+    assert "IDENTICAL" in replayed.stdout
+    vsa = run_cli("audit", "export", "vsa", newest, "--server", url, env=env, cwd=tmp_path)
+    assert vsa.code == 0 and '"verificationResult": "PASSED"' in vsa.stdout
+
+    # A log that does not verify is not read from at all.
+    with sqlite3.connect(ledger) as db:
+        db.execute(
+            'UPDATE gk_ledger_records SET body = replace(body, \'"outcome":"fail"\', '
+            '\'"outcome":"pass"\') WHERE seq = 2'
+        )
+    refused = run_cli("audit", "report", "--server", url, "--format", "json", env=env, cwd=tmp_path)
+    assert refused.code == 3 and "does not verify" in refused.stderr
+    assert refused.stdout == ""
