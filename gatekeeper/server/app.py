@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.datastructures import UploadFile
@@ -29,7 +29,9 @@ from gatekeeper.gate.input import load_release
 from gatekeeper.gate.run import GateRequest, GateResult, run_gate
 from gatekeeper.ledger.merkle import LogError
 from gatekeeper.model import Violation
+from gatekeeper.server.auth import Token, authenticated
 from gatekeeper.server.errors import LogMismatch
+from gatekeeper.server.incidents_api import add_incident_api
 from gatekeeper.server.log import proof_document, record_summary
 from gatekeeper.server.opa_api import add_opa_api
 from gatekeeper.server.service import DecisionService
@@ -97,17 +99,7 @@ def _safe_name(filename: str | None, fallback: str) -> str:
     return cleaned or fallback
 
 
-def _authenticated(request: Request) -> TokenInfo:
-    service: DecisionService = request.app.state.service
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    info = service.tokens.authenticate(value.strip()) if scheme.lower() == "bearer" else None
-    if info is None:
-        raise HTTPException(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
-    return info
-
-
-# At module level: route annotations are strings (PEP 563) that FastAPI resolves here.
-Token = Annotated[TokenInfo, Depends(_authenticated)]
+_authenticated = authenticated
 
 
 def create_app(service: DecisionService) -> FastAPI:
@@ -229,6 +221,8 @@ def create_app(service: DecisionService) -> FastAPI:
             "inclusion_proof": proof_document(checkpoint, index, proof),
             "checkpoint": checkpoint.to_document(),
         }
+
+    add_incident_api(app, service)
 
     @app.get("/v1/checkpoint")
     def checkpoint(token: Token) -> dict[str, Any]:
