@@ -27,6 +27,8 @@ from gatekeeper import __version__
 from gatekeeper.errors import EXIT_INPUT, GatekeeperError, InputError
 from gatekeeper.gate.input import load_release
 from gatekeeper.gate.run import GateRequest, GateResult, run_gate
+from gatekeeper.ledger.canonical import period_bound
+from gatekeeper.ledger.dora import dora_report
 from gatekeeper.ledger.merkle import LogError
 from gatekeeper.model import Violation
 from gatekeeper.server.auth import Token, authenticated
@@ -223,6 +225,34 @@ def create_app(service: DecisionService) -> FastAPI:
         }
 
     add_incident_api(app, service)
+
+    @app.get("/v1/dora")
+    def dora(
+        token: Token,
+        start: Annotated[str | None, Query(alias="from")] = None,
+        end: Annotated[str | None, Query(alias="to")] = None,
+        service_name: Annotated[str | None, Query(alias="service")] = None,
+        environment: Annotated[str, Query(alias="env")] = "production",
+    ) -> JSONResponse:
+        """DORA's four keys over this service's ledger, as ``audit dora --format json``: of
+        the token's project (admin: every project, or ``service=``)."""
+        if service_name is not None and not token.may_read(service_name):
+            raise HTTPException(403, "forbidden")
+        wanted = service_name if token.scope is Scope.ADMIN else token.project
+        try:
+            period = (
+                period_bound(start, option="from"),
+                period_bound(end, option="to", end=True),
+            )
+        except InputError as error:
+            return _error(error, 400)
+        return JSONResponse(
+            service.log.read(
+                lambda store: dora_report(
+                    store, start=period[0], end=period[1], service=wanted, environment=environment
+                )
+            )
+        )
 
     @app.get("/v1/checkpoint")
     def checkpoint(token: Token) -> dict[str, Any]:
