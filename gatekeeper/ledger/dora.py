@@ -11,9 +11,10 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gatekeeper.ledger.canonical import timestamp
 from gatekeeper.ledger.deployments import DEPLOY_KIND_PREFIX, is_gate_decision
 from gatekeeper.ledger.incidents import INCIDENT_OPENED, INCIDENT_RESOLVED
 from gatekeeper.ledger.store import LedgerStore, StoredRecord
@@ -118,7 +119,8 @@ def _read(records: Iterable[StoredRecord]) -> _History:
         kind = str(doc.get("kind", "gate.decision"))
         release: Mapping[str, Any] = doc.get("release") or {}
         if is_gate_decision(doc):
-            commit = release.get("commit_time")
+            judged = (doc.get("decision") or {}).get("release") or {}
+            commit = release.get("commit_time") or judged.get("commit_time")
             if isinstance(commit, str) and commit:
                 history.commit_times[record.decision_id] = (commit, record.seq)
                 digest = release.get("artifact_digest")
@@ -371,6 +373,33 @@ def human_duration(seconds: float) -> str:
     return f"{seconds / DAY:.1f} days"
 
 
+def _selected(
+    history: _History,
+    *,
+    start: str | None,
+    end: str,
+    service: str | None,
+    environment: str,
+) -> list[Deployment]:
+    chosen = [
+        d
+        for d in history.deployments.values()
+        if d.environment == environment
+        and d.started_at is not None
+        and (start is None or d.started_at >= start)
+        and d.started_at < end
+        and (service is None or d.service == service)
+    ]
+    chosen.sort(key=lambda d: d.started_at or "")
+    return chosen
+
+
+def _history(store: LedgerStore, service: str | None) -> _History:
+    history = _read(store.records(service=service))
+    _link(history)
+    return history
+
+
 def dora_report(
     store: LedgerStore,
     *,
@@ -383,19 +412,9 @@ def dora_report(
     """The four keys for rollouts to ``environment`` that started in [start, end)
     (timestamps as the ledger writes them; ``end`` default: now, ``start`` default: the
     first deployment's start)."""
-    history = _read(store.records(service=service))
-    _link(history)
-    end_text = end or (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    chosen = [
-        d
-        for d in history.deployments.values()
-        if d.environment == environment
-        and d.started_at is not None
-        and (start is None or d.started_at >= start)
-        and d.started_at < end_text
-        and (service is None or d.service == service)
-    ]
-    chosen.sort(key=lambda d: d.started_at or "")
+    history = _history(store, service)
+    end_text = end or timestamp(now or datetime.now(UTC))
+    chosen = _selected(history, start=start, end=end_text, service=service, environment=environment)
     start_text = start or (chosen[0].started_at if chosen else None) or end_text
     days = max(0.0, _seconds(end_text, start_text) / DAY)
     by_service: dict[str, list[Deployment]] = defaultdict(list)
@@ -412,6 +431,31 @@ def dora_report(
             name: _keys(history, items, days, name) for name, items in sorted(by_service.items())
         },
     }
+
+
+def dora_trend(
+    store: LedgerStore,
+    *,
+    service: str,
+    environment: str = "production",
+    weeks: int = 12,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The four keys of ``service`` per week, oldest first, over the last ``weeks`` weeks
+    (each week's keys computed exactly as ``dora_report`` over that week)."""
+    history = _history(store, service)
+    moment = now or datetime.now(UTC)
+    ends = [moment - timedelta(days=7 * i) for i in range(weeks)]
+    rows = []
+    for end in reversed(ends):
+        start_text, end_text = timestamp(end - timedelta(days=7)), timestamp(end)
+        chosen = _selected(
+            history, start=start_text, end=end_text, service=service, environment=environment
+        )
+        rows.append(
+            {"from": start_text, "to": end_text, "keys": _keys(history, chosen, 7.0, service)}
+        )
+    return rows
 
 
 KEY_TITLES = {

@@ -32,6 +32,7 @@ from gatekeeper.ledger.dora import dora_report
 from gatekeeper.ledger.merkle import LogError
 from gatekeeper.model import Violation
 from gatekeeper.server.auth import Token, authenticated
+from gatekeeper.server.dashboard import add_dashboard
 from gatekeeper.server.errors import LogMismatch
 from gatekeeper.server.incidents_api import add_incident_api
 from gatekeeper.server.log import proof_document, record_summary
@@ -225,6 +226,7 @@ def create_app(service: DecisionService) -> FastAPI:
         }
 
     add_incident_api(app, service)
+    add_dashboard(app, service)
 
     @app.get("/v1/dora")
     def dora(
