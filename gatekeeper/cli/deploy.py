@@ -541,13 +541,21 @@ def _incident_output(document: dict[str, Any], format_: str, verb: str) -> None:
 
 
 def _local_incident(service_dir: str, ledger: str | None, write: Any) -> dict[str, Any]:
-    from gatekeeper.deploy.context import load_context
+    """Record in the service directory's ledger (as `deploy` finds it: --ledger, `ledger:` in
+    gatekeeper.yaml, $GATEKEEPER_LEDGER_URL, .gatekeeper/ledger.db), signed as `deploy` signs."""
+    import os
+
+    from gatekeeper.config import load_config
+    from gatekeeper.ledger.registry import open_configured_store
     from gatekeeper.ledger.signing import signer_from_env
 
-    context = load_context(Path(service_dir), ledger=ledger)
-    store = context.open_ledger(create=False)
+    directory = Path(service_dir)
+    config = load_config(None, cwd=directory, env=os.environ)
+    store = open_configured_store(
+        ledger, config=config, env=os.environ, cwd=directory, create=False
+    )
     try:
-        written = write(store, signer_from_env(context.env))
+        written = write(store, signer_from_env(os.environ))
     finally:
         store.close()
     return dict(written.to_document(""))

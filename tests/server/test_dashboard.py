@@ -29,8 +29,6 @@ from tests.conftest import run_cli
 from tests.server.conftest import RunningServer, Workspace, running
 from tests.server.dashboard_seed import SERVICES, Seeded, seed
 
-pytestmark = pytest.mark.e2e
-
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 NOW = datetime.now(UTC)
@@ -193,6 +191,7 @@ def _expected(keys: dict[str, Any]) -> dict[str, str]:
     return {k: "" if v["value"] is None else str(v["value"]) for k, v in keys.items()}
 
 
+@pytest.mark.e2e
 def test_every_page_loads_cleanly_and_nothing_overlaps_at_1280px(
     dashboard: Dashboard, browser: Any
 ) -> None:
@@ -220,6 +219,7 @@ def test_every_page_loads_cleanly_and_nothing_overlaps_at_1280px(
     print("screenshots in", dashboard.ledger.parent)
 
 
+@pytest.mark.e2e
 def test_overview_numbers_equal_audit_report_and_audit_dora(
     dashboard: Dashboard, browser: Any
 ) -> None:
@@ -254,6 +254,7 @@ def test_overview_numbers_equal_audit_report_and_audit_dora(
     assert dora["overall"]["lead_time_for_changes"]["samples"] > 50
 
 
+@pytest.mark.e2e
 def test_service_page_shows_its_dora_keys_and_rollback_reasons(
     dashboard: Dashboard, browser: Any
 ) -> None:
@@ -282,6 +283,7 @@ def test_service_page_shows_its_dora_keys_and_rollback_reasons(
     assert len(browser.find_elements(By.CSS_SELECTOR, "#trend tbody tr")) == 12
 
 
+@pytest.mark.e2e
 def test_keyboard_reaches_the_content_first(dashboard: Dashboard, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -294,6 +296,7 @@ def test_keyboard_reaches_the_content_first(dashboard: Dashboard, browser: Any) 
     assert browser.switch_to.active_element.get_attribute("id") == "main"
 
 
+@pytest.mark.e2e
 def test_a_read_token_and_the_dashboard_session_cannot_reach_write_endpoints(
     dashboard: Dashboard, browser: Any
 ) -> None:
@@ -331,3 +334,42 @@ def test_a_read_token_and_the_dashboard_session_cannot_reach_write_endpoints(
         assert c.get(f"/dashboard/services/{SERVICES[1]}").status_code == 404  # not its project
     assert dashboard.server.service.log.tree.size == size
     browser.get_log("browser")  # the refused fetches are logged; later pages start clean
+
+
+def test_pages_need_a_token_and_escape_what_users_wrote(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """No browser: the login redirect, the refused token, and release text holding markup
+    shown as text, never as HTML."""
+    (workspace.root / "evil.yaml").write_text(
+        'service: shop\nversion: "1.0<script>alert(1)</script>"\n', encoding="utf-8"
+    )
+    service = workspace.open()
+    try:
+        with running(service, workspace) as server:
+            token = server.token("shop", Scope.SUBMIT)
+            submitted = server.submit(token, ["bad.cdx.json"], release="evil.yaml")
+            assert submitted.status_code == 200, submitted.text
+            decision_id = submitted.json()["decision"]["decision_id"]
+            with httpx.Client(base_url=server.url) as anonymous:
+                answer = anonymous.get("/dashboard/")
+                assert answer.status_code == 303
+                assert answer.headers["location"] == "/dashboard/login"
+                refused = anonymous.post("/dashboard/login", data={"token": "gkt_nope"})
+                assert refused.status_code == 401 and "not valid" in refused.text
+                login = anonymous.post("/dashboard/login", data={"token": token})
+                assert login.status_code == 303
+                cookie = login.cookies.get("gk_dashboard")
+                assert cookie and "httponly" in login.headers["set-cookie"].lower()
+                anonymous.cookies.set("gk_dashboard", cookie, path="/dashboard")
+                page = anonymous.get(f"/dashboard/decisions/{decision_id}")
+            assert page.status_code == 200
+            assert "<script>alert(1)</script>" not in page.text
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+            assert "default-src 'none'" in page.headers["content-security-policy"]
+            other = server.token("cart", Scope.READ)
+            with server.client(other) as client:
+                assert client.get(f"/dashboard/decisions/{decision_id}").status_code == 404
+                assert client.get("/dashboard/services/shop").status_code == 404
+    finally:
+        service.close()
