@@ -257,8 +257,11 @@ def _keys(
         "deployment_ids": [d.deployment_id for d in promoted],
         "missing": [],
     }
-    if days <= 0:
-        frequency["missing"].append("the period is empty")
+    if days < 1:
+        # A daily rate extrapolated from part of a day is not a measurement.
+        frequency["missing"].append(
+            f"the period ({days:.2f} days) is shorter than a day: give --from/--to a day or more"
+        )
     elif not changes:
         frequency["missing"].append(f"no deployment of {name} is recorded in the period")
     else:
