@@ -148,7 +148,10 @@ YAML
 # the DORA keys of the history end the demo (docs/dora.md).
 SERVE_DIR="$OUT/serve"
 rm -rf "$SERVE_DIR" && mkdir -p "$SERVE_DIR"
-rm -f "$DEPLOY_LEDGER" "$DEPLOY_LEDGER-wal" "$DEPLOY_LEDGER-shm"
+# Each demo run starts this history afresh: a new ledger, and the deployer's memory of the
+# old one's head forgotten with it (kept, it would rightly refuse the new ledger).
+rm -f "$DEPLOY_LEDGER" "$DEPLOY_LEDGER-wal" "$DEPLOY_LEDGER-shm" \
+  "$SERVICE_DIR/.gatekeeper/deploy/orders-api/ledger-checkpoint.json"
 "$BIN/gatekeeper" audit keygen "$SERVE_DIR/service.pem" > /dev/null || deploy_status=3
 SERVE_PORT=$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 SERVE_URL="http://127.0.0.1:$SERVE_PORT"

@@ -141,8 +141,6 @@ def _deploy_history(store: LedgerStore, service: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for record, doc in deploy_events(store, service=service):
         kind = str(doc.get("kind"))
-        if kind == "deploy.verdict":
-            continue
         details: Mapping[str, Any] = doc.get("deployment") or {}
         release: Mapping[str, Any] = doc.get("release") or {}
         verdict = details.get("verdict") or {}

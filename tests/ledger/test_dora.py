@@ -19,9 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from gatekeeper.errors import InputError
 from gatekeeper.ledger.dora import dora_report
-from gatekeeper.ledger.incidents import open_incident, resolve_incident
 from gatekeeper.ledger.registry import open_store
 from tests.conftest import run_cli
 from tests.ledger.dora_history import small_history
@@ -94,42 +92,6 @@ def test_a_key_without_data_is_null_with_the_reason_never_a_number(ledger: Path)
     empty = _report(ledger, environment="qa")["overall"]
     for key in empty.values():
         assert key["value"] is None and key["missing"]
-
-
-def test_an_incident_must_name_a_recorded_deployment_and_resolve_once(tmp_path: Path) -> None:
-    store = open_store(str(tmp_path / "l.db"), base=tmp_path, create=True)
-    try:
-        incident = small_history(store)
-        with pytest.raises(InputError, match="no deployment nope of shop"):
-            open_incident(
-                store,
-                service="shop",
-                deployment_id="nope",
-                summary="",
-                at=START,
-                source="t",
-                signer=None,
-            )
-        with pytest.raises(InputError, match="already resolved"):
-            resolve_incident(
-                store, incident_id=incident, at=END, summary="", source="t", signer=None
-            )
-        newest = open_incident(
-            store,
-            service="shop",
-            deployment_id=None,
-            summary="x",
-            at="2026-11-08T02:00:00.000000Z",
-            source="t",
-            signer=None,
-        )
-        assert newest.deployment_id == "dep5"  # the newest promoted to production
-        with pytest.raises(InputError, match="before it opened"):
-            resolve_incident(
-                store, incident_id=newest.incident_id, at=START, summary="", source="t", signer=None
-            )
-    finally:
-        store.close()
 
 
 def test_audit_dora_prints_json_text_and_csv_with_the_same_numbers(ledger: Path) -> None:

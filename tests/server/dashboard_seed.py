@@ -144,7 +144,26 @@ def seed(
         )
         ended = started + timedelta(minutes=rng.randint(8, 40))
         counts.deployments += 1
-        if rng.random() < 0.15:
+        failed = rng.random() < 0.15
+        judged = ended - timedelta(minutes=2)
+        record_deploy_event(
+            store,
+            kind="deploy.verdict",
+            release=release,
+            outcome="fail" if failed else "pass",
+            details={
+                **base,
+                "verdict": {
+                    "result": "fail" if failed else "pass",
+                    "reason": "error-rate: canary 4.2 % vs baseline 0.3 %, p 0.004 (fail)"
+                    if failed
+                    else "judge pass score 100 - 3 passing analyses",
+                },
+            },
+            signer=signer,
+            now=judged,
+        )
+        if failed:
             record_deploy_event(
                 store,
                 kind="deploy.rolled_back",
