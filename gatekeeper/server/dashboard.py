@@ -13,10 +13,10 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, cast
 from urllib.parse import quote
 
 from fastapi import FastAPI, Form, HTTPException, Request
@@ -31,10 +31,11 @@ from gatekeeper.ledger.dora import KEY_TITLES, KEYS, dora_report, dora_trend, sh
 from gatekeeper.ledger.merkle import record_leaf, verify_inclusion
 from gatekeeper.ledger.report import ComplianceReport
 from gatekeeper.ledger.report_render import report_document
-from gatekeeper.ledger.store import LedgerStore
+from gatekeeper.ledger.store import LedgerError, LedgerStore
 from gatekeeper.server.service import DecisionService
 from gatekeeper.server.tokens import Scope, TokenInfo
 
+T = TypeVar("T")
 SESSION_COOKIE = "gk_dashboard"
 SESSION_SECONDS = 8 * 3600
 MAX_HISTORY_ROWS = 300
@@ -90,17 +91,18 @@ class Sessions:
 
 
 class _Cache:
-    """The compliance report per (log size, project): rebuilt when a record was appended."""
+    """What a page computed over the whole ledger (the compliance report, DORA keys), per
+    (log size, what, project): computed again only when a record was appended."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._items: dict[tuple[int, str | None], ComplianceReport] = {}
+        self._items: dict[tuple[int, str, str | None], Any] = {}
 
-    def get(self, key: tuple[int, str | None]) -> ComplianceReport | None:
+    def get(self, key: tuple[int, str, str | None]) -> Any:
         with self._lock:
             return self._items.get(key)
 
-    def put(self, key: tuple[int, str | None], value: ComplianceReport) -> None:
+    def put(self, key: tuple[int, str, str | None], value: Any) -> None:
         with self._lock:
             self._items = {k: v for k, v in self._items.items() if k[0] == key[0]}
             self._items[key] = value
@@ -196,15 +198,35 @@ def add_dashboard(app: FastAPI, service: DecisionService) -> None:
             raise HTTPException(404, "not found")
         return wanted if token.scope is Scope.ADMIN else token.project
 
-    def report_for(project: str | None) -> ComplianceReport:
-        key = (service.log.sync().tree_size, project)
+    def computed(what: str, project: str | None, compute: Callable[[LedgerStore], T]) -> T:
+        """``compute(store)`` over the ledger as the log verified it (synced first), cached
+        per log size; on a connection of its own, so a long read never holds up appends."""
+        key = (service.log.sync().tree_size, what, project)
         found = cache.get(key)
         if found is None:
-            found = service.log.read(
-                lambda store: compliance_report(store, start=None, end=None, service=project)
-            )
+            try:
+                store = service.reader()
+            except LedgerError:
+                found = service.log.read(compute)
+            else:
+                try:
+                    found = compute(store)
+                finally:
+                    store.close()
             cache.put(key, found)
-        return found
+        return cast(T, found)
+
+    def report_for(project: str | None) -> ComplianceReport:
+        return computed(
+            "report",
+            project,
+            lambda store: compliance_report(store, start=None, end=None, service=project),
+        )
+
+    def dora_for(project: str | None) -> dict[str, Any]:
+        return computed(
+            "dora", project, lambda store: dora_report(store, start=None, end=None, service=project)
+        )
 
     @app.exception_handler(_LoginNeeded)
     async def login_needed(request: Request, exc: _LoginNeeded) -> Response:
@@ -264,9 +286,7 @@ def add_dashboard(app: FastAPI, service: DecisionService) -> None:
         project = project_of(token)
         report = report_for(project)
         document = report_document(report)
-        dora = service.log.read(
-            lambda store: dora_report(store, start=None, end=None, service=project)
-        )
+        dora = dora_for(project)
         services = sorted({r.service for r in report.releases if r.service} | set(dora["services"]))
         outcomes: dict[str, int] = {}
         for row in report.releases:
@@ -293,11 +313,9 @@ def add_dashboard(app: FastAPI, service: DecisionService) -> None:
         latest: dict[str, Any] = {}
         for row in report.releases:
             latest[row.environment or "-"] = row
-        dora = service.log.read(
-            lambda store: dora_report(store, start=None, end=None, service=name)
-        )
-        trend = service.log.read(lambda store: dora_trend(store, service=name))
-        history = service.log.read(lambda store: _deploy_history(store, name))
+        dora = dora_for(name)
+        trend = computed("trend", name, lambda store: dora_trend(store, service=name))
+        history = computed("history", name, lambda store: _deploy_history(store, name))
         keys = dora["services"].get(name) or dora["overall"]
         return page(
             request,
