@@ -69,6 +69,9 @@ def measure(size: int) -> list[str]:
             assert client.get("/dashboard/").status_code == 200
             cold = time.perf_counter() - started
             warm = _median(lambda: client.get("/dashboard/"))
+            started = time.perf_counter()
+            client.get(f"/dashboard/services/{SERVICES[0]}")
+            page_cold = time.perf_counter() - started
             page = _median(lambda: client.get(f"/dashboard/services/{SERVICES[0]}"))
             controls = _median(lambda: client.get("/dashboard/controls"))
         finally:
@@ -79,8 +82,10 @@ def measure(size: int) -> list[str]:
         f"| {label} | `audit dora` keys (all services) | {dora * 1000:.0f} ms |",
         f"| {label} | overview, first (builds the compliance report) | {cold:.2f} s |",
         f"| {label} | overview, again (report cached per log size) | {warm * 1000:.0f} ms |",
-        f"| {label} | service page (DORA, 12-week trend, history) | {page * 1000:.0f} ms |",
-        f"| {label} | controls page | {controls * 1000:.0f} ms |",
+        f"| {label} | service page, first (DORA, 12-week trend, history) | "
+        f"{page_cold * 1000:.0f} ms |",
+        f"| {label} | service page, again (cached per log size) | {page * 1000:.0f} ms |",
+        f"| {label} | controls page (report cached) | {controls * 1000:.0f} ms |",
     ]
 
 
