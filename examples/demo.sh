@@ -142,6 +142,33 @@ cat >> "$SERVICE_DIR/gatekeeper.yaml" <<'YAML'
       - setWeight: 50
       - analysis: {interval: 4, max_inconclusive: 6}
 YAML
+# The demo's decision service keeps this deploy history's ledger: it signs with its own key,
+# and the gate runs and the deployer below sign with the same key (GATEKEEPER_LEDGER_KEY), so it
+# takes their records into its log as it takes a replica's (docs/server.md). Its dashboard and
+# the DORA keys of the history end the demo (docs/dora.md).
+SERVE_DIR="$OUT/serve"
+rm -rf "$SERVE_DIR" && mkdir -p "$SERVE_DIR"
+# Each demo run starts this history afresh: a new ledger, and the deployer's memory of the
+# old one's head forgotten with it (kept, it would rightly refuse the new ledger).
+rm -f "$DEPLOY_LEDGER" "$DEPLOY_LEDGER-wal" "$DEPLOY_LEDGER-shm" \
+  "$SERVICE_DIR/.gatekeeper/deploy/orders-api/ledger-checkpoint.json"
+"$BIN/gatekeeper" audit keygen "$SERVE_DIR/service.pem" > /dev/null || deploy_status=3
+SERVE_PORT=$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+SERVE_URL="http://127.0.0.1:$SERVE_PORT"
+nohup "$BIN/gatekeeper" serve --state-dir "$SERVE_DIR" --ledger "$DEPLOY_LEDGER" \
+  --key "$SERVE_DIR/service.pem" --port "$SERVE_PORT" > "$SERVE_DIR/serve.log" 2>&1 &
+SERVE_PID=$!
+"$BIN/python" - "$SERVE_URL" <<'PY' || deploy_status=3
+import sys, time, urllib.request
+for _ in range(150):
+    try:
+        urllib.request.urlopen(sys.argv[1] + "/health/ready", timeout=2).read()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.2)
+sys.exit("the demo's decision service did not start: see its serve.log")
+PY
+export GATEKEEPER_LEDGER_KEY="$SERVE_DIR/service.pem"
 for VERSION in 0.1.0 0.2.0; do
   REL="$DEPLOY_OUT/releases/$VERSION"
   mkdir -p "$REL"
@@ -149,8 +176,10 @@ for VERSION in 0.1.0 0.2.0; do
     || deploy_status=3
   sed -i "s/^__version__ = .*/__version__ = \"$VERSION\"/" "$REL/src/orders_api/__init__.py"
   DIGEST=$("$BIN/gatekeeper" deploy digest "$REL") || deploy_status=3
-  printf 'service: orders-api\nversion: %s\nartifact_digest: %s\n' "$VERSION" "$DIGEST" \
-    > "$REL/release.yaml"
+  # commit_time: where DORA's lead time starts (the template's pipelines record the real one)
+  COMMIT_TIME=$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%SZ)
+  printf 'service: orders-api\nversion: %s\nartifact_digest: %s\ncommit_time: "%s"\n' \
+    "$VERSION" "$DIGEST" "$COMMIT_TIME" > "$REL/release.yaml"
   # The gate judges this exact code (its digest) with the pipeline's evidence, and records it.
   (cd "$SERVICE_DIR" && "$GK_ABS" gate run --no-color --ledger "$DEPLOY_LEDGER" \
     --release "$(cd "$REL" && pwd)/release.yaml" \
@@ -194,6 +223,7 @@ echo "== gatekeeper deploy status / history"
 "$BIN/gatekeeper" deploy history -C "$SERVICE_DIR" --ledger "$DEPLOY_LEDGER" || deploy_status=3
 "$BIN/gatekeeper" deploy stop -C "$SERVICE_DIR" --ledger "$DEPLOY_LEDGER" || deploy_status=3
 [ "$deploy_status" -eq 0 ] || status=$deploy_status
+unset GATEKEEPER_LEDGER_KEY
 # ---- end gatekeeper deploy ----------------------------------------------------------------------
 
 # ---- the decision service: gate and deploy through a local `gatekeeper serve` (docs/server.md) --
@@ -261,6 +291,41 @@ kill "$SVC_PID" 2>/dev/null; wait "$SVC_PID" 2>/dev/null
 trap - EXIT
 [ "$service_status" -eq 0 ] || status=$service_status
 # ---- end decision service -----------------------------------------------------------------------
+
+# ---- DORA keys and the auditors' dashboard (docs/dora.md) --------------------------------------
+echo
+echo "== an incident after the rollout, recorded through the decision service (as an alerting tool would)"
+dora_status=0
+SUBMIT=$("$BIN/gatekeeper" serve token create --state-dir "$SERVE_DIR" --project orders-api \
+  --scope submit --description "demo alerting" 2>/dev/null) || dora_status=3
+INCIDENT=$(GATEKEEPER_SERVER="$SERVE_URL" GATEKEEPER_TOKEN="$SUBMIT" \
+  GATEKEEPER_SERVER_PUBLIC_KEY="$SERVE_DIR/service.pem.pub" \
+  "$BIN/gatekeeper" deploy incident open -C "$SERVE_DIR" --service orders-api --env dev \
+  --summary "demo: 5xx on / after the rollout" --format json \
+  | "$BIN/python" -c 'import json, sys; print(json.load(sys.stdin)["incident_id"])') || dora_status=3
+echo "incident $INCIDENT opened: linked to the newest promoted deployment of orders-api to dev"
+GATEKEEPER_SERVER="$SERVE_URL" GATEKEEPER_TOKEN="$SUBMIT" \
+  GATEKEEPER_SERVER_PUBLIC_KEY="$SERVE_DIR/service.pem.pub" \
+  "$BIN/gatekeeper" deploy incident resolve "$INCIDENT" -C "$SERVE_DIR" \
+  --summary "demo: restored" || dora_status=3
+AUDITOR=$("$BIN/gatekeeper" serve token create --state-dir "$SERVE_DIR" --project auditors \
+  --scope admin --description "demo dashboard" 2>/dev/null) || dora_status=3
+echo
+echo "== gatekeeper audit dora: the four keys of today's history (environment dev)"
+TODAY=$(date -u +%Y-%m-%d)
+"$BIN/gatekeeper" audit dora --ledger "$DEPLOY_LEDGER" --env dev --from "$TODAY" --to "$TODAY" \
+  || dora_status=3
+echo
+echo "dashboard of the demo's decision service: $SERVE_URL/dashboard/"
+echo "  sign in with the token $AUDITOR"
+if [ "${GATEKEEPER_DEMO_STOP_SERVICE:-}" = "1" ]; then
+  kill "$SERVE_PID" 2>/dev/null; wait "$SERVE_PID" 2>/dev/null
+  echo "  (stopped: GATEKEEPER_DEMO_STOP_SERVICE=1)"
+else
+  echo "  (the service keeps running for you; stop it with: kill $SERVE_PID)"
+fi
+[ "$dora_status" -eq 0 ] || status=$dora_status
+# ---- end DORA and dashboard ---------------------------------------------------------------------
 
 # The example is meant to fail its gate; only an error (2/3) fails the demo.
 [ "$status" -le 1 ]

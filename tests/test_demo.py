@@ -18,6 +18,7 @@ pytestmark = pytest.mark.e2e  # the whole demo: about a minute
 def test_the_demo_runs_end_to_end_through_the_decision_service(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEKEEPER_")}
     env["GATEKEEPER_DEMO_OUT"] = str(tmp_path / "demo")
+    env["GATEKEEPER_DEMO_STOP_SERVICE"] = "1"  # no service left running after the test
     bin_dir = str(Path(sys.executable).parent)
     done = subprocess.run(
         ["bash", str(REPO / "examples" / "demo.sh"), bin_dir],

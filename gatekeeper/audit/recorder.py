@@ -46,6 +46,16 @@ def record_fields(
             "commit": release.commit,
             "artifact_digest": release.artifact_digest,
             "environment": release.environment,
+            # DORA's lead time starts here (only when the CI gave them: older records keep
+            # their exact shape)
+            **{
+                key: value
+                for key, value in (
+                    ("commit_time", release.commit_time),
+                    ("first_commit_time", release.first_commit_time),
+                )
+                if value
+            },
         },
         "input_digest": decision.input_digest,
         "bundle": {

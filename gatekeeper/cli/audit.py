@@ -10,7 +10,6 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,7 +18,7 @@ import click
 from gatekeeper.cli.options import silence_stdout
 from gatekeeper.config import GatekeeperConfig, load_config
 from gatekeeper.errors import EXIT_FAIL, EXIT_PASS, ConfigError
-from gatekeeper.ledger.canonical import timestamp
+from gatekeeper.ledger.canonical import period_bound
 from gatekeeper.ledger.registry import open_configured_store
 
 # What only some subcommands need (compliance reports and Jinja, replay, signing keys) is
@@ -522,27 +521,6 @@ def record_gate_decision(
     record_gate_run(result, ledger=ledger, config=config, env=os.environ, cwd=Path.cwd())
 
 
-def period_bound(value: str | None, *, option: str, end: bool = False) -> str | None:
-    """An ISO date or time as a ledger timestamp. A date-only ``--to`` includes that day."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            moment = datetime.combine(day + timedelta(days=1 if end else 0), time(), UTC)
-        else:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-    except ValueError:
-        raise ConfigError(
-            f"{option} expects an ISO date (2026-11-30) or time (2026-11-30T12:00:00Z), "
-            f"got {value!r}"
-        ) from None
-    return timestamp(moment)
-
-
 def _period_options(function: _F) -> _F:
     function = click.option("--service", help="Only this service's decisions.")(function)
     function = click.option(
@@ -601,6 +579,64 @@ def report(
         write_chunks(chunks(built), output)
     else:
         write_output(renderer.render(built), output)
+
+
+@audit.command("dora")
+@click.option(
+    "--from",
+    "start",
+    metavar="DATE",
+    help="Start (ISO date or time). Default: the first deployment.",
+)
+@click.option(
+    "--to", "end", metavar="DATE", help="End (ISO date, inclusive; or a time). Default: now."
+)
+@click.option("--service", help="Only this service.")
+@click.option(
+    "--env",
+    "environment",
+    default="production",
+    show_default=True,
+    help="The environment whose deployments count.",
+)
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["text", "json", "csv"]),
+    default="text",
+    show_default=True,
+)
+@click.option("-o", "--output", metavar="PATH", help="Write to PATH instead of stdout.")
+@ledger_options
+@server_source_option
+def dora(
+    start: str | None,
+    end: str | None,
+    service: str | None,
+    environment: str,
+    format_: str,
+    output: str | None,
+    ledger: str | None,
+    config_file: str | None,
+    server: str | None,
+) -> None:
+    """DORA's four keys from the ledger: deployment frequency, lead time for changes, change
+    failure rate, time to restore; per service and overall, with performance bands, the
+    records each number came from, and what is missing where one cannot be computed."""
+    from gatekeeper.ledger.dora import dora_report, render_csv, render_text
+
+    period = (period_bound(start, option="--from"), period_bound(end, option="--to", end=True))
+    with ledger_source(ledger, config_file, server) as store:
+        built = dora_report(
+            store, start=period[0], end=period[1], service=service, environment=environment
+        )
+    if format_ == "json":
+        text = json.dumps(built, indent=2, sort_keys=True)
+    elif format_ == "csv":
+        text = render_csv(built)
+    else:
+        text = render_text(built)
+    write_output(text, output)
 
 
 @audit.group("export")

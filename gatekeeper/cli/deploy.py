@@ -528,6 +528,156 @@ def stop_command(service: str | None, service_dir: str, target: str, ledger: str
     _print_action(stop(context, find_service(Path(service_dir), service), target=target))
 
 
+@deploy_group.group("incident")
+def incident_group() -> None:
+    """Record a production failure after promotion, linked to the deployment that caused it,
+    and when service was restored (DORA's change failure rate and time to restore). With
+    GATEKEEPER_SERVER set the decision service records it (a submit token of the project)."""
+
+
+def _incident_output(document: dict[str, Any], format_: str, verb: str) -> None:
+    if format_ == "json":
+        click.echo(json.dumps(document, indent=2, sort_keys=True))
+        return
+    click.echo(
+        f"incident {document['incident_id']} {verb} at {document['at']}: "
+        f"{document['service']} {document['environment'] or '-'}, "
+        f"deployment {document['deployment_id']} (record #{document['seq']})"
+    )
+
+
+def _local_incident(service_dir: str, ledger: str | None, write: Any) -> dict[str, Any]:
+    """Record in the service directory's ledger (as `deploy` finds it: --ledger, `ledger:` in
+    gatekeeper.yaml, $GATEKEEPER_LEDGER_URL, .gatekeeper/ledger.db), signed as `deploy` signs."""
+    import os
+
+    from gatekeeper.config import load_config
+    from gatekeeper.ledger.registry import open_configured_store
+    from gatekeeper.ledger.signing import signer_from_env
+
+    directory = Path(service_dir)
+    config = load_config(None, cwd=directory, env=os.environ)
+    store = open_configured_store(
+        ledger, config=config, env=os.environ, cwd=directory, create=False
+    )
+    try:
+        written = write(store, signer_from_env(os.environ))
+    finally:
+        store.close()
+    return dict(written.to_document(""))
+
+
+@incident_group.command("open")
+@click.option("--service", required=True, help="The service that failed.")
+@click.option("--env", "environment", default="production", show_default=True)
+@click.option(
+    "--deployment",
+    "deployment_id",
+    help="The deployment that caused it (`deploy history` shows ids). Default: the service's "
+    "newest promoted deployment to --env.",
+)
+@click.option("--summary", default="", help="What users saw (recorded).")
+@click.option("--at", "at", metavar="TIME", help="When it began (RFC 3339). Default: now.")
+@_format_option
+@_service_dir_option
+@click.option("--ledger", metavar="PATH|URL", help="Ledger to record in (default as for `deploy`).")
+def incident_open_command(
+    service: str,
+    environment: str,
+    deployment_id: str | None,
+    summary: str,
+    at: str | None,
+    format_: str,
+    service_dir: str,
+    ledger: str | None,
+) -> None:
+    """Open an incident: prints its id (for `deploy incident resolve`)."""
+    import os
+
+    from gatekeeper.ledger.incidents import open_incident, parse_time
+    from gatekeeper.ledger.remote import SERVER_ENV, post_incident
+
+    when = parse_time(at, option="--at")
+    server = os.environ.get(SERVER_ENV, "").strip()
+    if server and ledger is None:
+        payload = {
+            "service": service,
+            "environment": environment,
+            "deployment_id": deployment_id,
+            "summary": summary,
+            "opened_at": when,
+        }
+        document = post_incident(
+            server, "/v1/incidents", payload, env=os.environ, cwd=Path(service_dir)
+        )
+    else:
+        document = _local_incident(
+            service_dir,
+            ledger,
+            lambda store, signer: open_incident(
+                store,
+                service=service,
+                environment=environment,
+                deployment_id=deployment_id,
+                summary=summary,
+                at=when,
+                source="gatekeeper deploy incident open",
+                signer=signer,
+            ),
+        )
+    _incident_output({**document, "kind": "deploy.incident_opened"}, format_, "opened")
+
+
+@incident_group.command("resolve")
+@click.argument("incident_id")
+@click.option("--summary", default="", help="How service was restored (recorded).")
+@click.option("--at", "at", metavar="TIME", help="When service was restored. Default: now.")
+@_format_option
+@_service_dir_option
+@click.option("--ledger", metavar="PATH|URL", help="Ledger to record in (default as for `deploy`).")
+def incident_resolve_command(
+    incident_id: str,
+    summary: str,
+    at: str | None,
+    format_: str,
+    service_dir: str,
+    ledger: str | None,
+) -> None:
+    """Resolve an incident: service is restored."""
+    import os
+
+    from gatekeeper.errors import InputError
+    from gatekeeper.ledger.incidents import parse_time, resolve_incident
+    from gatekeeper.ledger.remote import SERVER_ENV, post_incident
+
+    if not incident_id.startswith("inc-") or "/" in incident_id:
+        raise InputError(f"not an incident id: {incident_id!r} (inc-…)")
+    when = parse_time(at, option="--at")
+    server = os.environ.get(SERVER_ENV, "").strip()
+    if server and ledger is None:
+        document = post_incident(
+            server,
+            f"/v1/incidents/{incident_id}/resolve",
+            {"summary": summary, "resolved_at": when},
+            env=os.environ,
+            cwd=Path(service_dir),
+        )
+    else:
+        document = _local_incident(
+            service_dir,
+            ledger,
+            lambda store, signer: resolve_incident(
+                store,
+                incident_id=incident_id,
+                at=when,
+                summary=summary,
+                source="gatekeeper deploy incident resolve",
+                signer=signer,
+            ),
+        )
+    _incident_output({**document, "kind": "deploy.incident_resolved"}, format_, "resolved")
+
+
 @deploy_group.command("digest")
 @click.argument("directory", type=click.Path(file_okay=False), default=".")
 def digest_command(directory: str) -> None:

@@ -44,6 +44,7 @@ from gatekeeper.deploy.record import (
     DeploymentRecorder,
     load_deployment_record,
     now_text,
+    outcome_times,
     remember_promoted,
 )
 from gatekeeper.deploy.state import (
@@ -111,6 +112,7 @@ def recover_if_abandoned(
         recorder.ledger(
             "deploy.recovered",
             outcome,
+            times=outcome_times(outcome, record.finished_at),
             reason=report.message,
             action=report.action,
             serving=report.version,

@@ -348,6 +348,7 @@ def history(context: ServiceContext, service: str | None) -> list[dict[str, Any]
                     "record_id": stored.decision_id,
                     "rolled_back_version": details.get("rolled_back_version"),
                     "restored_version": details.get("restored_version"),
+                    "incident_id": details.get("incident_id"),
                 }
             )
         return rows

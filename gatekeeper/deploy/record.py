@@ -151,7 +151,15 @@ class DeploymentRecorder:
         self.directory = directory
         self.signer = signer_from_env(context.env)
 
-    def ledger(self, kind: str, outcome: str, *, create: bool = True, **details: Any) -> None:
+    def ledger(
+        self,
+        kind: str,
+        outcome: str,
+        *,
+        create: bool = True,
+        times: Mapping[str, str] | None = None,
+        **details: Any,
+    ) -> None:
         release = self.record.release
         event_release = {
             "service": self.record.service,
@@ -164,6 +172,9 @@ class DeploymentRecorder:
             "target": self.record.target,
             "strategy": self.record.strategy,
             "gate_decision_id": self.record.gate_decision_id,
+            # DORA's times (docs/dora.md): every event says when its rollout started.
+            "started_at": self.record.started_at,
+            **(times or {}),
             **details,
         }
         store = self.context.open_ledger(create=create)
@@ -211,7 +222,8 @@ class DeploymentRecorder:
     def finish(self, outcome: str, reason: str, **details: Any) -> None:
         self.record.outcome = outcome
         self.record.reason = reason
-        self.record.finished_at = now_text() if outcome != "paused" else None
+        at = now_text()
+        self.record.finished_at = at if outcome != "paused" else None
         self.record.save(self.directory)
         if outcome == "promoted":
             remember_promoted(self.directory, self.record.release, self.record.environment)
@@ -220,4 +232,16 @@ class DeploymentRecorder:
             "rolled_back": "deploy.rolled_back",
             "paused": "deploy.paused",
         }[outcome]
-        self.ledger(kind, outcome, reason=reason, **details)
+        self.ledger(kind, outcome, reason=reason, times=outcome_times(outcome, at), **details)
+
+
+def outcome_times(outcome: str, at: str) -> dict[str, str]:
+    """When a rollout ended its way: promoted (the new version serves 100 %), or rolled back
+    (the moment the last known-good version serves again: rolled back and restored at once)."""
+    if outcome == "promoted":
+        return {"finished_at": at, "promoted_at": at}
+    if outcome == "rolled_back":
+        return {"finished_at": at, "rolled_back_at": at, "restored_at": at}
+    if outcome == "paused":
+        return {"paused_at": at}
+    return {"finished_at": at}

@@ -47,6 +47,8 @@ DEPLOY_KINDS = (
     "deploy.paused",
     "deploy.recovered",  # a later deployer finished or reverted a rollout left unfinished
     "deploy.stopped",  # every process of the service stopped (`deploy stop`)
+    "deploy.incident_opened",  # a production failure after promotion (`deploy incident open`)
+    "deploy.incident_resolved",  # service restored (`deploy incident resolve`)
 )
 PASSING_OUTCOMES = ("pass", "warn")
 

@@ -282,3 +282,60 @@ def newest_decision(
             )
         check_consistency(client, served.checkpoint, public, cwd / LAST_CHECKPOINT)
     return served
+
+
+def post_incident(
+    url: str,
+    path: str,
+    payload: Mapping[str, str | None],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    transport: httpx.BaseTransport | None = None,
+) -> dict[str, Any]:
+    """Open or resolve an incident on the decision service (``POST /v1/incidents…``); the
+    answer is used only when its checkpoint is signed by the pinned key, the record hashes to
+    its hash, holds the incident, and is included in the checkpoint's tree (consistent with the
+    last checkpoint seen here). Returns the ``incident`` document."""
+    token = env.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ConfigError(f"the decision service needs a token in {TOKEN_ENV}")
+    public = pinned_public_key(env)
+    with httpx.Client(
+        base_url=url.rstrip("/"),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=TIMEOUT_S,
+        transport=transport,
+    ) as client:
+        answer = response_json(call(client, "POST", path, json=dict(payload)))
+        try:
+            checkpoint = Checkpoint.from_document(answer.get("checkpoint"))
+            record, proof = answer.get("record"), answer.get("inclusion_proof")
+            incident = answer.get("incident")
+            if not isinstance(record, dict) or not isinstance(proof, dict):
+                raise LogError("the answer has no record or inclusion proof")
+            if not isinstance(incident, dict):
+                raise LogError("the answer has no incident")
+            body, record_hash = record.get("body"), record.get("hash")
+            if not isinstance(body, str) or not isinstance(record_hash, str):
+                raise LogError("the record has no body or hash")
+            if not checkpoint_valid(checkpoint, public):
+                raise LogError("the checkpoint is not signed by the pinned service key")
+            if digest_of_text(body) != record_hash:
+                raise LogError("the record's body does not match its hash")
+            index, size = proof.get("leaf_index"), proof.get("tree_size")
+            if not isinstance(index, int) or size != checkpoint.tree_size:
+                raise LogError("the inclusion proof is not for the returned checkpoint")
+            hashes = hashes_from_hex(proof.get("hashes"), "inclusion proof")
+            if not verify_inclusion(
+                record_leaf(record_hash), index, size, hashes, checkpoint.root_hash
+            ):
+                raise LogError("the inclusion proof does not verify")
+            recorded = json.loads(body).get("deployment") or {}
+            if recorded.get("incident_id") != incident.get("incident_id"):
+                raise LogError("the returned incident is not the one recorded")
+        except (LogError, ValueError, AttributeError) as exc:
+            text = exc.message if isinstance(exc, LogError) else type(exc).__name__
+            raise ServerAnswerError(f"decision service answer refused: {text}") from None
+        check_consistency(client, checkpoint, public, cwd / LAST_CHECKPOINT)
+    return incident

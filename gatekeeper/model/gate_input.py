@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from gatekeeper.model.base import Frozen
 
@@ -304,11 +305,34 @@ class Release(Frozen):
     artifact_digest: str | None = None
     environment: str | None = None
     change_ref: str | None = None
+    commit_time: str | None = Field(
+        default=None,
+        description="RFC 3339 time (with offset) of the commit being released, from the CI: "
+        "the start of DORA's lead time for changes",
+    )
+    first_commit_time: str | None = Field(
+        default=None,
+        description="RFC 3339 time of the first commit of the change (merge/pull request), "
+        "where the CI knows it",
+    )
     approvals: tuple[Approval, ...] = ()
     promoted_from: tuple[str, ...] = Field(
         default=(), description="environments this artifact already passed, oldest first"
     )
     labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("commit_time", "first_commit_time")
+    @classmethod
+    def _rfc3339(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"not an RFC 3339 time: {value!r}") from None
+        if moment.tzinfo is None:
+            raise ValueError(f"time {value!r} has no UTC offset (add Z or +HH:MM)")
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class CiContext(Frozen):

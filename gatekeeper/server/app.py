@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.datastructures import UploadFile
@@ -27,11 +27,16 @@ from gatekeeper import __version__
 from gatekeeper.errors import EXIT_INPUT, GatekeeperError, InputError, PolicyError
 from gatekeeper.gate.input import load_release
 from gatekeeper.gate.run import GateRequest, GateResult, run_gate
+from gatekeeper.ledger.canonical import period_bound
 from gatekeeper.ledger.decisions import DECISION_RECORD_KIND
+from gatekeeper.ledger.dora import dora_report
 from gatekeeper.ledger.merkle import LogError
 from gatekeeper.model import Violation
+from gatekeeper.server.auth import Token, authenticated
 from gatekeeper.server.bundles import CatalogueConflict, CatalogueError
+from gatekeeper.server.dashboard import add_dashboard
 from gatekeeper.server.errors import LogMismatch
+from gatekeeper.server.incidents_api import add_incident_api
 from gatekeeper.server.log import proof_document, record_summary
 from gatekeeper.server.opa_api import add_opa_api
 from gatekeeper.server.service import DecisionService
@@ -100,17 +105,7 @@ def _safe_name(filename: str | None, fallback: str) -> str:
     return cleaned or fallback
 
 
-def _authenticated(request: Request) -> TokenInfo:
-    service: DecisionService = request.app.state.service
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    info = service.tokens.authenticate(value.strip()) if scheme.lower() == "bearer" else None
-    if info is None:
-        raise HTTPException(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
-    return info
-
-
-# At module level: route annotations are strings (PEP 563) that FastAPI resolves here.
-Token = Annotated[TokenInfo, Depends(_authenticated)]
+_authenticated = authenticated
 
 
 def create_app(service: DecisionService) -> FastAPI:
@@ -234,6 +229,37 @@ def create_app(service: DecisionService) -> FastAPI:
             "inclusion_proof": proof_document(checkpoint, index, proof),
             "checkpoint": checkpoint.to_document(),
         }
+
+    add_incident_api(app, service)
+    add_dashboard(app, service)
+
+    @app.get("/v1/dora")
+    def dora(
+        token: Token,
+        start: Annotated[str | None, Query(alias="from")] = None,
+        end: Annotated[str | None, Query(alias="to")] = None,
+        service_name: Annotated[str | None, Query(alias="service")] = None,
+        environment: Annotated[str, Query(alias="env")] = "production",
+    ) -> JSONResponse:
+        """DORA's four keys over this service's ledger, as ``audit dora --format json``: of
+        the token's project (admin: every project, or ``service=``)."""
+        if service_name is not None and not token.may_read(service_name):
+            raise HTTPException(403, "forbidden")
+        wanted = service_name if token.scope is Scope.ADMIN else token.project
+        try:
+            period = (
+                period_bound(start, option="from"),
+                period_bound(end, option="to", end=True),
+            )
+        except InputError as error:
+            return _error(error, 400)
+        return JSONResponse(
+            service.log.read(
+                lambda store: dora_report(
+                    store, start=period[0], end=period[1], service=wanted, environment=environment
+                )
+            )
+        )
 
     @app.get("/v1/checkpoint")
     def checkpoint(token: Token) -> dict[str, Any]:

@@ -21,17 +21,18 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gatekeeper.audit.recorder import record_gate_result
 from gatekeeper.gate.run import GateResult
 from gatekeeper.ledger.canonical import GENESIS_HASH, timestamp
 from gatekeeper.ledger.chain import record_builder, verify_chain
 from gatekeeper.ledger.checkpoints import read_checkpoint, write_checkpoint
+from gatekeeper.ledger.incidents import IncidentRecorded
 from gatekeeper.ledger.merkle import (
     Checkpoint,
     MerkleTree,
@@ -69,6 +70,9 @@ def _catalogue_event(record: StoredRecord) -> LogEvent | None:
     if not str(doc.get("kind", "")).startswith(CATALOGUE_KIND_PREFIXES):
         return None
     return LogEvent(record.seq - 1, record.recorded_at, doc)
+
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,33 @@ class DecisionLog:
                 path=self.store.location,
             )
         return Appended(record=record, log_index=index, checkpoint=self.checkpoint)
+
+    def append_written(
+        self, write: Callable[[LedgerStore, Signer], IncidentRecorded]
+    ) -> tuple[IncidentRecorded, int]:
+        """Append a non-decision record (an incident) with ``write(store, signer)``, signed
+        with the service's key and ordered like a decision; (what was written, its index)."""
+        with self._lock:
+            self._sync()
+            written = write(self.store, self.signer)
+            record = written.record
+            self._sync()
+            index = record.seq - 1
+            if not 0 <= index < self.tree.size or self.tree.leaves[index] != record_leaf(
+                record.hash
+            ):
+                raise LogMismatch(
+                    f"record #{record.seq} just written is not the one the database holds",
+                    path=self.store.location,
+                )
+            return written, index
+
+    def read(self, query: Callable[[LedgerStore], R]) -> R:
+        """``query(store)`` on the current database (after catching up with replicas), under
+        the lock appends take: the store's connection is shared."""
+        with self._lock:
+            self._sync()
+            return query(self.store)
 
     def sync(self) -> Checkpoint:
         """Catch up with the database (records other replicas appended) and return the

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gatekeeper.ledger.registry import open_store
 from gatekeeper.ledger.signing import Signer
+from gatekeeper.ledger.store import LedgerError, LedgerStore
 from gatekeeper.model import Level
 from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S
 from gatekeeper.policy.engines.registry import DEFAULT_ENGINE
@@ -74,6 +75,16 @@ class DecisionService:
     bundles: BundleCatalogue
     waivers: WaiverCatalogue
     metrics: Metrics = field(default_factory=Metrics)
+    # Where the ledger is, for readers with a connection of their own (the dashboard: its long
+    # reads then never hold up appends). None: read through the log's connection.
+    ledger_url: str | None = None
+    base: Path | None = None
+
+    def reader(self) -> LedgerStore:
+        """A connection of its own to the ledger (close it); the log's when none can be had."""
+        if self.ledger_url is None:
+            raise LedgerError("no ledger location to open a reader on")
+        return open_store(self.ledger_url, base=self.base or Path.cwd(), create=False)
 
     @property
     def signer(self) -> Signer:
@@ -116,4 +127,6 @@ def open_service(
         settings=settings,
         bundles=bundles,
         waivers=WaiverCatalogue(log),
+        ledger_url=paths.ledger_url,
+        base=cwd,
     )

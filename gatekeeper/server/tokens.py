@@ -4,7 +4,8 @@ A token is ``gkt_<id>_<secret>``; the store keeps the id, the project, the scope
 SHA-256 of the secret, never the secret itself, so a copy of the token database does not let
 anyone call the API. Scopes:
 
-- ``submit``: submit evidence for its project (``POST /v1/gate``) and read its decisions;
+- ``submit``: submit evidence for its project (``POST /v1/gate``), record its incidents
+  (``POST /v1/incidents``) and read its decisions;
 - ``read``: read its project's decisions;
 - ``admin``: read every project's decisions.
 """

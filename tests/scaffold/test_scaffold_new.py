@@ -242,3 +242,44 @@ def test_pipelines_use_the_decision_service_when_it_is_configured(tmp_path: Path
     assert gitlab["variables"]["GATEKEEPER_SERVER_PUBLIC_KEY"] == "gatekeeper-service.pub"
     assert "GATEKEEPER_TOKEN" not in gitlab["variables"]  # masked CI/CD variable, never in the file
     assert "GATEKEEPER_SERVER" in (dest / "README.md").read_text()
+
+
+def test_pipelines_record_the_commit_time_the_gate_keeps_for_dora(tmp_path: Path) -> None:
+    """python-service 1.2.0: before the gate, both pipelines add the commit time (and the
+    first commit's time where the CI knows it) to release.yaml, which the gate then accepts."""
+    import subprocess
+
+    import yaml
+
+    from gatekeeper.gate.input import load_release
+
+    dest = tmp_path / "svc"
+    scaffold(dest, "python-service", "--set", "name=orders-api")
+    workflow = yaml.safe_load((dest / ".github/workflows/ci.yml").read_text())
+    steps = [step.get("name") for step in workflow["jobs"]["build"]["steps"]]
+    assert steps.index("record commit times") < steps.index("gate")
+    script = workflow["jobs"]["build"]["steps"][steps.index("record commit times")]["run"]
+    first = "${{ github.event.commits[0].timestamp }}"
+    assert workflow["jobs"]["build"]["steps"][steps.index("record commit times")]["env"] == {
+        "FIRST_COMMIT_TIME": first
+    }
+    # Run the step's script as the runner would, in a git checkout of the service.
+    subprocess.run(["git", "init", "-q", str(dest)], check=True)
+    git = ["git", "-C", str(dest), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run(
+        [*git, "commit", "-q", "-m", "x", "--date", "2026-11-30T10:00:00+01:00"],
+        check=True,
+        env={"GIT_COMMITTER_DATE": "2026-11-30T10:00:00+01:00", "PATH": "/usr/bin:/bin"},
+    )
+    env = {"PATH": "/usr/bin:/bin", "FIRST_COMMIT_TIME": "2026-11-29T08:00:00Z"}
+    subprocess.run(["bash", "-c", script], cwd=dest, check=True, env=env)
+    release = load_release(dest / "release.yaml")
+    assert release.commit_time == "2026-11-30T09:00:00Z"
+    assert release.first_commit_time == "2026-11-29T08:00:00Z"
+
+    gitlab = yaml.safe_load((dest / ".gitlab-ci.yml").read_text())
+    gate = gitlab["gate"]["script"]
+    assert any("commit_time: '$CI_COMMIT_TIMESTAMP'" in line for line in gate)
+    assert any("CI_MERGE_REQUEST_DIFF_BASE_SHA" in line for line in gate)
+    assert gate.index(next(line for line in gate if "gate run" in line)) == len(gate) - 1
