@@ -3,8 +3,9 @@
 Every parser of :mod:`gatekeeper.conftest.parsers` receives its text from :func:`bounded_text`
 and hands its result to :func:`bounded_document`, so the limits are enforced in one place
 whatever the format (a YAML alias bomb, a Jsonnet program that builds a huge value, an XML
-file nested ten thousand levels deep). When the evidence package's shared bounded loader
-exists, these two functions are the one place to point at it.
+file nested ten thousand levels deep). Text is decoded by the project's shared bounded loader
+(:mod:`gatekeeper.loading`, which also parses every YAML input, conftest's included); the
+limits here are conftest's own (configuration files nest deeper than evidence does).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from gatekeeper.errors import InputError
+from gatekeeper.loading import decode_utf8
 
 # conftest reads config files, not SBOM dumps; 64 MiB is far above any real one.
 MAX_INPUT_BYTES = 64 * 1024 * 1024
@@ -27,10 +29,7 @@ def bounded_text(raw: bytes, shown: str, *, max_bytes: int = MAX_INPUT_BYTES) ->
     """The UTF-8 text of an input (BOM dropped, as conftest does), refusing oversized ones."""
     if len(raw) > max_bytes:
         raise InputError(f"file is over the limit of {max_bytes} bytes", path=shown)
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text (byte {exc.start})", path=shown) from None
+    return decode_utf8(raw, display=shown)
 
 
 def _json_key(key: Any) -> str:
