@@ -33,6 +33,12 @@ def is_warning_rule(name: str) -> bool:
     return WARNING_RULE_RE.match(name) is not None
 
 
+def is_test_rule(name: str) -> bool:
+    """A unit test of the policies (OPA's and conftest's convention): ``policy test``,
+    ``conftest verify`` and ``check`` run these and never judge with them."""
+    return name.startswith("test_")
+
+
 def is_deciding_rule(name: str) -> bool:
     """A rule conftest evaluates: a failure or a warning rule."""
     return is_failure_rule(name) or is_warning_rule(name)

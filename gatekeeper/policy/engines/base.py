@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from gatekeeper.errors import EngineError
 from gatekeeper.policy.builtins import builtin_names
 from gatekeeper.policy.bundle import PolicyBundle
+from gatekeeper.policy.conventions import is_test_rule
 from gatekeeper.policy.engines.guard import (
     bundle_payload,
     check_queries,
@@ -48,7 +49,7 @@ def discover_tests(bundle: PolicyBundle) -> list[dict[str, Any]]:
     for module in bundle.modules:
         for rule in module.rules:
             key = (module.package, rule.name)
-            if rule.name.startswith("test_") and key not in seen:
+            if is_test_rule(rule.name) and key not in seen:
                 seen.add(key)
                 tests.append(
                     {
