@@ -176,8 +176,28 @@ class CsvRenderer:
         return out.getvalue()
 
 
+_MD_ESCAPES = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "\\": "\\\\",
+        "|": "\\|",
+        "`": "\\`",
+        "*": "\\*",
+        "_": "\\_",
+        "[": "\\[",
+        "]": "\\]",
+        "\n": " ",
+        "\r": " ",
+    }
+)
+
+
 def _md(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """User text (service names, versions, titles, waiver fields) as literal Markdown: no raw
+    HTML, no links, no emphasis, no cell breaks — whatever a release file or policy says."""
+    return str(text).translate(_MD_ESCAPES)
 
 
 class MarkdownRenderer:
@@ -194,7 +214,7 @@ class MarkdownRenderer:
             "# Compliance report",
             "",
             f"Period: {period}" + (f" · service {_md(report.service)}" if report.service else ""),
-            f"Generated {report.generated_at} from ledger `{_md(report.ledger)}` — chain {chain}.",
+            f"Generated {report.generated_at} from ledger {_md(report.ledger)} — chain {chain}.",
             "",
             f"**{len(report.releases)} releases, {report.passed} passed, {report.failed} failed "
             f"({report.pass_rate:.0f}% pass rate).**",

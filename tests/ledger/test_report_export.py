@@ -300,3 +300,30 @@ def test_oscal_control_whose_policy_had_no_evidence_is_not_satisfied() -> None:
     (finding,) = result_doc["findings"]
     assert finding["target"]["status"]["state"] == "not-satisfied"
     assert "1 not assessed (evidence missing)" in finding["description"]
+
+
+def test_markdown_report_shows_user_text_literally(tmp_path: Path) -> None:
+    # A release file is the runner's input: its text must not become HTML or a link.
+    from tests.conftest import EXAMPLES
+
+    release = tmp_path / "release.yaml"
+    release.write_text(
+        'service: shop\nversion: "1.0<img src=x onerror=alert(1)>[x](http://evil)|y"\n'
+        f"artifact_digest: sha256:{'1' * 64}\n",
+        encoding="utf-8",
+    )
+    ledger = tmp_path / "ledger.db"
+    gated = cli(
+        "gate",
+        "run",
+        "--ledger",
+        str(ledger),
+        "--release",
+        str(release),
+        str(EXAMPLES / "evidence" / "sbom.cdx.json"),
+        cwd=tmp_path,
+    )
+    assert gated.code in (0, 1), gated.stderr
+    text = _report(ledger, tmp_path, "markdown")
+    assert "<img" not in text  # and "\\](" below: no link either
+    assert "1.0&lt;img src=x onerror=alert(1)&gt;\\[x\\](http://evil)\\|y" in text
