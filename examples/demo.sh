@@ -278,10 +278,14 @@ REL2=$(cd "$DEPLOY_OUT/releases/0.2.0" && pwd)
   --server "$SVC_URL" --release "$REL2/release.yaml" \
   .gatekeeper/out/sbom.cdx.json .gatekeeper/out/semgrep.json) || service_status=3
 echo
+# The deployer's own records go to the deploy history's ledger, signed with the key of the
+# service that keeps it (above), as in the deploy section.
 GATEKEEPER_SERVER="$SVC_URL" GATEKEEPER_TOKEN="$SUBMIT_TOKEN" \
+  GATEKEEPER_LEDGER_KEY="$SERVE_DIR/service.pem" \
   "$BIN/gatekeeper" deploy "$REL2/release.yaml" --env dev -C "$SERVICE_DIR" \
   --ledger "$DEPLOY_LEDGER" || service_status=3
-"$BIN/gatekeeper" deploy stop -C "$SERVICE_DIR" --ledger "$DEPLOY_LEDGER" > /dev/null \
+GATEKEEPER_LEDGER_KEY="$SERVE_DIR/service.pem" \
+  "$BIN/gatekeeper" deploy stop -C "$SERVICE_DIR" --ledger "$DEPLOY_LEDGER" > /dev/null \
   || service_status=3
 echo
 echo "== gatekeeper audit verify --server: the service's log, checked with its public key only"
