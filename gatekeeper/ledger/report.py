@@ -20,7 +20,7 @@ from typing import Any
 from gatekeeper.ledger.chain import verify_chain
 from gatekeeper.ledger.decisions import DECISION_RECORD_KIND, load_stored_decision
 from gatekeeper.ledger.store import LedgerStore, StoredRecord
-from gatekeeper.model import Level, Outcome, Waiver
+from gatekeeper.model import Decision, Level, Outcome, Waiver
 
 EXPIRING_SOON_DAYS = 14
 REPORT_SCHEMA = "gatekeeper.compliance-report/v1"
@@ -196,6 +196,11 @@ def _plain_control_results(decision: Mapping[str, Any]) -> dict[str, str]:
             result = "pass" if checking else _NOT_APPLICABLE
         results[control] = sys.intern(result)
     return results
+
+
+def _control_result(decision: Decision, control: str) -> str:
+    """One control's result for one decision model (the same judgement as the report's)."""
+    return _plain_control_results(decision.to_document()).get(control, _NOT_APPLICABLE)
 
 
 @dataclass
