@@ -154,6 +154,7 @@ def verify(
             trusted_keys=trusted,
             require_signed=require_signed,
             anchor=anchor,
+            parallel=True,  # this process's main module is safe for spawned workers
         )
         location = store.location
     finally:
@@ -437,6 +438,7 @@ def report(
             start=period_bound(start, option="--from"),
             end=period_bound(end, option="--to", end=True),
             service=service,
+            parallel=True,
         )
     finally:
         store.close()
@@ -498,6 +500,7 @@ def export_oscal(
             start=period_bound(start, option="--from"),
             end=period_bound(end, option="--to", end=True),
             service=service,
+            parallel=True,
         )
     finally:
         store.close()

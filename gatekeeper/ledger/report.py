@@ -359,6 +359,7 @@ def build_report(
     now: datetime | None = None,
     waiver_ends: WaiverEnds,
     control_titles: ControlTitles = no_control_titles,
+    parallel: bool = False,
 ) -> ComplianceReport:
     moment = now or datetime.now(UTC)
     tally = _Tally()
@@ -374,7 +375,7 @@ def build_report(
             tally.add(record, doc)
 
     # One pass: the chain check parses every record, the report reads the period's from it.
-    chain = verify_chain(store.records, head=store.head(), visit=in_period)
+    chain = verify_chain(store.records, head=store.head(), visit=in_period, parallel=parallel)
     if not chain.ok:
         # The walk stopped at the problem; the report still lists the whole period.
         tally = _Tally()
