@@ -24,7 +24,9 @@ def compliance_report(
     end: str | None,
     service: str | None = None,
     now: datetime | None = None,
+    parallel: bool = False,
 ) -> ComplianceReport:
+    """``parallel``: signatures checked in worker processes (see ``verify_chain``)."""
     return build_report(
         store,
         start=start,
@@ -33,6 +35,7 @@ def compliance_report(
         now=now,
         waiver_ends=expires_at,
         control_titles=control_titles(),
+        parallel=parallel,
     )
 
 

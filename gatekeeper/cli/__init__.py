@@ -191,5 +191,44 @@ def main() -> None:
     """
 
 
+def run() -> None:
+    """The process entry point (the ``gatekeeper`` script, ``python -m gatekeeper``).
+
+    After the command the process ends without the interpreter's teardown: exit handlers run
+    (engine workers stopped, temporary files removed, logs flushed), stdout and stderr are
+    flushed, then ``os._exit`` — freeing a large run's objects one by one cost ~0.14 s of a
+    gate run's wall time. Objects alive after the imports are frozen out of the cyclic
+    collector's passes (``gc.freeze``). When a thread other than daemons is still running, or
+    flushing fails (a closed pipe: exit 120 as Python's own shutdown, never 0), the ordinary
+    exit is used or its code kept.
+    """
+    import gc
+
+    gc.freeze()
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+        if code is not None and not isinstance(code, int):
+            raise  # a message to print: Python's own exit prints it
+        _exit_now(code or 0)
+    _exit_now(0)
+
+
+def _exit_now(code: int) -> None:
+    import atexit
+    import threading
+
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate()[1:]):
+        sys.exit(code)  # someone is still working: let the interpreter wait for them
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        os._exit(code or 120)
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

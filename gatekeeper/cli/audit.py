@@ -236,6 +236,7 @@ def verify(
                 trusted_keys=trusted,
                 require_signed=require_signed,
                 anchor=anchor,
+                parallel=True,  # this process's main module is safe for spawned workers
             )
             location = store.location
         finally:
@@ -572,6 +573,7 @@ def report(
             start=period_bound(start, option="--from"),
             end=period_bound(end, option="--to", end=True),
             service=service,
+            parallel=True,
         )
     renderer = get_renderer(format_)
     chunks = getattr(renderer, "chunks", None)
@@ -692,5 +694,6 @@ def export_oscal(
             start=period_bound(start, option="--from"),
             end=period_bound(end, option="--to", end=True),
             service=service,
+            parallel=True,
         )
     write_output(json.dumps(oscal_assessment_results(built), indent=2, ensure_ascii=False), output)

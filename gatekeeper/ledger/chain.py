@@ -24,6 +24,7 @@ import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,7 +179,7 @@ def verify_chain(
     start_hash: str = GENESIS_HASH,
     start_seq: int = 0,
     visit: Callable[[StoredRecord, dict[str, Any]], None] | None = None,
-    parallel: bool = True,
+    parallel: bool = False,
 ) -> VerifyResult:
     """Check every record, link, signature and the head; stop at the first problem.
 
@@ -193,33 +194,43 @@ def verify_chain(
     ``visit(record, document)`` is called for each record that passed every check, in
     order, with its parsed body: a caller reading every record (the compliance report) parses
     each once. After the first problem no more records are visited — except that with
-    signatures checked in parallel (``parallel``, a chain of 10,000 records or more on
-    several cores) records after a bad signature may have been visited: the result is then
-    not ok, and a caller keeping what it visited must read again.
+    signatures checked in parallel, records after a bad signature may have been visited: the
+    result is then not ok, and a caller keeping what it visited must read again.
+
+    ``parallel``: with 10,000 records or more on several cores, check Ed25519 signatures in
+    worker processes (started with ``spawn``, so only for a process whose main module is
+    safe to import again: the ``gatekeeper`` command passes it; if the workers cannot run,
+    the walk is done in this process).
     """
     trusted = frozenset(trusted_keys) if trusted_keys is not None else None
     expected = (head.seq - start_seq) if head is not None else 0
     if parallel and expected >= PARALLEL_SIGNATURES_FROM and (os.cpu_count() or 1) > 1:
-        signatures = _ParallelSignatures(os.cpu_count() or 1)
         try:
-            result = _verify(
-                records,
-                head,
-                trusted,
-                require_signed,
-                anchor,
-                start_hash,
-                start_seq,
-                visit,
-                signatures,
-            )
-            bad = signatures.first_invalid()
-        finally:
-            signatures.close()
-        if bad is None or (result.problem is not None and result.count < bad):
-            return result
-        # A bad signature at or before the first other problem: walk again in one process,
-        # which stops there and describes it (a tampered ledger only).
+            signatures = _ParallelSignatures(os.cpu_count() or 1)
+            try:
+                result = _verify(
+                    records,
+                    head,
+                    trusted,
+                    require_signed,
+                    anchor,
+                    start_hash,
+                    start_seq,
+                    visit,
+                    signatures,
+                )
+                bad = signatures.first_invalid()
+            finally:
+                signatures.close()
+        except (BrokenProcessPool, OSError):
+            bad = -1  # the workers could not run: check every signature here instead
+        else:
+            if bad is None or (result.problem is not None and result.count < bad):
+                return result
+        # A bad signature at or before the first other problem (a tampered ledger), or no
+        # workers: walk again in one process, which stops at the first problem and names it.
+        # Records are not visited again: the caller learns from the result that they may be
+        # incomplete (not ok) or already has every one (ok).
         return _verify(
             records, head, trusted, require_signed, anchor, start_hash, start_seq, None, None
         )

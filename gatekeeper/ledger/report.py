@@ -20,7 +20,7 @@ from typing import Any
 from gatekeeper.ledger.chain import verify_chain
 from gatekeeper.ledger.decisions import DECISION_RECORD_KIND, load_stored_decision
 from gatekeeper.ledger.store import LedgerStore, StoredRecord
-from gatekeeper.model import Level, Outcome, Waiver
+from gatekeeper.model import Decision, Level, Outcome, Waiver
 
 EXPIRING_SOON_DAYS = 14
 REPORT_SCHEMA = "gatekeeper.compliance-report/v1"
@@ -198,6 +198,11 @@ def _plain_control_results(decision: Mapping[str, Any]) -> dict[str, str]:
     return results
 
 
+def _control_result(decision: Decision, control: str) -> str:
+    """One control's result for one decision model (the same judgement as the report's)."""
+    return _plain_control_results(decision.to_document()).get(control, _NOT_APPLICABLE)
+
+
 @dataclass
 class _Tally:
     """What the report keeps while it streams the period's decisions."""
@@ -354,6 +359,7 @@ def build_report(
     now: datetime | None = None,
     waiver_ends: WaiverEnds,
     control_titles: ControlTitles = no_control_titles,
+    parallel: bool = False,
 ) -> ComplianceReport:
     moment = now or datetime.now(UTC)
     tally = _Tally()
@@ -369,7 +375,7 @@ def build_report(
             tally.add(record, doc)
 
     # One pass: the chain check parses every record, the report reads the period's from it.
-    chain = verify_chain(store.records, head=store.head(), visit=in_period)
+    chain = verify_chain(store.records, head=store.head(), visit=in_period, parallel=parallel)
     if not chain.ok:
         # The walk stopped at the problem; the report still lists the whole period.
         tally = _Tally()

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
 
 from gatekeeper.cli import COMMANDS, main
+from tests.conftest import run_cli
 
 HEAVY = ("fastapi", "uvicorn", "httpx", "jinja2", "starlette", "cryptography", "pydantic")
 
@@ -73,3 +75,46 @@ def test_report_formats_are_the_renderers() -> None:
     from gatekeeper.ledger.report_render import RENDERERS
 
     assert tuple(sorted(RENDERERS)) == REPORT_FORMATS
+
+
+def test_the_fast_exit_keeps_output_and_exit_code(tmp_path: Path) -> None:
+    from tests.cli.test_gate_cli import EVIDENCE, RELEASE
+
+    result = run_cli(
+        "gate",
+        "run",
+        "--release",
+        RELEASE,
+        "--format",
+        "json",
+        "--no-ledger",
+        *EVIDENCE,
+        cwd=tmp_path,
+    )
+    assert result.code == 1, result.stderr  # the example release fails its gate
+    assert json.loads(result.stdout)["outcome"] == "fail"  # every byte flushed
+
+
+_CLOSED_PIPE = """
+import click, sys
+from gatekeeper.cli import main, run
+
+@main.command("many-lines")
+def many_lines():
+    for i in range(200_000):
+        sys.stdout.write(f"line {i}\\n")  # buffered: the last flush happens at exit
+
+sys.argv = ["gatekeeper", "many-lines"]
+run()
+"""
+
+
+def test_the_fast_exit_is_never_0_when_stdout_could_not_be_flushed() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CLOSED_PIPE], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.read(16)
+    proc.stdout.close()
+    code = proc.wait(timeout=60)
+    assert code != 0

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gatekeeper.ledger import chain
+from gatekeeper.ledger.chain import _ParallelSignatures as _RealPool
 from gatekeeper.ledger.chain import record_builder, verify_chain
 from gatekeeper.ledger.registry import open_store
 from gatekeeper.ledger.signing import generate_key_pem, load_signer
@@ -54,7 +55,7 @@ def _both(db: Path) -> tuple[chain.VerifyResult, chain.VerifyResult]:
     store = open_store(str(db), base=db.parent, create=False)
     try:
         one = verify_chain(store.records, head=store.head(), parallel=False)
-        many = verify_chain(store.records, head=store.head())
+        many = verify_chain(store.records, head=store.head(), parallel=True)
     finally:
         store.close()
     return one, many
@@ -91,6 +92,20 @@ def test_a_bad_signature_is_the_first_problem_reported(tmp_path: Path) -> None:
     assert many == one
     assert not many.ok and many.problem is not None
     assert many.problem.seq == 5 and "invalid signature" in many.problem.message
+
+
+def test_workers_that_cannot_run_leave_the_walk_to_this_process(
+    tmp_path: Path, in_parallel: list[object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> int:
+        raise chain.BrokenProcessPool("a worker died")
+
+    monkeypatch.setattr(_RealPool, "first_invalid", broken)
+    db = _signed_ledger(tmp_path, 8)
+    _sql(db, "UPDATE gk_ledger_records SET signature = 'AAAA' WHERE seq = 6")
+    one, many = _both(db)
+    assert many == one
+    assert many.problem is not None and many.problem.seq == 6
 
 
 @pytest.mark.usefixtures("in_parallel")
