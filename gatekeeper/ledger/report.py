@@ -89,6 +89,10 @@ class WaiverUse:
     expiring_soon: bool
 
 
+# What a release's result for a control can be (the control matrix's columns).
+CONTROL_RESULTS = ("pass", "fail", "warn", "waived", "not assessed", "n/a")
+
+
 @dataclass(frozen=True)
 class ControlRow:
     control: str
@@ -100,6 +104,20 @@ class ControlRow:
 
     def count(self, result: str) -> int:
         return sum(1 for r in self.results if r == result)
+
+    def counts(self) -> dict[str, int]:
+        """Releases per result (every result named, 0 when none), in one pass."""
+        found = dict.fromkeys(CONTROL_RESULTS, 0)
+        for result in self.results:
+            found[result] = found.get(result, 0) + 1
+        return found
+
+    def satisfied_rate(self) -> float | None:
+        """Share of the releases it was judged on (n/a left out) that satisfied it: passed
+        or waived. Not assessed counts against it, never as satisfied. None: never judged."""
+        counts = self.counts()
+        judged = sum(n for result, n in counts.items() if result != "n/a")
+        return None if judged == 0 else 100 * (counts["pass"] + counts["waived"]) / judged
 
 
 @dataclass(frozen=True)

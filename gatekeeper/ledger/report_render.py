@@ -20,7 +20,13 @@ from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from gatekeeper.errors import ConfigError
-from gatekeeper.ledger.report import REPORT_SCHEMA, ComplianceReport, EvidenceFile, ReleaseRow
+from gatekeeper.ledger.report import (
+    CONTROL_RESULTS,
+    REPORT_SCHEMA,
+    ComplianceReport,
+    EvidenceFile,
+    ReleaseRow,
+)
 from gatekeeper.registry import Registry
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -298,16 +304,22 @@ class MarkdownRenderer:
         else:
             lines.append("No waivers were used.")
         lines += ["", "## Control matrix", ""]
-        header = " | ".join(
-            _md(f"{r.service} {r.version}".strip() or r.decision_id[:8]) for r in report.releases
+        lines.append(
+            "One row per control: releases per result; satisfied = passed or waived, of the "
+            "releases it was judged on (not assessed never counts as satisfied)."
         )
-        lines.append(f"| control | title | policies | evidence | {header} |")
-        lines.append("|---" * (4 + len(report.releases)) + "|")
+        lines.append("")
+        results = " | ".join(CONTROL_RESULTS)
+        lines.append(f"| control | title | policies | evidence | {results} | satisfied |")
+        lines.append("|---" * (5 + len(CONTROL_RESULTS)) + "|")
         for c in report.controls:
-            cells = " | ".join(c.results)
+            counts = c.counts()
+            rate = c.satisfied_rate()
+            cells = " | ".join(str(counts[result]) for result in CONTROL_RESULTS)
             lines.append(
                 f"| {_md(c.control)} | {_md(c.title)} | {_md(', '.join(c.policies))} | "
-                f"{_md(', '.join(c.evidence_kinds))} | {cells} |"
+                f"{_md(', '.join(c.evidence_kinds))} | {cells} | "
+                f"{'-' if rate is None else f'{rate:.0f}%'} |"
             )
         return "\n".join(lines) + "\n"
 

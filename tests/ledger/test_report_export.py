@@ -66,6 +66,9 @@ def test_markdown_report(sqlite_history: tuple[Path, list[str]], tmp_path: Path)
     text = _report(sqlite_history[0], tmp_path, "markdown")
     assert "**5 releases, 4 passed, 1 failed (80% pass rate).**" in text
     assert "## Control matrix" in text
+    # One row per control with releases per result, however many releases the period holds.
+    row = next(line for line in text.splitlines() if line.startswith("| PW.4.4 |"))
+    assert row.endswith("| 4 | 1 | 0 | 0 | 0 | 0 | 80% |"), row
     assert "| billing-worker | 0.9.0 | staging | fail | GK-VULN-001 |" in text
 
 
@@ -87,6 +90,12 @@ def test_html_report_is_self_contained(
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert "url(" not in html
     assert "@media print" in html
+    # The control matrix has one row per control and a fixed set of columns (not one per
+    # release: 100,000 decisions would not fit any page).
+    matrix = html[html.index('<table class="matrix">') :]
+    matrix = matrix[: matrix.index("</thead>")]
+    assert matrix.count("<th ") == 10
+    assert ">80%</td>" in html  # PW.4.4: 4 of its 5 releases satisfied it
 
 
 def _png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
