@@ -188,6 +188,10 @@ class RolloutExecutor:
         if not resumed:
             target.add_workers(CANARY, target.replicas)  # full green, all ready first
             self._check_abort()
+            # Blue's baseline for the analysis after the switch: its window just before green
+            # got any traffic. While copies are mirrored the proxy carries twice the requests,
+            # so blue's own numbers then are not those of the traffic green will take.
+            baseline_before = time.time()
             if strategy.verify and strategy.pre_switch and target.capabilities.mirrors_traffic:
                 # Judged before any client sees it: green answers copies of blue's requests.
                 target.set_mirror(100)
@@ -195,11 +199,12 @@ class RolloutExecutor:
                     self._analysis(strategy.kind, PRE_SWITCH_STEP, strategy.analysis)
                 finally:
                     target.set_mirror(0)
-            switched_at = time.time()
+            else:
+                baseline_before = time.time()
             target.set_canary_weight(100)  # the switch: all at once
             target.set_progress(step_index=0)
             if strategy.verify:
-                self._analysis(strategy.kind, 0, strategy.analysis, baseline_before=switched_at)
+                self._analysis(strategy.kind, 0, strategy.analysis, baseline_before=baseline_before)
             if not strategy.auto_promote:
                 return self._pause("blue-green switched; blue kept until promote or rollback")
         unverified = "" if strategy.verify else " (unverified: verify: false)"

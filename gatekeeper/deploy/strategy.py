@@ -124,8 +124,9 @@ class BlueGreenStrategy(Frozen):
     layer can mirror) green — the same worker count as blue — gets a copy of every GET/HEAD
     request blue serves, and is judged on those copies against blue: a failure stops green
     before any client saw it. After the switch green is judged against blue's own window of
-    the same length just before the switch (all the traffic each), and a failure switches
-    back to blue. Opting out is explicit (``verify: false``) and recorded with the
+    the same length just before green got any traffic (the copies double the proxy's load, so
+    blue's numbers while mirroring are not those of the traffic green takes over), and a
+    failure switches back to blue. Opting out is explicit (``verify: false``) and recorded with the
     deployment."""
 
     kind: Literal["blue-green"] = "blue-green"
