@@ -246,8 +246,9 @@ def test_rolling_is_verified_by_default_and_not_after_the_last_old_worker(target
 def test_blue_green_judges_green_against_blue_before_the_switch_and_switches_back(target, tmp_path):
     blue = deploy_v1(target, tmp_path)
     asked: list[AnalysisRequest] = []
+    pre_switch = BlueGreenStrategy.model_validate({**FAST, "pre_switch": True})
     result = RolloutExecutor(target, _judge(VerdictResult.FAIL, asked)).run(
-        release("v2", tmp_path), BLUE_GREEN
+        release("v2", tmp_path), pre_switch
     )
     assert result.outcome == Outcome.ROLLED_BACK
     # Judged first before the switch, on copies of blue's requests: failing there, green
@@ -259,11 +260,10 @@ def test_blue_green_judges_green_against_blue_before_the_switch_and_switches_bac
     assert serving(target) == {"hello v1"}
     assert tuple(w.pid for w in target.state.stable_workers) == blue
 
-    # Without the pre-switch analysis: judged after the switch, then switched back.
+    # The default, without the pre-switch analysis: judged after the switch, switched back.
     asked.clear()
-    after_only = BlueGreenStrategy.model_validate({**FAST, "pre_switch": False})
     result = RolloutExecutor(target, _judge(VerdictResult.FAIL, asked)).run(
-        release("v3", tmp_path), after_only
+        release("v3", tmp_path), BLUE_GREEN
     )
     assert result.outcome == Outcome.ROLLED_BACK
     request = asked[0]
