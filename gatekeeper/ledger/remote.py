@@ -62,6 +62,26 @@ class ServedDecision:
     checkpoint: Checkpoint
 
 
+def service_token(env: Mapping[str, str], *, missing: str) -> str:
+    """The bearer token of ``GATEKEEPER_TOKEN``; ``missing``: the error when it is not set."""
+    token = env.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ConfigError(missing)
+    return token
+
+
+def service_client(
+    url: str, token: str, transport: httpx.BaseTransport | None = None
+) -> httpx.Client:
+    """An HTTP client of the decision service at ``url``, sending ``token``."""
+    return httpx.Client(
+        base_url=url.rstrip("/"),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=TIMEOUT_S,
+        transport=transport,
+    )
+
+
 def pinned_public_key(env: Mapping[str, str]) -> bytes:
     value = env.get(PUBLIC_KEY_ENV, "").strip()
     if not value:
@@ -179,17 +199,10 @@ def report_deploy_event(
 ) -> ServedRecord:
     """Have the service record a deployment event (``POST /v1/deployments``); the answer is
     used once it verifies and the signed record holds what was sent."""
-    token = env.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise ConfigError(f"the decision service needs a token in {TOKEN_ENV}")
+    token = service_token(env, missing=f"the decision service needs a token in {TOKEN_ENV}")
     public = pinned_public_key(env)
     sent = json.loads(json.dumps(fields))  # as the service will read it (tuples are lists)
-    with httpx.Client(
-        base_url=url.rstrip("/"),
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=TIMEOUT_S,
-        transport=transport,
-    ) as client:
+    with service_client(url, token, transport) as client:
         answer = response_json(call(client, "POST", "/v1/deployments", json=sent))
         served = verified_record(answer, public)
         for name in ("kind", "release", "outcome", "deployment"):
@@ -246,16 +259,9 @@ def newest_decision(
     """The newest gate decision the service recorded for ``artifact_digest`` (None: none is
     recorded), verified like a submission's answer: pinned key, record hash, inclusion proof,
     and consistency with the last checkpoint this workspace saw."""
-    token = env.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise ConfigError(f"the decision service needs a token in {TOKEN_ENV}")
+    token = service_token(env, missing=f"the decision service needs a token in {TOKEN_ENV}")
     public = pinned_public_key(env)
-    with httpx.Client(
-        base_url=url.rstrip("/"),
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=TIMEOUT_S,
-        transport=transport,
-    ) as client:
+    with service_client(url, token, transport) as client:
         listed = response_json(
             call(client, "GET", "/v1/decisions", params={"artifact": artifact_digest})
         )
@@ -297,16 +303,9 @@ def post_incident(
     answer is used only when its checkpoint is signed by the pinned key, the record hashes to
     its hash, holds the incident, and is included in the checkpoint's tree (consistent with the
     last checkpoint seen here). Returns the ``incident`` document."""
-    token = env.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise ConfigError(f"the decision service needs a token in {TOKEN_ENV}")
+    token = service_token(env, missing=f"the decision service needs a token in {TOKEN_ENV}")
     public = pinned_public_key(env)
-    with httpx.Client(
-        base_url=url.rstrip("/"),
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=TIMEOUT_S,
-        transport=transport,
-    ) as client:
+    with service_client(url, token, transport) as client:
         answer = response_json(call(client, "POST", path, json=dict(payload)))
         try:
             checkpoint = Checkpoint.from_document(answer.get("checkpoint"))

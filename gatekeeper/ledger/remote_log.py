@@ -25,13 +25,14 @@ from gatekeeper.ledger.merkle import Checkpoint, LogError, MerkleTree, checkpoin
 from gatekeeper.ledger.remote import (
     LAST_CHECKPOINT,
     PUBLIC_KEY_ENV,
-    TIMEOUT_S,
     TOKEN_ENV,
     LogRewritten,
     ServerAnswerError,
     call,
     check_consistency,
     response_json,
+    service_client,
+    service_token,
 )
 from gatekeeper.ledger.signing import key_id_of, load_public_key
 from gatekeeper.ledger.store import Head, StoredRecord
@@ -74,16 +75,9 @@ def verify_service_log(
 ) -> ServiceLogCheck:
     """``sink``: called with each record of the first (streaming) pass, in log order — a
     mirror keeps what is being verified without holding the log in memory."""
-    token = env.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise ConfigError(f"--server needs an admin token in {TOKEN_ENV}")
+    token = service_token(env, missing=f"--server needs an admin token in {TOKEN_ENV}")
     key_ids = [key_id_of(key) for key in public_keys]
-    with httpx.Client(
-        base_url=url.rstrip("/"),
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=TIMEOUT_S,
-        transport=transport,
-    ) as client:
+    with service_client(url, token, transport) as client:
         try:
             checkpoint = Checkpoint.from_document(
                 response_json(call(client, "GET", "/v1/checkpoint"))
@@ -235,13 +229,8 @@ def mirror_service_log(
         if last:
             db.execute(sql.UPDATE_HEAD, (last[0].seq, last[0].hash))
         if wanted:
-            token = env.get(TOKEN_ENV, "").strip()
-            with httpx.Client(
-                base_url=url.rstrip("/"),
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=TIMEOUT_S,
-                transport=transport,
-            ) as client:
+            token = service_token(env, missing=f"--server needs an admin token in {TOKEN_ENV}")
+            with service_client(url, token, transport) as client:
                 for digest in dict.fromkeys(wanted):
                     content = call(client, "GET", f"/v1/blobs/{digest}").content
                     if sha256_hex(content) != digest:

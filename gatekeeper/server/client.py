@@ -11,13 +11,14 @@ import httpx
 from gatekeeper.errors import ConfigError
 from gatekeeper.ledger.remote import (
     LAST_CHECKPOINT,
-    TIMEOUT_S,
     TOKEN_ENV,
     ServedDecision,
     call,
     check_consistency,
     pinned_public_key,
     response_json,
+    service_client,
+    service_token,
     verified_answer,
 )
 from gatekeeper.loading import read_regular_file
@@ -33,20 +34,13 @@ def submit(
     transport: httpx.BaseTransport | None = None,
 ) -> ServedDecision:
     """Upload the evidence and release to the service; the verified decision it returns."""
-    token = env.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise ConfigError(f"--server needs a submit token in {TOKEN_ENV}")
+    token = service_token(env, missing=f"--server needs a submit token in {TOKEN_ENV}")
     if not release_file:
         raise ConfigError("--server needs --release: the service records whose release it is")
     public = pinned_public_key(env)
     files = [("evidence", _upload(path)) for path in evidence]
     files.append(("release", _upload(release_file)))
-    with httpx.Client(
-        base_url=url.rstrip("/"),
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=TIMEOUT_S,
-        transport=transport,
-    ) as client:
+    with service_client(url, token, transport) as client:
         response = call(client, "POST", "/v1/gate", files=files)
         answer = response_json(response)
         served = verified_answer(answer, public)
@@ -70,13 +64,8 @@ def admin_call(
 ) -> dict[str, object]:
     """One request of an operator's command (``serve bundle …``) with the token in
     ``GATEKEEPER_TOKEN``; the service's refusals come back as the CLI's errors."""
-    token = env.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise ConfigError(f"the service needs a token in {TOKEN_ENV} (scope admin to change it)")
-    with httpx.Client(
-        base_url=url.rstrip("/"),
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=TIMEOUT_S,
-        transport=transport,
-    ) as client:
+    token = service_token(
+        env, missing=f"the service needs a token in {TOKEN_ENV} (scope admin to change it)"
+    )
+    with service_client(url, token, transport) as client:
         return response_json(call(client, method, path, **kwargs))
