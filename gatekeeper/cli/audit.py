@@ -423,28 +423,19 @@ def _print_service_log(
 
     params = {"service": service} if service else {}
     listed: list[tuple[int, str, str, object, object]] = []
-    decisions = admin_call(url, "GET", "/v1/decisions", env=os.environ, params=params)
-    for item in _items(decisions, "decisions"):
-        listed.append(
-            (
-                int(item.get("log_index", -1)),
-                str(item.get("recorded_at", "")),
-                str(item.get("decision_id")),
-                item.get("outcome"),
-                item.get("release"),
+    # Decisions are named by their id, deployment events by their kind.
+    for name, label in (("decisions", "decision_id"), ("deployments", "kind")):
+        answer = admin_call(url, "GET", f"/v1/{name}", env=os.environ, params=params)
+        for item in _items(answer, name):
+            listed.append(
+                (
+                    int(item.get("log_index", -1)),
+                    str(item.get("recorded_at", "")),
+                    str(item.get(label)),
+                    item.get("outcome"),
+                    item.get("release"),
+                )
             )
-        )
-    deployments = admin_call(url, "GET", "/v1/deployments", env=os.environ, params=params)
-    for item in _items(deployments, "deployments"):
-        listed.append(
-            (
-                int(item.get("log_index", -1)),
-                str(item.get("recorded_at", "")),
-                str(item.get("kind")),
-                item.get("outcome"),
-                item.get("release"),
-            )
-        )
     for index, recorded_at, what, outcome, release in sorted(listed):
         if (start and recorded_at < start) or (end and recorded_at >= end):
             continue
