@@ -126,8 +126,13 @@ def describe_strategy(
         lines.append("switch 100 % to green")
         if strategy.verify:
             spec = strategy.analysis
+            against = (
+                "blue answering copies of green's GET/HEAD requests in the same window"
+                if mirrors
+                else "blue's window just before it"
+            )
             lines.append(
-                f"analysis: green after the switch against blue's window just before it "
+                f"analysis: green after the switch against {against} "
                 f"({spec.interval:g} s intervals, at most {spec.max_inconclusive} looks); "
                 "a failure switches back to blue"
             )

@@ -188,23 +188,28 @@ class RolloutExecutor:
         if not resumed:
             target.add_workers(CANARY, target.replicas)  # full green, all ready first
             self._check_abort()
-            # Blue's baseline for the analysis after the switch: its window just before green
-            # got any traffic. While copies are mirrored the proxy carries twice the requests,
-            # so blue's own numbers then are not those of the traffic green will take.
-            baseline_before = time.time()
-            if strategy.verify and strategy.pre_switch and target.capabilities.mirrors_traffic:
-                # Judged before any client sees it: green answers copies of blue's requests.
-                target.set_mirror(100)
-                try:
+            # Where the traffic layer can mirror, blue and green are judged side by side on the
+            # same requests in the same window, before the switch (green answers copies of
+            # blue's requests) and after it (blue answers copies of green's): neither the
+            # machine's load nor the traffic changes between the two sides of a comparison.
+            # Elsewhere, after the switch, blue's own window just before green got traffic.
+            mirrors = strategy.verify and target.capabilities.mirrors_traffic
+            baseline_before = None if mirrors else time.time()
+            try:
+                if mirrors and strategy.pre_switch:
+                    target.set_mirror(100)  # judged before any client sees green
                     self._analysis(strategy.kind, PRE_SWITCH_STEP, strategy.analysis)
-                finally:
+                target.set_canary_weight(100)  # the switch: all at once
+                target.set_progress(step_index=0)
+                if strategy.verify:
+                    if mirrors:
+                        target.set_mirror(100)  # blue now answers copies of green's requests
+                    self._analysis(
+                        strategy.kind, 0, strategy.analysis, baseline_before=baseline_before
+                    )
+            finally:
+                if mirrors:
                     target.set_mirror(0)
-            else:
-                baseline_before = time.time()
-            target.set_canary_weight(100)  # the switch: all at once
-            target.set_progress(step_index=0)
-            if strategy.verify:
-                self._analysis(strategy.kind, 0, strategy.analysis, baseline_before=baseline_before)
             if not strategy.auto_promote:
                 return self._pause("blue-green switched; blue kept until promote or rollback")
         unverified = "" if strategy.verify else " (unverified: verify: false)"

@@ -120,26 +120,24 @@ class RollingStrategy(Frozen):
 class BlueGreenStrategy(Frozen):
     """Start the full green set, switch 100 % of traffic at once, keep blue until promote.
 
-    Verified by default after the switch, and optionally before it. Before the switch
-    (``pre_switch: true``, on targets whose traffic layer can mirror) green, with as many
-    workers as blue, gets a copy of every GET/HEAD request blue serves and is judged on those
-    copies against blue: a failure stops green before any client saw it. After the switch
-    green is judged against blue's own window of the same length just before green got any
-    traffic, and a failure switches back to blue. Opting out is explicit (``verify: false``)
-    and recorded with the deployment."""
+    Verified by default before and after the switch. On targets whose traffic layer can
+    mirror, blue and green (as many workers each) are compared side by side on the same
+    GET/HEAD requests in the same window: before the switch green answers a copy of every
+    request blue serves, and a failure stops green before any client saw it; after the
+    switch blue answers a copy of every request green serves, and a failure switches back
+    to blue. Targets that cannot mirror skip the first and judge green after the switch
+    against blue's own window of the same length just before it. Opting out is explicit
+    (``verify: false``) and recorded with the deployment."""
 
     kind: Literal["blue-green"] = "blue-green"
     analysis: AnalysisSpec = Field(
         default_factory=AnalysisSpec,
-        description="after the switch, green judged against blue's window just before it; "
-        "a failure switches back to blue (still running)",
+        description="the analysis before and after the switch, green against blue; after "
+        "the switch a failure switches back to blue (still running)",
     )
     verify: bool = Field(default=True, description="false: ship without analysis (recorded)")
     pre_switch: bool = Field(
-        # Off by default for now: with the copies the proxy carries twice the requests, and the
-        # analysis after the switch was seen to judge a healthy green slower than blue's window
-        # in full-suite runs on 2 cores (see the session note of 2026-12-03).
-        default=False,
+        default=True,
         description="before the switch, green judged on mirrored copies of blue's GET/HEAD "
         "requests (answers dropped); a failure stops green before any client saw it",
     )

@@ -79,8 +79,9 @@ class Router:
         self._canary_weight = 0
         self._requests = 0
         self._rr = {STABLE: 0, CANARY: 0}
-        # Mirroring (blue-green before the switch): this share of the stable pool's safe
-        # requests is also sent to the canary pool, whose answers only the metrics see.
+        # Mirroring (blue-green before and after the switch): this share of the safe requests
+        # of the pool serving clients is also sent to the other pool, whose answers only the
+        # metrics see.
         self._mirror = 0
         self._mirrored = 0
 
@@ -109,21 +110,26 @@ class Router:
         n, w = self._requests, self._canary_weight
         return CANARY if (n * w) // 100 > ((n - 1) * w) // 100 else STABLE
 
-    def pick_mirror(self) -> Pick | None:
-        """A canary backend for a copy of a stable request (its share, smoothly), counted in
-        flight; None: not mirroring now, or this request is not in the share."""
+    def pick_mirror(self, served: str) -> Pick | None:
+        """A backend for a copy of a request the ``served`` pool answered (its share,
+        smoothly), counted in flight; None: not mirroring now, or this request is not in the
+        share. Copies go to the pool that takes no live traffic of its own: the stable pool
+        while the canary has all of it (blue-green after the switch: blue answers copies of
+        green's requests), the canary pool otherwise (before the switch: green answers
+        copies of blue's)."""
         with self._cond:
-            share, candidates = self._mirror, self._pools[CANARY]
-            if share <= 0 or not candidates:
+            to = STABLE if self._canary_weight >= 100 else CANARY
+            share, candidates = self._mirror, self._pools[to]
+            if share <= 0 or not candidates or served == to:
                 return None
             self._mirrored += 1
             n = self._mirrored
             if (n * share) // 100 <= ((n - 1) * share) // 100:
                 return None
-            backend = candidates[self._rr[CANARY] % len(candidates)]
-            self._rr[CANARY] += 1
+            backend = candidates[self._rr[to] % len(candidates)]
+            self._rr[to] += 1
             backend.inflight += 1
-            return Pick(backend, CANARY, self._versions[CANARY])
+            return Pick(backend, to, self._versions[to])
 
     def set_mirror(self, share: int) -> None:
         if not 0 <= share <= 100:

@@ -139,8 +139,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             finally:
                 owner.router.release(pick.backend)
             self._respond(pick, status, reason, resp_headers, data, started)
-            if pick.pool == STABLE and body is None and self.command in MIRRORED_METHODS:
-                owner.mirror(self.command, self.path, headers)
+            if body is None and self.command in MIRRORED_METHODS:
+                owner.mirror(self.command, self.path, headers, served=pick.pool)
             return
         status = 503 if last is None else 502
         message = "no upstream worker" if last is None else f"upstream failed: {error}"
@@ -531,11 +531,14 @@ class ProxyServer:
         self._threads.append(watchdog)
         return self
 
-    def mirror(self, command: str, path: str, headers: list[tuple[str, str]]) -> None:
-        """Send a copy of a stable request to the canary pool while mirroring is on (its share
-        of requests), on its own thread; measured like a live request of the canary version.
-        Never delays or changes the client's answer."""
-        pick = self.router.pick_mirror()
+    def mirror(
+        self, command: str, path: str, headers: list[tuple[str, str]], *, served: str
+    ) -> None:
+        """Send a copy of a request the ``served`` pool answered to the other pool while
+        mirroring is on (its share of requests, :meth:`Router.pick_mirror`), on its own
+        thread; measured like a live request of that pool's version. Never delays or changes
+        the client's answer."""
+        pick = self.router.pick_mirror(served)
         if pick is None:
             return
         if not self._mirror_slots.acquire(blocking=False):

@@ -8,10 +8,12 @@ import stat
 import pytest
 from pydantic import ValidationError
 
+from gatekeeper.deploy.execution_plan import describe_strategy
 from gatekeeper.deploy.service_config import load_service_deploy_config
 from gatekeeper.deploy.state import DeploymentState, Phase, load_state, save_state, state_dir
 from gatekeeper.deploy.strategy import (
     Analysis,
+    BlueGreenStrategy,
     CanaryStrategy,
     Pause,
     SetWeight,
@@ -100,3 +102,15 @@ def test_bad_state_and_names_are_input_errors(tmp_path):
     with pytest.raises(InputError, match="not a valid deployment state"):
         load_state(directory, "svc")
     assert load_state(state_dir(tmp_path, "other"), "other") is None
+
+
+def test_the_blue_green_plan_says_how_green_is_judged_on_each_kind_of_target():
+
+    strategy = BlueGreenStrategy()
+    assert strategy.pre_switch and strategy.verify  # verified before and after by default
+    mirrored = "\n".join(describe_strategy(strategy, replicas=2, first=False, mirrors=True))
+    assert "analysis before the switch: green on copies of blue's GET/HEAD" in mirrored
+    assert "against blue answering copies of green's GET/HEAD requests" in mirrored
+    plain = "\n".join(describe_strategy(strategy, replicas=2, first=False, mirrors=False))
+    assert "before the switch: skipped (this target cannot mirror traffic)" in plain
+    assert "after the switch against blue's window just before it" in plain

@@ -272,6 +272,26 @@ def test_mirroring_copies_safe_stable_requests_to_the_canary_and_only_measures_t
     assert sum(s.version == "v2" for s in seen) == 50
 
 
+def test_after_the_switch_the_old_pool_answers_copies_of_the_new_pools_requests(
+    proxy, workers, tmp_path
+):
+    server, client, seen = proxy
+    v1, v2 = Worker("v1", tmp_path), Worker("v2", tmp_path)
+    workers += [v1, v2]
+    client.put_routes(v1.route(), v2.route(), canary_weight=100, drain_timeout=1, mirror=100)
+    # Clients get green's answers; blue answered a copy of each, measured as v1.
+    assert {get(server.port)[1] for _ in range(30)} == {"hello v2"}
+    _wait_for(lambda: sum(s.version == "v1" for s in seen) == 30, "30 copies measured on v1")
+    assert sum(s.version == "v2" for s in seen) == 30
+    # At a split neither pool is idle: copies only go to the canary, of stable's requests.
+    client.put_routes(v1.route(), v2.route(), canary_weight=50, drain_timeout=1, mirror=100)
+    for _ in range(20):
+        get(server.port)
+    _wait_for(lambda: sum(s.version == "v2" for s in seen) == 30 + 10 + 10, "copies to v2")
+    time.sleep(0.3)
+    assert sum(s.version == "v1" for s in seen) == 30 + 10
+
+
 def test_mirroring_is_leased_like_a_split(proxy, workers, tmp_path):
     _server, client, _ = proxy
     v1, v2 = Worker("v1", tmp_path), Worker("v2", tmp_path)

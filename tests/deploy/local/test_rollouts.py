@@ -243,34 +243,71 @@ def test_rolling_is_verified_by_default_and_not_after_the_last_old_worker(target
     assert result.outcome == Outcome.PROMOTED and len(asked) == 1  # 2 workers: 1 batch judged
 
 
-def test_blue_green_judges_green_against_blue_before_the_switch_and_switches_back(target, tmp_path):
+def _mirror_share(target: LocalTarget) -> int:
+    proxy = target.observe()["proxy"]
+    assert proxy is not None
+    return int(proxy["mirror"])
+
+
+def _judge_seeing_the_mirror(  # type: ignore[no-untyped-def]
+    target: LocalTarget, results: list[VerdictResult], asked: list[tuple[AnalysisRequest, int]]
+):
+    """A judge that answers ``results`` in turn and notes the proxy's mirror share."""
+
+    def analyze(request: AnalysisRequest) -> AnalysisVerdict:
+        asked.append((request, _mirror_share(target)))
+        result = results[len(asked) - 1]
+        return AnalysisVerdict(result, f"judge said {result.value}")
+
+    return analyze
+
+
+def test_blue_green_judges_green_against_blue_before_the_switch_by_default(target, tmp_path):
     blue = deploy_v1(target, tmp_path)
-    asked: list[AnalysisRequest] = []
-    pre_switch = BlueGreenStrategy.model_validate({**FAST, "pre_switch": True})
-    result = RolloutExecutor(target, _judge(VerdictResult.FAIL, asked)).run(
-        release("v2", tmp_path), pre_switch
-    )
+    asked: list[tuple[AnalysisRequest, int]] = []
+    judge = _judge_seeing_the_mirror(target, [VerdictResult.FAIL], asked)
+    result = RolloutExecutor(target, judge).run(release("v2", tmp_path), BLUE_GREEN)
     assert result.outcome == Outcome.ROLLED_BACK
     # Judged first before the switch, on copies of blue's requests: failing there, green
     # never gets traffic and nothing needs switching back.
-    (request,) = asked
+    ((request, mirror),) = asked
     assert request.step_index == PRE_SWITCH_STEP and request.canary_weight == 0
-    assert request.baseline_before is None
+    assert mirror == 100 and request.baseline_before is None
     assert "before the switch" in result.reason
     assert serving(target) == {"hello v1"}
     assert tuple(w.pid for w in target.state.stable_workers) == blue
+    assert _mirror_share(target) == 0
 
-    # The default, without the pre-switch analysis: judged after the switch, switched back.
-    asked.clear()
-    result = RolloutExecutor(target, _judge(VerdictResult.FAIL, asked)).run(
-        release("v3", tmp_path), BLUE_GREEN
-    )
+
+def test_blue_green_after_the_switch_compares_side_by_side_and_switches_back(target, tmp_path):
+    blue = deploy_v1(target, tmp_path)
+    asked: list[tuple[AnalysisRequest, int]] = []
+    judge = _judge_seeing_the_mirror(target, [VerdictResult.PASS, VerdictResult.FAIL], asked)
+    result = RolloutExecutor(target, judge).run(release("v2", tmp_path), BLUE_GREEN)
     assert result.outcome == Outcome.ROLLED_BACK
-    request = asked[0]
-    assert request.baseline_before is not None and request.canary_weight == 100
-    assert request.window_start >= request.baseline_before  # green's window: after the switch
+    (before, mirror_before), (after, mirror_after) = asked
+    assert before.step_index == PRE_SWITCH_STEP and mirror_before == 100
+    # After the switch blue answers copies of green's requests: the same window for both
+    # (no time-shifted baseline), judged while green has all the live traffic.
+    assert after.step_index == 0 and after.canary_weight == 100
+    assert after.baseline_before is None and mirror_after == 100
+    assert "judge said fail" in result.reason and "before the switch" not in result.reason
     assert serving(target) == {"hello v1"}  # switched back to blue, still the same workers
     assert tuple(w.pid for w in target.state.stable_workers) == blue
+    assert _mirror_share(target) == 0
+
+
+def test_blue_green_without_the_pre_switch_analysis_is_judged_after_the_switch(target, tmp_path):
+    deploy_v1(target, tmp_path)
+    asked: list[tuple[AnalysisRequest, int]] = []
+    judge = _judge_seeing_the_mirror(target, [VerdictResult.PASS], asked)
+    post_only = BlueGreenStrategy.model_validate({**FAST, "pre_switch": False})
+    result = RolloutExecutor(target, judge).run(release("v2", tmp_path), post_only)
+    assert result.outcome == Outcome.PROMOTED
+    ((request, mirror),) = asked
+    assert request.step_index == 0 and request.canary_weight == 100 and mirror == 100
+    assert serving(target) == {"hello v2"}
+    assert _mirror_share(target) == 0
 
 
 def test_opting_out_of_verification_is_explicit_and_said(target, tmp_path):
