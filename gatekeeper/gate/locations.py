@@ -11,6 +11,7 @@ Paths are relative to the working directory, which the decision records.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -117,6 +118,15 @@ def _package(violation: Violation) -> tuple[str, str] | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _name_pattern(kind: str, name: str) -> re.Pattern[str]:
+    """How a manifest line names the package (a release has many violations per package)."""
+    if kind == "pypi":
+        spelled = r"[-_.]+".join(re.escape(part) for part in re.split(r"[-_.]+", name))
+        return re.compile(rf"(?<![\w.-])[\"']?{spelled}[\"']?(?![\w.-])", re.IGNORECASE)
+    return re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])")
+
+
 def _declaring_manifest(
     violation: Violation,
     manifests: dict[str, list[Path]],
@@ -127,12 +137,11 @@ def _declaring_manifest(
     if package is None:
         return None
     kind, name = package
-    if kind == "pypi":
-        spelled = r"[-_.]+".join(re.escape(part) for part in re.split(r"[-_.]+", name))
-        pattern = re.compile(rf"(?<![\w.-])[\"']?{spelled}[\"']?(?![\w.-])", re.IGNORECASE)
-    else:
-        pattern = re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])")
-    for manifest in manifests.get(kind, ()):
+    candidates = manifests.get(kind, ())
+    if not candidates:
+        return None  # no manifest of this ecosystem: nothing to search (and no pattern to build)
+    pattern = _name_pattern(kind, name)
+    for manifest in candidates:
         lines = texts.get(manifest)
         if lines is None:
             try:
