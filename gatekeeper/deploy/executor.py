@@ -190,20 +190,20 @@ class RolloutExecutor:
             self._check_abort()
             # Where the traffic layer can mirror, blue and green are judged side by side on the
             # same requests in the same window, before the switch (green answers copies of
-            # blue's requests) and after it (blue answers copies of green's): neither the
-            # machine's load nor the traffic changes between the two sides of a comparison.
-            # Elsewhere, after the switch, blue's own window just before green got traffic.
+            # blue's requests) and after it (the copies follow the weight: blue answers copies
+            # of green's): neither the machine's load nor the traffic changes between the two
+            # sides of a comparison. Elsewhere, after the switch, blue's own window just
+            # before green got traffic.
             mirrors = strategy.verify and target.capabilities.mirrors_traffic
             baseline_before = None if mirrors else time.time()
+            if mirrors:
+                target.set_mirror(100)
             try:
                 if mirrors and strategy.pre_switch:
-                    target.set_mirror(100)  # judged before any client sees green
                     self._analysis(strategy.kind, PRE_SWITCH_STEP, strategy.analysis)
                 target.set_canary_weight(100)  # the switch: all at once
                 target.set_progress(step_index=0)
                 if strategy.verify:
-                    if mirrors:
-                        target.set_mirror(100)  # blue now answers copies of green's requests
                     self._analysis(
                         strategy.kind, 0, strategy.analysis, baseline_before=baseline_before
                     )
