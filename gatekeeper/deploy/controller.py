@@ -9,11 +9,12 @@
   ``--dry-run`` prints); on a target that runs the code folder, its digest must be the
   judged artifact's;
 * this module — the rollout itself: :class:`~gatekeeper.deploy.executor.RolloutExecutor` on
-  the target, :class:`~gatekeeper.deploy.analysis.CanaryAnalyzer` judging each analysis, and
-  the recording of a recovery when a dead deployer left a rollout unfinished (the
-  targets' ``recover`` still each decide whether to complete or revert);
-* :mod:`~gatekeeper.deploy.record` — the typed deployment record and its recorder (ledger +
-  ``deployment.json``);
+  the target, :class:`~gatekeeper.deploy.analysis.CanaryAnalyzer` judging each analysis;
+* :mod:`~gatekeeper.deploy.recovery` — a rollout a dead deployer left unfinished, completed
+  or reverted (decided there for every target, the targets only act) and recorded;
+* :mod:`~gatekeeper.deploy.record` — the typed deployment record, its recorder, and the
+  deployment history read back from the ledger: the ledger's deploy events are the one
+  source of truth for what was deployed and promoted (no file beside it);
 * :mod:`~gatekeeper.deploy.abort_watch` — ``deploy abort`` reaching a running deployer;
 * :mod:`~gatekeeper.deploy.operator` — status, rollback, abort, promote, stop, history.
 
@@ -39,14 +40,8 @@ from gatekeeper.deploy.execution_plan import Plan, plan_deploy
 from gatekeeper.deploy.executor import Outcome, RolloutExecutor, RolloutResult
 from gatekeeper.deploy.permission import DeployRefused
 from gatekeeper.deploy.proxy.client import SampleFeed
-from gatekeeper.deploy.record import (
-    DeploymentRecord,
-    DeploymentRecorder,
-    load_deployment_record,
-    now_text,
-    outcome_times,
-    remember_promoted,
-)
+from gatekeeper.deploy.record import DeploymentRecord, DeploymentRecorder
+from gatekeeper.deploy.recovery import recover_if_abandoned
 from gatekeeper.deploy.state import (
     Phase,
     state_dir,
@@ -80,45 +75,13 @@ class DeployResult:
 def open_target(
     name: str, service: str, context: ServiceContext, *, lock: bool = True
 ) -> DeployTarget:
-    cls = target_class(name)
-    # Both built-in targets take (service, config, root=, lock=); the ABC does not say so.
-    target: DeployTarget = cls(service, context.deploy_config, root=context.service_dir, lock=lock)  # type: ignore[call-arg]
-    return target
+    return target_class(name).open(
+        service, context.deploy_config, root=context.service_dir, lock=lock
+    )
 
 
 def close_target(target: DeployTarget) -> None:
-    close = getattr(target, "close", None)
-    if callable(close):
-        close()
-
-
-def recover_if_abandoned(
-    target: DeployTarget, context: ServiceContext, directory: Path
-) -> RecoveryReport | None:
-    """A rollout in flight while we hold the lock: its deployer died. Finish or revert it
-    (a paused rollout is waiting on purpose and is left alone)."""
-    phase = target.state.phase
-    if not phase.in_flight or phase == Phase.PAUSED:
-        return None
-    report = target.recover()
-    record = load_deployment_record(directory)
-    if record is not None and record.outcome == "in_progress":
-        outcome = "promoted" if report.action == "completed" else "rolled_back"
-        if outcome == "promoted":
-            remember_promoted(directory, record.release, record.environment)
-        recorder = DeploymentRecorder(context, record, directory)
-        record.outcome, record.reason, record.finished_at = outcome, report.message, now_text()
-        record.save(directory)
-        recorder.ledger(
-            "deploy.recovered",
-            outcome,
-            times=outcome_times(outcome, record.finished_at),
-            reason=report.message,
-            action=report.action,
-            serving=report.version,
-            stopped_pids=list(report.stopped_pids),
-        )
-    return report
+    target.close()
 
 
 def _log_files(target: DeployTarget) -> tuple[list[Path], list[Path]]:
@@ -173,7 +136,7 @@ def deploy(request: DeployRequest, context: ServiceContext | None = None) -> Dep
         raise DeployRefused("deploy refused: " + "; ".join(plan.refusals))
     target = open_target(request.target, service, context)
     try:
-        recovery = recover_if_abandoned(target, context, directory)
+        recovery = recover_if_abandoned(target, context)
         state = target.state
         if state.phase == Phase.PAUSED:
             raise DeployError(
@@ -196,13 +159,9 @@ def deploy(request: DeployRequest, context: ServiceContext | None = None) -> Dep
                 (),
             )
         record.previous = state.stable.model_dump(mode="json") if state.stable else None
-        record.save(directory)
-        recorder = DeploymentRecorder(context, record, directory)
-        recorder.ledger(
-            "deploy.started",
-            "started",
+        recorder = DeploymentRecorder(context, record)
+        recorder.started(
             previous_version=state.stable.version if state.stable else None,
-            deploy_policy=plan.policy.summary(),
             steps=plan.steps(),
         )
         result = execute_plan(target, plan, recorder, directory, resume=False)
@@ -241,7 +200,7 @@ def execute_plan(
 
 def _record_refusal(context: ServiceContext, record: DeploymentRecord, plan: Plan) -> None:
     """A refusal is worth an audit line too — when there is a ledger to write it to."""
-    recorder = DeploymentRecorder(context, record, state_dir(context.service_dir, record.service))
+    recorder = DeploymentRecorder(context, record)
     with contextlib.suppress(LedgerError):
         recorder.ledger(
             "deploy.refused",

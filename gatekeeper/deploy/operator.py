@@ -8,13 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from gatekeeper.deploy.abort_watch import ABORT_FILE, ABORT_POLL_S
 from gatekeeper.deploy.context import ServiceContext, StrategyModel
 from gatekeeper.deploy.controller import (
     close_target,
     execute_plan,
     open_target,
-    recover_if_abandoned,
 )
 from gatekeeper.deploy.errors import DeployError
 from gatekeeper.deploy.execution_plan import Plan, resolve_strategy
@@ -23,10 +24,9 @@ from gatekeeper.deploy.permission import PolicyCheck
 from gatekeeper.deploy.record import (
     DeploymentRecord,
     DeploymentRecorder,
-    forget_promoted,
-    load_deployment_record,
-    release_before,
+    read_deployment_history,
 )
+from gatekeeper.deploy.recovery import recover_if_abandoned
 from gatekeeper.deploy.state import (
     Phase,
     ReleaseRecord,
@@ -39,11 +39,12 @@ from gatekeeper.deploy.strategy import (
 from gatekeeper.deploy.target import (
     DeployTarget,
     RecoveryReport,
+    target_class,
 )
 from gatekeeper.errors import ConfigError, InputError
 from gatekeeper.ledger.deployments import (
     GateApproval,
-    deploy_events,
+    verified_deploy_events,
 )
 from gatekeeper.ledger.store import LedgerMissing
 from gatekeeper.model import Release
@@ -82,7 +83,9 @@ def _open_for_command(
     context: ServiceContext, service: str, target_name: str
 ) -> tuple[DeployTarget, bool]:
     """The target with its lock, or — when a deployer is running — without (read only)."""
-    if load_state(state_dir(context.service_dir, service), service) is None:
+    target_cls = target_class(target_name)
+    directory = target_cls.state_directory(context.service_dir, service)
+    if load_state(directory, service) is None and not target_cls.capabilities.adopts:
         raise InputError(
             f"service {service!r} was never deployed from here", path=str(context.service_dir)
         )
@@ -95,13 +98,13 @@ def _open_for_command(
 def status(context: ServiceContext, service: str, *, target: str = "local") -> StatusResult:
     """The live view; recovers first when a deployer died mid-rollout."""
     handle, busy = _open_for_command(context, service, target)
-    directory = state_dir(context.service_dir, service)
     try:
-        recovery = None if busy else recover_if_abandoned(handle, context, directory)
+        recovery = None if busy else recover_if_abandoned(handle, context)
         live = handle.observe()
     finally:
         close_target(handle)
-    return StatusResult(service, target, live, load_deployment_record(directory), recovery, busy)
+    last = read_deployment_history(context, service, target=target).last
+    return StatusResult(service, target, live, last, recovery, busy)
 
 
 @dataclass(frozen=True)
@@ -119,21 +122,21 @@ def rollback(
     """An unfinished rollout: revert it to stable. A settled one: go back to the version that
     served before the last promotion (blue-green, no analysis: it is the last known-good)."""
     handle, busy = _open_for_command(context, service, target)
-    directory = state_dir(context.service_dir, service)
     if busy:
         close_target(handle)
         raise DeployError("a deployer is running this rollout: `deploy abort` stops it and reverts")
     try:
-        recovery = recover_if_abandoned(handle, context, directory)
+        recovery = recover_if_abandoned(handle, context)
         state = handle.state
         why = reason or "rolled back by the operator"
-        record = load_deployment_record(directory)
+        deployments = read_deployment_history(context, service, target=target)
+        record = deployments.last
         if state.phase.in_flight:  # paused
             version = state.canary.version if state.canary else "-"
             restored = _stable(handle)
             handle.rollback(why)
             if record is not None:
-                DeploymentRecorder(context, record, directory).finish(
+                DeploymentRecorder(context, record).finish(
                     "rolled_back",
                     f"{why}: {version} rolled back, {restored or '-'} restored",
                     rolled_back_version=version,
@@ -147,29 +150,28 @@ def rollback(
                 service, "rolled_back", recovery.version, recovery.message, recovery
             )
         current = _stable(handle)
-        before = release_before(directory, current)
+        before = deployments.release_before(current)
         if before is None or current is None:
             raise InputError(
                 "nothing to roll back: no unfinished rollout, and no earlier promoted version "
                 "is known"
             )
-        previous = ReleaseRecord.model_validate(before["release"])
+        previous = before.release
         serving = state.stable.model_dump(mode="json") if state.stable else None
         undo = DeploymentRecord(
             deployment_id=str(uuid.uuid4()),
             service=service,
             target=target,
-            environment=str(before.get("environment") or ""),
+            environment=before.environment,
             strategy="blue-green",
             release=previous.model_dump(mode="json"),
             previous=serving,
             gate_decision_id=previous.decision_id,
             deploy_policy={"outcome": "skipped", "reason": "rollback to the previous version"},
         )
-        undo.save(directory)
-        recorder = DeploymentRecorder(context, undo, directory)
+        recorder = DeploymentRecorder(context, undo)
         executor = RolloutExecutor(handle)
-        recorder.ledger("deploy.started", "started", previous_version=current, reason=why)
+        recorder.started(previous_version=current, reason=why)
         result = executor.run(previous, BlueGreenStrategy())
         recorder.finish(
             "rolled_back",
@@ -177,8 +179,8 @@ def rollback(
             rolled_back_version=current,
             restored_version=previous.version,
         )
-        # The version rolled back from is no longer "promoted": a second rollback goes further.
-        forget_promoted(directory, current)
+        # The version rolled back from is no longer "promoted" (the history reads it from
+        # this event): a second rollback goes further.
         return ActionResult(
             service,
             "rolled_back",
@@ -216,25 +218,23 @@ def abort(
                 sleep(ABORT_POLL_S)
                 continue
             close_target(again)
-            record = load_deployment_record(directory)
+            record = read_deployment_history(context, service, target=target).last
             return ActionResult(
                 service,
                 "aborted",
-                _stable_of(context, service),
+                _stable_of(context, service, target),
                 record.reason if record and record.reason else "the deployer stopped",
             )
         return ActionResult(
             service, "abort_requested", None, f"the deployer did not stop within {wait:g} s"
         )
     try:
-        recovery = recover_if_abandoned(handle, context, directory)
+        recovery = recover_if_abandoned(handle, context)
         if handle.state.phase.in_flight:
             handle.rollback("aborted by the operator")
-            record = load_deployment_record(directory)
+            record = read_deployment_history(context, service, target=target).last
             if record is not None:
-                DeploymentRecorder(context, record, directory).finish(
-                    "rolled_back", "aborted by the operator"
-                )
+                DeploymentRecorder(context, record).finish("rolled_back", "aborted by the operator")
             return ActionResult(
                 service, "aborted", _stable(handle), "aborted by the operator", recovery
             )
@@ -249,18 +249,16 @@ def stop(context: ServiceContext, service: str, *, target: str = "local") -> Act
     """Stop every worker and the proxy of the service (the local target's teardown): nothing
     of it is left running. Refused while a deployer runs."""
     handle, busy = _open_for_command(context, service, target)
-    directory = state_dir(context.service_dir, service)
     try:
         if busy:
             raise DeployError("a deployer is running a rollout: `deploy abort` it first")
-        teardown = getattr(handle, "teardown", None)
-        if not callable(teardown):
+        if not handle.capabilities.tears_down:
             raise ConfigError(f"the {target} target cannot be stopped from here")
         version = _stable(handle)
-        teardown()
-        record = load_deployment_record(directory)
+        handle.teardown()
+        record = read_deployment_history(context, service, target=target).last
         if record is not None:
-            DeploymentRecorder(context, record, directory).ledger(
+            DeploymentRecorder(context, record).ledger(
                 "deploy.stopped", "stopped", reason="stopped by the operator", serving=version
             )
         return ActionResult(service, "stopped", None, f"{version or 'nothing'} stopped")
@@ -268,8 +266,9 @@ def stop(context: ServiceContext, service: str, *, target: str = "local") -> Act
         close_target(handle)
 
 
-def _stable_of(context: ServiceContext, service: str) -> str | None:
-    state = load_state(state_dir(context.service_dir, service), service)
+def _stable_of(context: ServiceContext, service: str, target: str) -> str | None:
+    directory = target_class(target).state_directory(context.service_dir, service)
+    state = load_state(directory, service)
     return state.stable.version if state and state.stable else None
 
 
@@ -282,12 +281,12 @@ def promote(context: ServiceContext, service: str, *, target: str = "local") -> 
         raise DeployError("a deployer is running this rollout; wait for it to pause or finish")
     try:
         state = handle.state
-        record = load_deployment_record(directory)
-        if state.phase != Phase.PAUSED or record is None:
+        record = read_deployment_history(context, service, target=target).last
+        if state.phase != Phase.PAUSED or record is None or record.outcome != "paused":
             raise InputError("no paused rollout to promote")
         strategy = _strategy_of(record, context)
         plan = _resume_plan(record, strategy, context)
-        recorder = DeploymentRecorder(context, record, directory)
+        recorder = DeploymentRecorder(context, record)
         result = execute_plan(handle, plan, recorder, directory, resume=True)
         return ActionResult(service, result.outcome.value, _stable(handle), result.reason)
     finally:
@@ -301,7 +300,13 @@ def _strategy_of(record: DeploymentRecord, context: ServiceContext) -> StrategyM
 def _resume_plan(
     record: DeploymentRecord, strategy: StrategyModel, context: ServiceContext
 ) -> Plan:
-    release = ReleaseRecord.model_validate(record.release)
+    try:
+        release = ReleaseRecord.model_validate(record.release)
+    except ValidationError:
+        raise InputError(
+            f"deployment {record.deployment_id} is recorded without the release it runs (a "
+            "ledger written before deploy events carried it): roll it back or abort it"
+        ) from None
     return Plan(
         release=Release(
             service=record.service,
@@ -324,14 +329,15 @@ def _resume_plan(
 
 
 def history(context: ServiceContext, service: str | None) -> list[dict[str, Any]]:
-    """Deployment events from the ledger, oldest first (verdicts included)."""
+    """Deployment events from the ledger, oldest first (verdicts included), read while the
+    whole chain is verified: a ledger that is not intact is exit 3, never a shorter history."""
     try:
         store = context.open_ledger(create=False)
     except LedgerMissing:
         return []
     try:
         rows: list[dict[str, Any]] = []
-        for stored, doc in deploy_events(store, service=service):
+        for stored, doc in verified_deploy_events(store, service=service):
             details = doc.get("deployment") or {}
             rows.append(
                 {

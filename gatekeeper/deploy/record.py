@@ -1,39 +1,38 @@
-"""The typed deployment record (``deployment.json``) and its recorder: every step that matters
-(started, each verdict with its numbers, promoted, rolled back with the reason) appended to the
-ledger and kept for ``deploy status``.
+"""The typed deployment record, its recorder, and the deployment history derived from the
+ledger.
+
+The ledger's deploy events are the one source of truth for what the deployer did: the
+recorder appends every step that matters (started, with the whole release record and the
+release it replaces; each verdict with its numbers; promoted; rolled back with the reason;
+recovered), and :func:`read_deployment_history` replays a service's events into its last
+deployment (``deploy status``, ``deploy promote``) and its promoted releases (``deploy
+rollback``: the version to restore). Nothing beside the ledger can disagree with it. The
+target's own state (``state.json``: which workers run, the traffic split) is the machinery's,
+not the history, and stays with the target.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from gatekeeper.deploy.analysis import VerdictRecord
-from gatekeeper.deploy.atomic import write_json_atomic
 from gatekeeper.deploy.context import ServiceContext
-from gatekeeper.errors import GatekeeperError, InputError
-from gatekeeper.ledger.deployments import (
-    record_deploy_event,
-)
+from gatekeeper.deploy.state import ReleaseRecord
+from gatekeeper.errors import GatekeeperError
+from gatekeeper.ledger.deployments import record_deploy_event, verified_deploy_events
 from gatekeeper.ledger.signing import signer_from_env
+from gatekeeper.ledger.store import LedgerError, LedgerMissing, StoredRecord
 
 DEPLOYMENT_SCHEMA = "gatekeeper.deployment/v1"
 
 
-DEPLOYMENT_FILE = "deployment.json"
-
-
-PROMOTED_FILE = "promoted.json"  # the releases that served 100 %, newest last (for rollback)
-
-
-MAX_PROMOTED = 20
-
-
-MAX_STORED_VERDICTS = 100
+MAX_STORED_VERDICTS = 100  # per deployment, in `deploy status`: the newest
 
 
 def now_text() -> str:
@@ -78,78 +77,168 @@ class DeploymentRecord:
             "verdicts": self.verdicts[-MAX_STORED_VERDICTS:],
         }
 
-    @classmethod
-    def from_document(cls, doc: Mapping[str, Any]) -> DeploymentRecord:
-        fields = {k: doc[k] for k in cls.__dataclass_fields__ if k in doc}
-        return cls(**fields)
 
-    def save(self, directory: Path) -> None:
-        write_json_atomic(directory / DEPLOYMENT_FILE, self.to_document())
+@dataclass(frozen=True)
+class PromotedRelease:
+    """A release that served 100 % after a rollout (newest last in the history)."""
+
+    release: ReleaseRecord
+    environment: str
+    at: str
+    deployment_id: str
 
 
-def load_deployment_record(directory: Path) -> DeploymentRecord | None:
-    import json
+@dataclass(frozen=True)
+class DeploymentHistory:
+    """What a service's deploy events in the ledger say: its last rollout on a target and
+    the releases promoted there, with every rollback of a promoted release taken back."""
 
-    path = directory / DEPLOYMENT_FILE
+    last: DeploymentRecord | None
+    promoted: tuple[PromotedRelease, ...]  # oldest first
+
+    def release_before(self, current: str | None) -> PromotedRelease | None:
+        """The newest promoted release other than ``current`` (the one serving), in the
+        environment ``current`` was promoted to: a rollback restores what that environment
+        ran, never a release only ever judged for another one."""
+        serving = [p for p in self.promoted if p.release.version == current]
+        environment = serving[-1].environment if serving else None
+        older = [
+            p
+            for p in self.promoted
+            if p.release.version != current and environment in (None, p.environment)
+        ]
+        return older[-1] if older else None
+
+
+NO_HISTORY = DeploymentHistory(None, ())
+ENDED_KINDS = ("deploy.promoted", "deploy.rolled_back", "deploy.paused", "deploy.recovered")
+
+
+def read_deployment_history(
+    context: ServiceContext, service: str, *, target: str
+) -> DeploymentHistory:
+    """The history of ``service`` on ``target`` from the ledger, read while the whole chain
+    is verified (a ledger that is not intact is a LedgerError, exit 3). No ledger yet: no
+    history."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        if doc.get("schema") != DEPLOYMENT_SCHEMA:
-            raise ValueError(f"unknown schema {doc.get('schema')!r}")
-        return DeploymentRecord.from_document(doc)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise InputError(f"not a valid deployment record: {exc}", path=str(path)) from None
-
-
-def _promoted_releases(directory: Path) -> list[dict[str, Any]]:
-    import json
-
+        store = context.open_ledger(create=False)
+    except LedgerMissing:
+        return NO_HISTORY
     try:
-        value = json.loads((directory / PROMOTED_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as exc:
-        raise InputError(
-            f"not a valid list of releases: {exc}", path=str(directory / PROMOTED_FILE)
+        return fold_deploy_events(verified_deploy_events(store, service=service), target=target)
+    finally:
+        store.close()
+
+
+def fold_deploy_events(
+    events: Iterable[tuple[StoredRecord, Mapping[str, Any]]], *, target: str
+) -> DeploymentHistory:
+    """Replay deploy events (chain order) into the last deployment and the promoted list."""
+    last: DeploymentRecord | None = None
+    # deployment id -> its full release record (None: recorded before events carried one)
+    releases: dict[str, tuple[ReleaseRecord | None, str]] = {}
+    promoted: list[PromotedRelease] = []
+    for stored, doc in events:
+        details: Mapping[str, Any] = doc.get("deployment") or {}
+        deployment_id = details.get("deployment_id")
+        if details.get("target") != target or not isinstance(deployment_id, str):
+            continue
+        kind = doc.get("kind")
+        if kind == "deploy.started":
+            last = _started_record(stored, doc, details)
+            releases[deployment_id] = (_release_record(stored, last.release), last.environment)
+            continue
+        current = last if last is not None and last.deployment_id == deployment_id else None
+        if kind == "deploy.verdict" and current is not None:
+            verdict = details.get("verdict")
+            if isinstance(verdict, dict):
+                current.verdicts.append({"at": stored.recorded_at, **verdict})
+                del current.verdicts[:-MAX_STORED_VERDICTS]
+        if kind not in ENDED_KINDS or deployment_id not in releases:
+            continue
+        outcome = str(doc.get("outcome"))
+        if current is not None:
+            current.outcome = outcome
+            current.reason = details.get("reason")
+            current.finished_at = None if outcome == "paused" else details.get("finished_at")
+        release, environment = releases[deployment_id]
+        if outcome == "promoted" and release is not None:
+            at = str(details.get("promoted_at") or stored.recorded_at)
+            promoted.append(PromotedRelease(release, environment, at, deployment_id))
+        undone = details.get("rolled_back_version")
+        if (
+            kind == "deploy.rolled_back"
+            and release is not None
+            and details.get("restored_version") == release.version
+            and isinstance(undone, str)
+            and undone != release.version
+        ):
+            # `deploy rollback` of a promoted release: it is no longer "promoted", so a
+            # second rollback goes one further back.
+            while promoted and promoted[-1].release.version == undone:
+                promoted.pop()
+    return DeploymentHistory(last, tuple(promoted))
+
+
+def _started_record(
+    stored: StoredRecord, doc: Mapping[str, Any], details: Mapping[str, Any]
+) -> DeploymentRecord:
+    event_release: Mapping[str, Any] = doc.get("release") or {}
+    release = details.get("release_record")
+    if not isinstance(release, dict):  # recorded before events carried the whole release
+        release = {
+            "version": event_release.get("version"),
+            "artifact_digest": event_release.get("artifact_digest"),
+        }
+    previous = details.get("previous")
+    policy = details.get("deploy_policy")
+    return DeploymentRecord(
+        deployment_id=str(details["deployment_id"]),
+        service=str(event_release.get("service") or stored.service or ""),
+        target=str(details.get("target")),
+        environment=str(event_release.get("environment") or ""),
+        strategy=str(details.get("strategy") or ""),
+        release=dict(release),
+        previous=dict(previous) if isinstance(previous, dict) else None,
+        gate_decision_id=details.get("gate_decision_id"),
+        deploy_policy=dict(policy) if isinstance(policy, dict) else {},
+        started_at=str(details.get("started_at") or stored.recorded_at),
+    )
+
+
+def _release_record(stored: StoredRecord, release: Mapping[str, Any]) -> ReleaseRecord | None:
+    if "workdir" not in release:
+        return None  # not enough to start it again: never a rollback candidate
+    try:
+        return ReleaseRecord.model_validate(release)
+    except ValidationError as exc:
+        first = str(exc).splitlines()[0]
+        raise LedgerError(
+            f"record #{stored.seq} ({stored.decision_id}) holds no valid release: {first}"
         ) from None
-    if not isinstance(value, list):
-        raise InputError("not a valid list of releases", path=str(directory / PROMOTED_FILE))
-    releases: list[dict[str, Any]] = [item for item in value if isinstance(item, dict)]
-    return releases
-
-
-def remember_promoted(directory: Path, release: dict[str, Any], environment: str) -> None:
-    releases = _promoted_releases(directory)
-    releases.append({"release": release, "environment": environment, "at": now_text()})
-    write_json_atomic(directory / PROMOTED_FILE, releases[-MAX_PROMOTED:])
-
-
-def release_before(directory: Path, current: str | None) -> dict[str, Any] | None:
-    """The newest promoted release other than the one serving now."""
-    older = [
-        entry
-        for entry in _promoted_releases(directory)
-        if (entry.get("release") or {}).get("version") != current
-    ]
-    return older[-1] if older else None
-
-
-def forget_promoted(directory: Path, version: str | None) -> None:
-    releases = _promoted_releases(directory)
-    while releases and (releases[-1].get("release") or {}).get("version") == version:
-        releases.pop()
-    write_json_atomic(directory / PROMOTED_FILE, releases)
 
 
 class DeploymentRecorder:
-    """Appends deployment events to the ledger and keeps deployment.json current."""
+    """Appends a deployment's events to the ledger (and keeps its record in memory current,
+    for the result of the command that runs it)."""
 
-    def __init__(self, context: ServiceContext, record: DeploymentRecord, directory: Path):
+    def __init__(self, context: ServiceContext, record: DeploymentRecord):
         self.context = context
         self.record = record
-        self.directory = directory
         self.signer = signer_from_env(context.env)
+
+    def started(self, **details: Any) -> None:
+        """The first event of a deployment: it carries everything the history needs to know
+        of it later (the whole release record, to start it again; the release it replaces;
+        the deploy-time policies' result)."""
+        self.ledger(
+            "deploy.started",
+            "started",
+            release_record=self.record.release,
+            previous=self.record.previous,
+            deploy_policy=self.record.deploy_policy,
+            **details,
+        )
 
     def ledger(
         self,
@@ -216,7 +305,6 @@ class DeploymentRecorder:
     def verdict(self, verdict: VerdictRecord) -> None:
         document = verdict.to_document()
         self.record.verdicts.append({"at": now_text(), **document})
-        self.record.save(self.directory)
         self.ledger("deploy.verdict", verdict.result.value, verdict=document)
 
     def finish(self, outcome: str, reason: str, **details: Any) -> None:
@@ -224,9 +312,6 @@ class DeploymentRecorder:
         self.record.reason = reason
         at = now_text()
         self.record.finished_at = at if outcome != "paused" else None
-        self.record.save(self.directory)
-        if outcome == "promoted":
-            remember_promoted(self.directory, self.record.release, self.record.environment)
         kind = {
             "promoted": "deploy.promoted",
             "rolled_back": "deploy.rolled_back",

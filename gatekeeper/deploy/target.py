@@ -3,7 +3,10 @@
 A target knows how to run workers of a version in two pools (stable, canary) and how to split
 traffic between them; strategies (:mod:`gatekeeper.deploy.executor`) are written against
 these few operations only, so a Kubernetes target implements the same verbs with Deployments
-and a replica ratio.
+and a replica ratio. Crash recovery is decided once for every target
+(:mod:`gatekeeper.deploy.recovery`); a target only offers the mechanisms and facts it needs.
+What a target can do beyond the common verbs it declares in :class:`TargetCapabilities`:
+callers ask those, never a target's name.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, ClassVar, Self, cast
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Self, cast
 
 from gatekeeper.deploy.errors import DeployError
 from gatekeeper.deploy.state import (
@@ -23,9 +26,13 @@ from gatekeeper.deploy.state import (
     ReleaseRecord,
     load_state,
     save_state,
+    state_dir,
 )
 from gatekeeper.errors import ConfigError
 from gatekeeper.registry import Registry
+
+if TYPE_CHECKING:  # the interface names it; only the targets read it
+    from gatekeeper.deploy.service_config import ServiceDeployConfig
 
 STABLE = "stable"
 CANARY = "canary"
@@ -33,7 +40,7 @@ CANARY = "canary"
 
 @dataclass(frozen=True)
 class RecoveryReport:
-    """What :meth:`DeployTarget.recover` found and did."""
+    """What :func:`gatekeeper.deploy.recovery.recover` found and did."""
 
     action: str  # "none" | "reverted" | "completed" | "reconciled"
     version: str | None  # the one version serving 100 % afterwards
@@ -57,11 +64,34 @@ class TargetCapabilities:
     # Its traffic layer can copy the stable version's safe requests to the canary pool
     # (blue-green judged before the switch, ``set_mirror``).
     mirrors_traffic: bool = False
+    # Every process of the service runs on this machine, and ``teardown`` stops them all
+    # (``deploy stop``).
+    tears_down: bool = False
+    # What the platform runs outlives this machine's state file (another machine, a lost
+    # directory): with no stable release recorded, ``adopt`` takes over the one it made.
+    adopts: bool = False
 
 
 class DeployTarget(ABC):
     name: ClassVar[str]
     capabilities: ClassVar[TargetCapabilities] = TargetCapabilities()
+
+    @classmethod
+    @abstractmethod
+    def open(
+        cls, service: str, config: ServiceDeployConfig, *, root: Path, lock: bool = True
+    ) -> Self:
+        """The target of ``service`` deployed from the service directory ``root``; with
+        ``lock``, holding the service's deployer lock (DeployError while another holds it)."""
+
+    @classmethod
+    def state_directory(cls, root: Path, service: str) -> Path:
+        """Where the target keeps the state of ``service`` deployed from ``root``."""
+        return state_dir(root, service)
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what :meth:`open` took (the lock). What runs keeps running."""
 
     def sample_feed(self, *, history: bool = False) -> Any:
         """The feed of per-request samples (``request_samples`` targets); None otherwise.
@@ -119,12 +149,48 @@ class DeployTarget(ABC):
         """Stable back to full strength at 100 %; canary workers drained and stopped."""
 
     @abstractmethod
-    def recover(self) -> RecoveryReport:
-        """After a deployer died: leave exactly one version serving 100 %."""
-
-    @abstractmethod
     def observe(self) -> dict[str, Any]:
         """Live view (state + what is actually running), for ``deploy status``."""
+
+    def teardown(self) -> None:
+        """Stop every process of the service (``tears_down`` targets only)."""
+        raise NotImplementedError(f"the {self.name} target cannot be stopped from here")
+
+    # -- mechanisms and facts for crash recovery (gatekeeper.deploy.recovery decides) ------
+
+    @abstractmethod
+    def repair_traffic(self) -> None:
+        """Bring the traffic layer back to the recorded routes (e.g. restart a dead proxy)."""
+
+    @abstractmethod
+    def drop_dead_workers(self) -> tuple[int, ...]:
+        """Forget recorded workers that are gone or were never found ready, making sure
+        nothing is left of them; returns their pids (none where the platform runs them)."""
+
+    @abstractmethod
+    def canary_ready(self) -> bool:
+        """Whether the canary pool has ready workers to complete a promotion with."""
+
+    @abstractmethod
+    def reconcile(self) -> bool:
+        """Make what runs match a settled state: the stable version at full strength and
+        alone behind the traffic layer. True when something had to change."""
+
+    def adopt(self) -> str | None:
+        """With no stable release recorded (a lost or fresh state): take the one the
+        platform runs, when this deployer made it; returns its version, None when there is
+        nothing to adopt. DeployError for objects someone else made."""
+        return None
+
+    def stop_unrecorded(self) -> tuple[int, ...]:
+        """Stop processes started for the service that the state does not account for;
+        returns their pids."""
+        return ()
+
+    def running_pids(self) -> frozenset[int]:
+        """The pids of the recorded workers on this machine (empty where the platform runs
+        them): recovery reports which it started."""
+        return frozenset()
 
 
 def pool_field(pool: str) -> str:

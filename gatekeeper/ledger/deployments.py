@@ -33,7 +33,7 @@ from gatekeeper import __version__
 from gatekeeper.ledger.canonical import timestamp
 from gatekeeper.ledger.chain import record_builder, verify_chain
 from gatekeeper.ledger.signing import Signer
-from gatekeeper.ledger.store import LedgerStore, NewRecord, StoredRecord
+from gatekeeper.ledger.store import LedgerError, LedgerStore, NewRecord, StoredRecord
 
 GATE_DECISION_KIND = "gate.decision"
 DEPLOY_KIND_PREFIX = "deploy."
@@ -196,6 +196,31 @@ def deploy_events(
         doc = record.document()
         if str(doc.get("kind", "")).startswith(DEPLOY_KIND_PREFIX):
             yield record, doc
+
+
+def verified_deploy_events(
+    store: LedgerStore, *, service: str | None
+) -> list[tuple[StoredRecord, dict[str, Any]]]:
+    """Deployment records in chain order (of one service, or all), read while the whole chain is
+    verified (every record, link and signature, and the head row): the deployer derives its
+    history from them (what serves, what to roll back to), so a ledger someone cut records
+    out of or rewrote is an error (LedgerError, exit 3), never a shorter history."""
+    found: list[tuple[StoredRecord, dict[str, Any]]] = []
+
+    def keep(record: StoredRecord, doc: dict[str, Any]) -> None:
+        kind = str(doc.get("kind", ""))
+        if kind.startswith(DEPLOY_KIND_PREFIX) and (
+            service is None or (doc.get("release") or {}).get("service") == service
+        ):
+            found.append((record, doc))
+
+    result = verify_chain(store.records, head=store.head(), visit=keep)
+    if result.problem is not None:
+        raise LedgerError(
+            "the ledger is not intact, so the deployment history in it cannot be trusted: "
+            f"{result.problem.message}"
+        )
+    return found
 
 
 def service_gate_approval(

@@ -18,8 +18,9 @@ the objects and how traffic follows pods):
 
 "Workers" in the persisted :class:`DeploymentState` are replica slots (no pids: the cluster
 runs the processes); the file lives in ``.gatekeeper/deploy/<service>/kubernetes/`` and the
-cluster objects carry the version, digest and decision as annotations, so that
-:meth:`KubernetesTarget.recover` can adopt what a lost state file no longer knows.
+cluster objects carry the version, digest and decision as annotations, so that recovery
+(:mod:`gatekeeper.deploy.recovery`, through :meth:`KubernetesTarget.adopt`) can adopt what a
+lost state file no longer knows.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from gatekeeper.deploy.errors import DeployError
 from gatekeeper.deploy.k8s import manifests
@@ -43,8 +44,8 @@ from gatekeeper.deploy.state import (
 from gatekeeper.deploy.target import (
     CANARY,
     STABLE,
-    RecoveryReport,
     StatefulTarget,
+    TargetCapabilities,
     pool_field,
 )
 from gatekeeper.errors import ConfigError
@@ -54,6 +55,17 @@ STATE_SUBDIR = "kubernetes"
 
 class KubernetesTarget(StatefulTarget):
     name: ClassVar[str] = "kubernetes"
+    capabilities: ClassVar[TargetCapabilities] = TargetCapabilities(adopts=True)
+
+    @classmethod
+    def state_directory(cls, root: Path, service: str) -> Path:
+        return state_dir(root.resolve(), service) / STATE_SUBDIR
+
+    @classmethod
+    def open(
+        cls, service: str, config: ServiceDeployConfig, *, root: Path, lock: bool = True
+    ) -> Self:
+        return cls(service, config, root=root, lock=lock)
 
     def __init__(
         self,
@@ -76,7 +88,7 @@ class KubernetesTarget(StatefulTarget):
                 f"service name {service!r} cannot name Kubernetes objects ({exc}); "
                 "set deploy.kubernetes.name"
             ) from None
-        super().__init__(service, state_dir(root.resolve(), service) / STATE_SUBDIR, lock=lock)
+        super().__init__(service, self.state_directory(root, service), lock=lock)
         self._api = api
         self._sleep = sleep
 
@@ -295,13 +307,13 @@ class KubernetesTarget(StatefulTarget):
 
     # -- recovery and status ---------------------------------------------------------------
 
-    def _adopt(self) -> bool:
+    def adopt(self) -> str | None:
         """Take the cluster's stable Deployment as the stable release when the state has
         none (a lost or fresh state directory). Only objects gatekeeper made are adopted."""
         name = manifests.deployment_name(self.app, STABLE)
         view = self.api.read_deployment(name)
         if view is None or view.spec_replicas == 0:
-            return False
+            return None
         if view.labels.get(manifests.MANAGED_BY) != manifests.MANAGER:
             raise DeployError(
                 f"Deployment {self.k8s.namespace}/{name} exists and is not managed by "
@@ -315,42 +327,28 @@ class KubernetesTarget(StatefulTarget):
             decision_id=notes.get(manifests.ANN_DECISION),
         )
         manifests.check_release(release)
-        self._save(stable=release, canary=None, canary_workers=(), phase=Phase.STABLE)
-        self._slots(STABLE, release, view.spec_replicas, ready=True)
-        return True
-
-    def recover(self) -> RecoveryReport:
         with self._mutex:
-            state = self._state
-            if state.stable is None and not state.phase.in_flight and self._adopt():
-                adopted = self._version(STABLE)
-                self._reconcile()
-                return RecoveryReport(
-                    "reconciled", adopted, (), (), f"adopted {adopted} from the cluster"
-                )
-            state = self._state
-            if state.phase == Phase.PROMOTING and state.canary is not None:
-                action = "completed"
-                self.promote(f"recovered: promotion of {state.canary.version} completed")
-            elif state.canary is not None or state.phase.in_flight:
-                action = "reverted"
-                self.rollback(
-                    f"recovered: the deployer stopped during a {state.strategy or ''} rollout "
-                    f"of {self._version(CANARY)}; reverted to {self._version(STABLE)}"
-                )
-            else:
-                action = "reconciled" if self._reconcile() else "none"
-            version = self._state.stable.version if self._state.stable else None
-            return RecoveryReport(
-                action=action,
-                version=version,
-                stopped_pids=(),
-                started_pids=(),
-                message=self._state.reason or f"{version or 'nothing'} serves 100 %",
-            )
+            self._save(stable=release, canary=None, canary_workers=(), phase=Phase.STABLE)
+            self._slots(STABLE, release, view.spec_replicas, ready=True)
+        return release.version
+
+    def repair_traffic(self) -> None:
+        """Nothing to restart: the Service routes on its own; reconciling fixes its selector."""
+
+    def drop_dead_workers(self) -> tuple[int, ...]:
+        return ()  # the cluster replaces dead pods itself
+
+    def canary_ready(self) -> bool:
+        """Whether the cluster has ready canary pods now (the recorded slots may be stale)."""
+        view = self.api.read_deployment(manifests.deployment_name(self.app, CANARY))
+        return view is not None and view.ready_replicas > 0
+
+    def reconcile(self) -> bool:
+        """Make the cluster match a settled state; True when something had to change."""
+        with self._mutex:
+            return self._reconcile()
 
     def _reconcile(self) -> bool:
-        """Make the cluster match a settled state; True when something had to change."""
         if self._state.stable is None:
             return False  # nothing deployed: create nothing
         changed = False

@@ -5,18 +5,16 @@ killed mid-rollout. The proxy daemon (``python -m gatekeeper.deploy.proxy``) and
 run in their own sessions, so they keep serving at the last weights when the deployer dies;
 the deployer drives the proxy through its admin API and persists everything it starts in
 ``state.json``. The next deployer takes the directory's lock (a ``flock`` the kernel releases
-when its holder dies), sees an unfinished rollout and calls :meth:`LocalTarget.recover`.
+when its holder dies), sees an unfinished rollout and recovers it
+(:mod:`gatekeeper.deploy.recovery` decides; this target restarts a dead proxy, drops dead or
+never-ready workers, stops processes the state does not account for, and tops the stable
+pool up).
 
 Lease: while the deployer drives a split of traffic it holds a lease on it in the proxy and
 renews it from a heartbeat thread (``lease_seconds``, renewed every third of it). A deployer
 that dies (``kill -9``) stops beating, and one lease later the proxy itself returns all traffic
 to the stable version and records why, with no command run. A paused rollout (waiting for a
 manual promote, with no deployer running) holds its split without a lease.
-
-Recovery rule: a rollout that had not begun promotion is **reverted** (stable back to 100 %,
-canary drained and stopped): the stable version is the last one known good, and a canary that
-was never judged good must not be left serving. A rollout whose promotion had begun (phase
-``promoting``: the verdict was pass) is **completed**.
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ import secrets
 import sys
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from gatekeeper.deploy.errors import DeployError
 from gatekeeper.deploy.local import process
@@ -43,7 +41,6 @@ from gatekeeper.deploy.state import (
 from gatekeeper.deploy.target import (
     CANARY,
     STABLE,
-    RecoveryReport,
     StatefulTarget,
     TargetCapabilities,
     pool_field,
@@ -57,8 +54,18 @@ LOG_TAIL_BYTES = 600
 class LocalTarget(StatefulTarget):
     name: ClassVar[str] = "local"
     capabilities: ClassVar[TargetCapabilities] = TargetCapabilities(
-        runs_code_folder=True, request_samples=True, worker_logs=True, mirrors_traffic=True
+        runs_code_folder=True,
+        request_samples=True,
+        worker_logs=True,
+        mirrors_traffic=True,
+        tears_down=True,
     )
+
+    @classmethod
+    def open(
+        cls, service: str, config: ServiceDeployConfig, *, root: Path, lock: bool = True
+    ) -> Self:
+        return cls(service, config, root=root, lock=lock)
 
     def sample_feed(self, *, history: bool = False) -> SampleFeed:
         return SampleFeed(self.proxy(), start_at_now=not history)
@@ -383,7 +390,7 @@ class LocalTarget(StatefulTarget):
             state = self._state
             if state.canary is None:  # first deploy, or a promotion that already swapped pools
                 self._save(phase=Phase.STABLE, canary_weight=0, reason=reason)
-                self._stop_unrecorded()
+                self.stop_unrecorded()
                 return
             self._save(phase=Phase.PROMOTING)
             missing = self.replicas - sum(1 for w in state.canary_workers if w.ready)
@@ -421,18 +428,46 @@ class LocalTarget(StatefulTarget):
 
     # -- recovery, status, teardown --------------------------------------------------------
 
-    def _drop_dead(self) -> None:
-        def alive(workers: tuple[WorkerRecord, ...]) -> tuple[WorkerRecord, ...]:
-            return tuple(w for w in workers if process.is_alive(w.pid, w.start_time))
+    def repair_traffic(self) -> None:
+        with self._mutex:
+            self.proxy()  # restarts a dead proxy with the recorded routes
 
-        state = self._state
-        # A worker recorded but never marked ready has not been health-checked: drop it too.
-        self._save(
-            stable_workers=tuple(w for w in alive(state.stable_workers) if w.ready),
-            canary_workers=tuple(w for w in alive(state.canary_workers) if w.ready),
-        )
+    def drop_dead_workers(self) -> tuple[int, ...]:
+        with self._mutex:
+            state = self._state
 
-    def _stop_unrecorded(self) -> tuple[int, ...]:
+            # A worker recorded but never marked ready has not been health-checked: drop it too.
+            def kept(workers: tuple[WorkerRecord, ...]) -> tuple[WorkerRecord, ...]:
+                return tuple(
+                    w for w in workers if w.ready and process.is_alive(w.pid, w.start_time)
+                )
+
+            self._save(
+                stable_workers=kept(state.stable_workers),
+                canary_workers=kept(state.canary_workers),
+            )
+            left = {w.pid for w in self._state.all_workers()}
+            dropped = [w for w in state.all_workers() if w.pid not in left]
+            for worker in dropped:  # not ready or gone: make sure nothing is left of its group
+                process.stop(worker.pid, worker.start_time, self.config.stop_grace_period)
+            return tuple(w.pid for w in dropped)
+
+    def canary_ready(self) -> bool:
+        return any(w.ready for w in self._state.canary_workers)
+
+    def reconcile(self) -> bool:
+        with self._mutex:
+            missing = self.replicas - len(self._state.stable_workers)
+            started = self._state.stable is not None and missing > 0
+            if started:
+                self.add_workers(STABLE, missing)
+            self._push_routes()
+            return started
+
+    def running_pids(self) -> frozenset[int]:
+        return frozenset(w.pid for w in self._state.all_workers())
+
+    def stop_unrecorded(self) -> tuple[int, ...]:
         """Stop processes started for this service that the state does not account for."""
         keep = {w.pid for w in self._state.all_workers()}
         if self._state.proxy is not None:
@@ -448,50 +483,6 @@ class LocalTarget(StatefulTarget):
             process.stop(pid, started, self.config.stop_grace_period)
             stopped.append(pid)
         return tuple(stopped)
-
-    def recover(self) -> RecoveryReport:
-        with self._mutex:
-            state = self._state
-            before = {w.pid for w in state.all_workers()}
-            unfinished = state.phase.in_flight
-            self.proxy()  # restarts a dead proxy with the recorded routes
-            records = {w.pid: w for w in state.all_workers()}
-            self._drop_dead()
-            stopped = [
-                pid for pid in records if pid not in {w.pid for w in self._state.all_workers()}
-            ]
-            for pid in stopped:  # not ready or gone: make sure nothing is left of its group
-                process.stop(pid, records[pid].start_time, self.config.stop_grace_period)
-            state = self._state
-            if state.phase == Phase.PROMOTING and state.canary is not None and state.canary_workers:
-                action = "completed"
-                self.promote(f"recovered: promotion of {state.canary.version} completed")
-            elif state.canary is not None or unfinished:
-                action = "reverted"
-                stable_version = self._version(STABLE)
-                self.rollback(
-                    f"recovered: the deployer stopped during a {state.strategy or ''} rollout "
-                    f"of {self._version(CANARY)}; reverted to {stable_version}"
-                )
-            else:
-                action = "reconciled"
-                missing = self.replicas - len(self._state.stable_workers)
-                if self._state.stable is not None and missing > 0:
-                    self.add_workers(STABLE, missing)
-                self._push_routes()
-            stopped.extend(self._stop_unrecorded())
-            after = {w.pid for w in self._state.all_workers()}
-            started = tuple(sorted(after - before))
-            version = self._state.stable.version if self._state.stable else None
-            if action == "reconciled" and not stopped and not started:
-                action = "none"
-            return RecoveryReport(
-                action=action,
-                version=version,
-                stopped_pids=tuple(sorted(set(stopped))),
-                started_pids=started,
-                message=self._state.reason or f"{version or 'nothing'} serves 100 %",
-            )
 
     def observe(self) -> dict[str, Any]:
         """State plus what is actually running; never starts or stops anything."""

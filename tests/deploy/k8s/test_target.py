@@ -16,6 +16,7 @@ from gatekeeper.deploy.executor import (
     VerdictResult,
 )
 from gatekeeper.deploy.k8s.target import KubernetesTarget
+from gatekeeper.deploy.recovery import recover
 from gatekeeper.deploy.service_config import ServiceDeployConfig
 from gatekeeper.deploy.state import Phase
 from gatekeeper.deploy.strategy import BlueGreenStrategy, CanaryStrategy, RollingStrategy
@@ -273,10 +274,10 @@ def test_killed_deployer_mid_canary_is_reverted_by_the_next(
 
     with make_target(server, tmp_path) as again:
         assert again.state.phase.in_flight
-        report = again.recover()
+        report = recover(again)
         assert report.action == "reverted" and report.version == "v1"
         settled_on(server, "v1")
-        assert again.recover().action == "none"
+        assert recover(again).action == "none"
     assert_always_served(server)
 
 
@@ -290,9 +291,29 @@ def test_killed_deployer_during_promotion_is_completed(
     target.set_progress(phase=Phase.PROMOTING)  # the verdict was pass, then the deployer died
     target.close()
     with make_target(server, tmp_path) as again:
-        report = again.recover()
+        report = recover(again)
         assert report.action == "completed" and report.version == "v2"
         settled_on(server, "v2")
+
+
+def test_a_promotion_without_ready_canary_pods_is_reverted_not_completed(
+    server: FakeApiServer, tmp_path: Path
+) -> None:
+    target = make_target(server, tmp_path)
+    deploy_v1(target)
+    target.begin(release("v2"), "canary")
+    target.add_workers(CANARY, 2)
+    target.set_progress(phase=Phase.PROMOTING)
+    target.close()
+    # The recorded slots say ready; the cluster no longer has a ready canary pod.
+    server.cluster.behaviour[CANARY_NAME] = Behaviour(stuck=True)
+    canary = server.cluster.deployment(NAMESPACE, CANARY_NAME)
+    assert canary is not None
+    canary["metadata"]["generation"] += 1
+    with make_target(server, tmp_path) as again:
+        report = recover(again)
+        assert report.action == "reverted" and report.version == "v1"
+        settled_on(server, "v1")
 
 
 def test_lost_state_is_not_overwritten_but_adopted(server: FakeApiServer, tmp_path: Path) -> None:
@@ -307,7 +328,7 @@ def test_lost_state_is_not_overwritten_but_adopted(server: FakeApiServer, tmp_pa
             executor(fresh).run(release("v2"), CANARY_STEPS)
         # (The executor reverted the attempt: nothing changed in the cluster.)
         settled_on(server, "v1")
-        report = fresh.recover()
+        report = recover(fresh)
         assert report.version == "v1" and "adopted" in report.message
         result = executor(fresh).run(release("v2"), CANARY_STEPS)
         assert result.outcome == Outcome.PROMOTED
@@ -328,7 +349,7 @@ def test_objects_not_made_by_gatekeeper_are_left_alone(
         with pytest.raises(DeployError, match="not managed by gatekeeper"):
             fresh.begin(release("v2"), "canary")
         with pytest.raises(DeployError, match="not managed by gatekeeper"):
-            fresh.recover()
+            recover(fresh)
 
 
 def test_recovery_repairs_drift_in_a_settled_deployment(
@@ -343,14 +364,14 @@ def test_recovery_repairs_drift_in_a_settled_deployment(
         stable["spec"]["replicas"] = 3
         stable["metadata"]["generation"] += 1
         service["spec"]["selector"] = {"app": APP}
-        assert target.recover().action == "reconciled"
+        assert recover(target).action == "reconciled"
         settled_on(server, "v1")
-        assert target.recover().action == "none"
+        assert recover(target).action == "none"
 
 
 def test_observe_reports_what_the_cluster_runs(server: FakeApiServer, tmp_path: Path) -> None:
     with make_target(server, tmp_path) as target:
-        assert target.recover().action == "none"  # nothing deployed: nothing created
+        assert recover(target).action == "none"  # nothing deployed: nothing created
         assert server.cluster.objects == {}
         deploy_v1(target)
         view = target.observe()
@@ -372,3 +393,30 @@ def test_a_response_that_is_not_a_deployment_is_an_error_not_a_crash(
         with pytest.raises(DeployError, match="unexpected response"):
             executor(target).run(release("v2"), CANARY_STEPS)
         settled_on(server, "v1")
+
+
+def test_deploy_status_from_another_machine_adopts_what_the_cluster_runs(
+    server: FakeApiServer, tmp_path: Path
+) -> None:
+    """`deploy status --target kubernetes` where no state file exists (a CI runner other than
+    the one that deployed) finds the state where the Kubernetes target keeps it and takes over
+    the stable Deployment this deployer made, instead of "never deployed from here"."""
+    from gatekeeper.config import GatekeeperConfig
+    from gatekeeper.deploy.context import ServiceContext
+    from gatekeeper.deploy.operator import status
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    with make_target(server, first) as target:
+        deploy_v1(target)
+    with make_target(server, second) as fresh:  # the same settings, from the other checkout
+        config = fresh.config
+    context = ServiceContext(second, GatekeeperConfig(), config, str(tmp_path / "l.db"), {})
+    result = status(context, APP, target="kubernetes")
+    assert result.recovery is not None and result.recovery.version == "v1"
+    assert "adopted" in result.recovery.message
+    assert result.live["state"]["stable"]["version"] == "v1"
+    # Read where the Kubernetes target keeps it, a second status has nothing left to adopt.
+    assert status(context, APP, target="kubernetes").recovery is None
+    settled_on(server, "v1")

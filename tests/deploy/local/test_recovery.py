@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gatekeeper.deploy.local import process
 from gatekeeper.deploy.local.target import LocalTarget
+from gatekeeper.deploy.recovery import recover
 from gatekeeper.deploy.state import Phase, load_state, state_dir
 from tests.conftest import REPO
 from tests.deploy.local.helpers import LoadGenerator, get, service_config
@@ -52,7 +53,7 @@ def test_killed_deployer_mid_canary_is_reverted_to_stable(tmp_path):
     try:
         with LoadGenerator(crashed.proxy.port) as load:
             load.wait_for(50)
-            report = target.recover()
+            report = recover(target)
             load.wait_for(load.result.total + 50)
         assert report.action == "reverted" and report.version == "v1"
         assert "reverted to v1" in report.message
@@ -64,7 +65,7 @@ def test_killed_deployer_mid_canary_is_reverted_to_stable(tmp_path):
         assert marked == {*stable_pids, crashed.proxy.pid}  # nothing else left running
         saved = load_state(directory, "svc")
         assert saved is not None and saved.phase == Phase.STABLE and saved.canary is None
-        assert target.recover().action == "none"  # idempotent
+        assert recover(target).action == "none"  # idempotent
     finally:
         target.teardown()
         target.close()
@@ -81,10 +82,30 @@ def test_recovery_restarts_a_dead_proxy_and_missing_workers(target, tmp_path):
     victim = target.state.stable_workers[0]
     process.stop(victim.pid, victim.start_time, 1.0)
 
-    report = target.recover()
+    report = recover(target)
 
     assert report.action == "reconciled" and report.version == "v1"
     assert target.state.proxy is not None and target.state.proxy.pid != old_proxy.pid
     assert len(target.state.stable_workers) == 2
     assert victim.pid not in {w.pid for w in target.state.stable_workers}
+    assert {get(target.state.proxy.port)[1] for _ in range(10)} == {"hello v1"}
+
+
+def test_a_promotion_whose_canary_workers_died_is_reverted_not_completed(target, tmp_path):
+    from gatekeeper.deploy.executor import RolloutExecutor
+    from gatekeeper.deploy.target import CANARY
+    from tests.deploy.local.test_rollouts import FIRST, release
+
+    RolloutExecutor(target).run(release("v1", tmp_path), FIRST)
+    target.begin(release("v2", tmp_path), "canary")
+    target.add_workers(CANARY, 1)
+    target.set_progress(phase=Phase.PROMOTING)  # the verdict was pass, then the deployer died
+    (canary,) = target.state.canary_workers
+    process.stop(canary.pid, canary.start_time, 1.0)  # ... and so did its canary
+
+    report = recover(target)
+
+    assert report.action == "reverted" and report.version == "v1"
+    assert canary.pid in report.stopped_pids
+    assert target.state.phase == Phase.STABLE and target.state.canary is None
     assert {get(target.state.proxy.port)[1] for _ in range(10)} == {"hello v1"}
