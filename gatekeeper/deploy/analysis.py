@@ -238,6 +238,7 @@ class CanaryAnalyzer:
             baseline=request.stable_version or "-",
             canary=request.canary_version,
             step=self.verification.prometheus.step if self.verification.prometheus else 10.0,
+            fresh_baseline=request.fresh_baseline,
             **baseline_window,
         )
         # Which look of this window (the window restarts on fresh data) of how many planned.

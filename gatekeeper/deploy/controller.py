@@ -90,7 +90,10 @@ def _log_files(target: DeployTarget) -> tuple[list[Path], list[Path]]:
     def files(workers: Sequence[Any]) -> list[Path]:
         return [Path(p) for w in workers for p in (w.stdout, w.stderr) if p]
 
-    return files(state.stable_workers), files(state.canary_workers)
+    # With a fresh baseline the canary's logs are compared with its workers', started at the
+    # same moment, not with the long-running stable workers'.
+    baseline = state.baseline_workers or state.stable_workers
+    return files(baseline), files(state.canary_workers)
 
 
 def _analyzer(target: DeployTarget, plan: Plan, recorder: DeploymentRecorder) -> CanaryAnalyzer:

@@ -65,6 +65,7 @@ class Plan:
             replicas=self.replicas,
             first=self.first,
             mirrors=target_capabilities(self.target).mirrors_traffic,
+            fresh_baseline=target_capabilities(self.target).fresh_baseline,
         )
 
     @property
@@ -73,17 +74,41 @@ class Plan:
 
 
 def describe_strategy(
-    strategy: StrategyModel, *, replicas: int, first: bool, mirrors: bool = False
+    strategy: StrategyModel,
+    *,
+    replicas: int,
+    first: bool,
+    mirrors: bool = False,
+    fresh_baseline: bool = False,
 ) -> list[str]:
     if first:
         return [f"first deploy: start {replicas} workers, no baseline to compare with"]
     lines: list[str] = []
     if isinstance(strategy, CanaryStrategy):
         count = min(strategy.canary_replicas or 1, replicas)
-        lines.append(f"start {count} canary worker(s), weight 0 %")
+        fresh = strategy.baseline == "fresh" and fresh_baseline
+        if fresh:
+            lines.append(
+                f"start {count} canary worker(s) and a fresh baseline of {count} worker(s) of "
+                "the stable version beside them, weight 0 %; the canary is judged against the "
+                "fresh baseline (as old, as many, as large a share of traffic)"
+            )
+        else:
+            why = "" if strategy.baseline == "stable" else " (this target cannot start one)"
+            lines.append(
+                f"start {count} canary worker(s), weight 0 %; the canary is judged against "
+                f"the running stable workers, not a fresh baseline{why}"
+            )
         for index, step in enumerate(strategy.steps, start=1):
             if isinstance(step, SetWeight):
-                lines.append(f"{index}. setWeight {step.set_weight} %")
+                if fresh:
+                    share = min(step.set_weight, 100 - step.set_weight)
+                    lines.append(
+                        f"{index}. setWeight {step.set_weight} % (fresh baseline {share} %, "
+                        f"stable {100 - step.set_weight - share} %)"
+                    )
+                else:
+                    lines.append(f"{index}. setWeight {step.set_weight} %")
             elif isinstance(step, Pause):
                 duration = step.pause.duration
                 lines.append(
@@ -97,7 +122,8 @@ def describe_strategy(
                     f"{index}. analysis '{spec.name}': {spec.interval:g} s intervals, "
                     f"at most {spec.max_inconclusive} looks"
                 )
-        lines.append(f"promote: canary to {replicas} workers at 100 %, old version drained")
+        drained = "old version and fresh baseline drained" if fresh else "old version drained"
+        lines.append(f"promote: canary to {replicas} workers at 100 %, {drained}")
     elif isinstance(strategy, RollingStrategy):
         for index in range(1, replicas + 1):
             weight = round(100 * index / replicas)

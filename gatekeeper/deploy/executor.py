@@ -30,7 +30,7 @@ from gatekeeper.deploy.strategy import (
     RollingStrategy,
     SetWeight,
 )
-from gatekeeper.deploy.target import CANARY, STABLE, DeployTarget
+from gatekeeper.deploy.target import BASELINE, CANARY, STABLE, DeployTarget
 
 StrategyModel = RollingStrategy | BlueGreenStrategy | CanaryStrategy
 
@@ -63,6 +63,9 @@ class AnalysisRequest:
     # Blue-green after the switch: the baseline (blue) is judged on its own window before the
     # switch, as long as the canary's (green's) window after it. None: the same window.
     baseline_before: float | None = None
+    # A canary's fresh baseline runs: the baseline is its workers' requests only, not the
+    # long-running stable workers'.
+    fresh_baseline: bool = False
 
 
 Analyzer = Callable[[AnalysisRequest], AnalysisVerdict]
@@ -220,6 +223,9 @@ class RolloutExecutor:
         if not target.state.canary_workers:
             count = min(strategy.canary_replicas or 1, target.replicas)
             target.add_workers(CANARY, count)
+            if strategy.baseline == "fresh" and target.capabilities.fresh_baseline:
+                # Started together, as many: same age, same warm-up, same share per worker.
+                target.add_workers(BASELINE, count)
         for index in range(start, len(strategy.steps)):
             self._check_abort()
             step = strategy.steps[index]
@@ -257,6 +263,7 @@ class RolloutExecutor:
                 window_end=time.time(),
                 attempt=attempt,
                 baseline_before=baseline_before,
+                fresh_baseline=bool(self.target.state.baseline_workers),
             )
             verdict = self.analyze(request)
             self._verdicts.append((index, verdict))

@@ -85,13 +85,17 @@ class DeploymentState(Frozen):
     canary: ReleaseRecord | None = None
     stable_workers: tuple[WorkerRecord, ...] = ()
     canary_workers: tuple[WorkerRecord, ...] = ()
+    # A canary's fresh baseline (Kayenta): workers of the stable release started with the
+    # canary's, as many, taking as large a share of traffic; the canary is judged against
+    # them rather than against the long-running stable workers. Empty outside a canary.
+    baseline_workers: tuple[WorkerRecord, ...] = ()
     canary_weight: int = Field(default=0, ge=0, le=100)
     proxy: ProxyRecord | None = None
     reason: str | None = None  # why the last rollout ended as it did
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     def all_workers(self) -> tuple[WorkerRecord, ...]:
-        return (*self.stable_workers, *self.canary_workers)
+        return (*self.stable_workers, *self.canary_workers, *self.baseline_workers)
 
 
 def check_service_name(service: str) -> str:

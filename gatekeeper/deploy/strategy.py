@@ -154,6 +154,13 @@ class CanaryStrategy(Frozen):
     canary_replicas: int | None = Field(
         default=None, ge=1, le=64, description="canary workers during the steps; default: 1"
     )
+    baseline: Literal["fresh", "stable"] = Field(
+        default="fresh",
+        description="fresh: the canary is judged against as many workers of the stable "
+        "version started with it, taking as large a share of traffic (Kayenta); stable: "
+        "against the running stable workers. Targets that cannot start a fresh baseline "
+        "use the stable workers",
+    )
 
     @model_validator(mode="after")
     def _weights_reach_somewhere(self) -> CanaryStrategy:

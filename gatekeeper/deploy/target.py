@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the interface names it; only the targets read it
 
 STABLE = "stable"
 CANARY = "canary"
+BASELINE = "baseline"  # a canary's fresh baseline: workers of the stable release
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ class TargetCapabilities:
     # Its traffic layer can copy the stable version's safe requests to the canary pool
     # (blue-green judged before the switch, ``set_mirror``).
     mirrors_traffic: bool = False
+    # It can start a fresh baseline beside a canary (``BASELINE`` workers of the stable
+    # release, as many as the canary's, with as large a share of traffic), and its samples say
+    # which pool served each request.
+    fresh_baseline: bool = False
     # Every process of the service runs on this machine, and ``teardown`` stops them all
     # (``deploy stop``).
     tears_down: bool = False
@@ -114,15 +119,18 @@ class DeployTarget(ABC):
 
     @abstractmethod
     def add_workers(self, pool: str, count: int) -> None:
-        """Start ``count`` workers of the pool's version; returns once they are ready and
-        routed. Raises DeployError when one never becomes ready (it is stopped first)."""
+        """Start ``count`` workers of the pool's version (``BASELINE``: of the stable
+        release, ``fresh_baseline`` targets only); returns once they are ready and routed.
+        Raises DeployError when one never becomes ready (it is stopped first)."""
 
     @abstractmethod
     def remove_workers(self, pool: str, count: int) -> None:
         """Take ``count`` workers out of routing, drain them (bounded), stop them."""
 
     @abstractmethod
-    def set_canary_weight(self, weight: int) -> None: ...
+    def set_canary_weight(self, weight: int) -> None:
+        """The canary pool's share of requests; while a fresh baseline runs it takes as large
+        a share (at most what the canary leaves), the stable pool the rest."""
 
     def set_mirror(self, share: int) -> None:
         """Copy ``share`` % of the stable version's GET/HEAD requests to the canary pool
@@ -195,7 +203,7 @@ class DeployTarget(ABC):
 
 def pool_field(pool: str) -> str:
     """The state field holding a pool's workers."""
-    if pool not in (STABLE, CANARY):
+    if pool not in (STABLE, CANARY, BASELINE):
         raise ValueError(f"unknown pool {pool!r}")
     return f"{pool}_workers"
 

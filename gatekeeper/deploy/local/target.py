@@ -58,6 +58,7 @@ class LocalTarget(StatefulTarget):
         request_samples=True,
         worker_logs=True,
         mirrors_traffic=True,
+        fresh_baseline=True,
         tears_down=True,
     )
 
@@ -124,7 +125,7 @@ class LocalTarget(StatefulTarget):
         return self.config.replicas
 
     def _release_of(self, pool: str) -> ReleaseRecord:
-        release = self._state.stable if pool == STABLE else self._state.canary
+        release = self._state.canary if pool == CANARY else self._state.stable
         if release is None:
             raise DeployError(f"no {pool} release to start workers of")
         return release
@@ -234,6 +235,7 @@ class LocalTarget(StatefulTarget):
             self.config.drain_timeout,
             lease_seconds=lease,
             mirror=self._mirror,
+            baseline=route(state.stable, state.baseline_workers),
         )
         if lease is not None and self._heartbeat is None:
             self._heartbeat = Heartbeat(self._renew_lease, lease).start()
@@ -396,12 +398,13 @@ class LocalTarget(StatefulTarget):
             missing = self.replicas - sum(1 for w in state.canary_workers if w.ready)
             if missing > 0:
                 self.add_workers(CANARY, missing)
-            old = self._state.stable_workers
+            old = (*self._state.stable_workers, *self._state.baseline_workers)
             self._save(
                 stable=self._state.canary,
                 stable_workers=self._state.canary_workers,
                 canary=None,
                 canary_workers=(),
+                baseline_workers=(),
                 canary_weight=0,
             )
             self._drain_and_stop(old)
@@ -417,8 +420,13 @@ class LocalTarget(StatefulTarget):
                 missing = self.replicas - sum(1 for w in state.stable_workers if w.ready)
                 if missing > 0:
                     self.add_workers(STABLE, missing)
-            leaving = self._state.canary_workers
-            update: dict[str, Any] = {"canary": None, "canary_workers": (), "canary_weight": 0}
+            leaving = (*self._state.canary_workers, *self._state.baseline_workers)
+            update: dict[str, Any] = {
+                "canary": None,
+                "canary_workers": (),
+                "baseline_workers": (),
+                "canary_weight": 0,
+            }
             if state.stable is None:
                 update.update(stable_workers=(), stable=None)
                 leaving = (*leaving, *state.stable_workers)
@@ -445,6 +453,7 @@ class LocalTarget(StatefulTarget):
             self._save(
                 stable_workers=kept(state.stable_workers),
                 canary_workers=kept(state.canary_workers),
+                baseline_workers=kept(state.baseline_workers),
             )
             left = {w.pid for w in self._state.all_workers()}
             dropped = [w for w in state.all_workers() if w.pid not in left]
@@ -461,8 +470,14 @@ class LocalTarget(StatefulTarget):
             started = self._state.stable is not None and missing > 0
             if started:
                 self.add_workers(STABLE, missing)
-            self._push_routes()
-            return started
+            # A baseline outlives its canary only when a deployer died in between.
+            leftover = self._state.baseline_workers if self._state.canary is None else ()
+            if leftover:
+                self._save(baseline_workers=())
+                self._drain_and_stop(leftover)
+            else:
+                self._push_routes()
+            return started or bool(leftover)
 
     def running_pids(self) -> frozenset[int]:
         return frozenset(w.pid for w in self._state.all_workers())
@@ -515,6 +530,7 @@ class LocalTarget(StatefulTarget):
             self._save(
                 stable_workers=(),
                 canary_workers=(),
+                baseline_workers=(),
                 canary=None,
                 canary_weight=0,
                 proxy=None,

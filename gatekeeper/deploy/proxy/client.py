@@ -103,12 +103,14 @@ class ProxyClient:
         *,
         lease_seconds: float | None = None,
         mirror: int = 0,
+        baseline: PoolRoute | None = None,
     ) -> RoutesResult:
         """Replace the routing table; returns once removed workers are drained (bounded).
         With ``lease_seconds`` a split of traffic lasts only as long as it is renewed."""
         body: dict[str, Any] = {
             "stable": stable.to_json() if stable else None,
             "canary": canary.to_json() if canary else None,
+            "baseline": baseline.to_json() if baseline else None,
             "canary_weight": canary_weight,
             "drain_timeout": drain_timeout,
             "mirror": mirror,

@@ -31,7 +31,7 @@ class Sample:
 
     seq: int
     time: float  # epoch seconds when the response was complete
-    pool: str  # "stable" | "canary"
+    pool: str  # "stable" | "canary" | "baseline" (a canary's fresh baseline)
     version: str
     backend: str
     method: str

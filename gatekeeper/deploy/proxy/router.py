@@ -1,4 +1,9 @@
-"""Routing table of the proxy: two pools (stable, canary), a canary weight, draining.
+"""Routing table of the proxy: the stable and canary pools, a canary weight, draining — and
+while a canary is judged, a third pool, its fresh baseline (workers of the stable version
+started with the canary's, as many), which takes as large a share as the canary (at most what
+the canary leaves): each canary worker and each baseline worker then serve the same share of
+requests, so the two are compared on equal footing (the Kayenta practice) rather than a new
+worker against long-running ones carrying a different load.
 
 Thread-safe: every handler thread picks a backend under one lock, and the pick increments the
 backend's in-flight count under the same lock, so a drain that starts after a pick always
@@ -17,7 +22,8 @@ from typing import Any
 
 STABLE = "stable"
 CANARY = "canary"
-POOLS = (STABLE, CANARY)
+BASELINE = "baseline"
+POOLS = (STABLE, CANARY, BASELINE)
 UPSTREAM_HOST = "127.0.0.1"
 # Idle keep-alive connections kept per backend; more would only hold worker threads busy.
 MAX_IDLE_PER_BACKEND = 32
@@ -73,12 +79,13 @@ class DrainResult:
 class Router:
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._pools: dict[str, list[Backend]] = {STABLE: [], CANARY: []}
-        self._versions: dict[str, str] = {STABLE: "", CANARY: ""}
+        self._pools: dict[str, list[Backend]] = {pool: [] for pool in POOLS}
+        self._versions: dict[str, str] = {pool: "" for pool in POOLS}
         self._draining: dict[str, Backend] = {}
         self._canary_weight = 0
         self._requests = 0
-        self._rr = {STABLE: 0, CANARY: 0}
+        self._not_canary = 0  # requests not sent to the canary: the baseline's share of them
+        self._rr = {pool: 0 for pool in POOLS}
         # Mirroring (blue-green before and after the switch): this share of the safe requests
         # of the pool serving clients is also sent to the other pool, whose answers only the
         # metrics see.
@@ -91,7 +98,10 @@ class Router:
         """Choose a backend and count the request in flight on it; None: nothing to route to."""
         with self._cond:
             pool = self._choose_pool()
-            order = [pool, CANARY if pool == STABLE else STABLE]
+            # The baseline is a stable-version stand-in: without workers, stable serves.
+            order = {STABLE: (STABLE, CANARY), CANARY: (CANARY, STABLE)}.get(
+                pool, (BASELINE, STABLE, CANARY)
+            )
             for name in order:
                 candidates = [b for b in self._pools[name] if b.id not in exclude]
                 if not candidates:
@@ -108,7 +118,22 @@ class Router:
         # spreads w canary requests evenly through every 100.
         self._requests += 1
         n, w = self._requests, self._canary_weight
-        return CANARY if (n * w) // 100 > ((n - 1) * w) // 100 else STABLE
+        if (n * w) // 100 > ((n - 1) * w) // 100:
+            return CANARY
+        baseline = self._baseline_weight()
+        if baseline <= 0:
+            return STABLE
+        # Of the requests left to the other pools, the baseline's share, spread the same way.
+        self._not_canary += 1
+        m, rest = self._not_canary, 100 - w
+        return BASELINE if (m * baseline) // rest > ((m - 1) * baseline) // rest else STABLE
+
+    def _baseline_weight(self) -> int:
+        """As large a share as the canary's, at most what the canary leaves; 0 without
+        baseline workers."""
+        if not self._pools[BASELINE]:
+            return 0
+        return min(self._canary_weight, 100 - self._canary_weight)
 
     def pick_mirror(self, served: str) -> Pick | None:
         """A backend for a copy of a request the ``served`` pool answered (its share,
@@ -157,19 +182,21 @@ class Router:
         canary: tuple[str, list[tuple[str, int]]],
         canary_weight: int,
         drain_timeout: float,
+        baseline: tuple[str, list[tuple[str, int]]] = ("", []),
     ) -> DrainResult:
         """Replace the whole table at once; backends no longer listed are drained (bounded).
 
-        ``stable``/``canary``: (version, [(backend id, port)]). A backend that moves between
-        pools (a promoted canary) keeps its connections and in-flight count.
+        ``stable``/``canary``/``baseline``: (version, [(backend id, port)]). A backend that
+        moves between pools (a promoted canary) keeps its connections and in-flight count.
         """
         if not 0 <= canary_weight <= 100:
             raise ValueError("canary weight must be 0..100")
         with self._cond:
             known = {b.id: b for pool in self._pools.values() for b in pool}
             known.update(self._draining)
-            wanted: dict[str, list[Backend]] = {STABLE: [], CANARY: []}
-            for pool, (version, members) in ((STABLE, stable), (CANARY, canary)):
+            wanted: dict[str, list[Backend]] = {pool: [] for pool in POOLS}
+            tables = ((STABLE, stable), (CANARY, canary), (BASELINE, baseline))
+            for pool, (version, members) in tables:
                 self._versions[pool] = version
                 for backend_id, port in members:
                     backend = known.pop(backend_id, None)
@@ -207,6 +234,7 @@ class Router:
         with self._cond:
             return {
                 "canary_weight": self._canary_weight,
+                "baseline_weight": self._baseline_weight(),
                 "mirror": self._mirror,
                 "pools": {
                     name: {

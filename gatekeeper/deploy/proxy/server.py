@@ -42,7 +42,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from gatekeeper.deploy.proxy.metrics import ProxyMetrics, SampleSink
-from gatekeeper.deploy.proxy.router import CANARY, STABLE, Backend, Pick, Router
+from gatekeeper.deploy.proxy.router import BASELINE, CANARY, POOLS, STABLE, Backend, Pick, Router
 
 MAX_LEASE_S = 3600.0
 LEASE_CHECK_S = 0.2
@@ -587,13 +587,14 @@ class ProxyServer:
     def apply_routes(self, payload: dict[str, Any]) -> dict[str, Any]:
         stable = _members(payload.get(STABLE), STABLE)
         canary = _members(payload.get(CANARY), CANARY)
+        baseline = _members(payload.get(BASELINE), BASELINE)
         weight = _int(payload.get("canary_weight", 0))
         drain_timeout = payload.get("drain_timeout", 30.0)
         if not isinstance(drain_timeout, int | float) or not 0 <= drain_timeout <= 600:
             raise ValueError("drain_timeout: expected 0..600 seconds")
         lease = _lease_seconds(payload)
         mirror = _int(payload.get("mirror", 0))
-        result = self.router.apply(stable, canary, weight, float(drain_timeout))
+        result = self.router.apply(stable, canary, weight, float(drain_timeout), baseline)
         self.router.set_mirror(mirror)
         self.lease.arm(lease)
         return {
@@ -623,7 +624,7 @@ class ProxyServer:
                 float(snap["canary_weight"]),
             )
         ]
-        for pool in (STABLE, CANARY):
+        for pool in POOLS:
             info = snap["pools"][pool]
             gauges.append(
                 (

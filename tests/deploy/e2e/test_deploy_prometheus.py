@@ -50,10 +50,10 @@ V3 = index_code("v3", extra='if n % 10 == 0:\n    return _json(500, {"error": "i
 # `or vector(0)`: a version that never failed has no 5xx series at all, and an empty result is
 # "no data" (inconclusive) to the Prometheus source, so a healthy canary could never pass.
 ERRORS = (
-    'sum(increase(gatekeeper_proxy_requests_total{version="$version",status=~"5.."}[1m]))'
+    'sum(increase(gatekeeper_proxy_requests_total{version="$version",pool="$pool",status=~"5.."}[1m]))'
     " or vector(0)"
 )
-TOTAL = 'sum(increase(gatekeeper_proxy_requests_total{version="$version"}[1m]))'
+TOTAL = 'sum(increase(gatekeeper_proxy_requests_total{version="$version",pool="$pool"}[1m]))'
 
 
 def verification_section(prometheus_url: str) -> str:
@@ -162,6 +162,9 @@ def test_v2_healthy_canary_promoted_on_prometheus_data(world: World) -> None:
     # The counts came from Prometheus: the proxy's counters, scraped and summed per version.
     assert metric["name"] == "prom-5xx" and metric["outcome"] == "pass"
     assert metric["n_canary"] >= 50 and metric["canary_mean"] == 0
+    # `pool="$pool"`: the baseline is the fresh one started with the canary, serving as large
+    # a share (the long-running stable workers served several times more in the first step).
+    assert abs(metric["n_baseline"] - metric["n_canary"]) <= 0.3 * metric["n_canary"] + 5
     assert serving(world) == "v2"
 
 

@@ -114,3 +114,20 @@ def test_the_blue_green_plan_says_how_green_is_judged_on_each_kind_of_target():
     plain = "\n".join(describe_strategy(strategy, replicas=2, first=False, mirrors=False))
     assert "before the switch: skipped (this target cannot mirror traffic)" in plain
     assert "after the switch against blue's window just before it" in plain
+
+
+def test_the_canary_plan_says_what_the_canary_is_judged_against():
+    strategy = default_strategy("canary")
+    assert isinstance(strategy, CanaryStrategy) and strategy.baseline == "fresh"
+    fresh = "\n".join(describe_strategy(strategy, replicas=4, first=False, fresh_baseline=True))
+    assert "a fresh baseline of 1 worker(s) of the stable version" in fresh
+    assert "1. setWeight 10 % (fresh baseline 10 %, stable 80 %)" in fresh
+    assert "3. setWeight 50 % (fresh baseline 50 %, stable 0 %)" in fresh
+    assert "old version and fresh baseline drained" in fresh
+    plain = "\n".join(describe_strategy(strategy, replicas=4, first=False))
+    assert "judged against the running stable workers" in plain
+    assert "(this target cannot start one)" in plain
+    opted = strategy.model_copy(update={"baseline": "stable"})
+    text = "\n".join(describe_strategy(opted, replicas=4, first=False, fresh_baseline=True))
+    assert "running stable workers, not a fresh baseline\n" in text + "\n"
+    assert "fresh baseline 10 %" not in text

@@ -302,3 +302,59 @@ def test_mirroring_is_leased_like_a_split(proxy, workers, tmp_path):
     assert client.state()["lease"]["seconds"] == 1  # a dead deployer's mirror stops too
     _wait_for(lambda: client.state()["mirror"] == 0, "the lease never stopped mirroring", 4)
     assert "lease of 1 s expired" in client.state()["lease"]["expired"]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("weight", "expected"),
+    [
+        (10, {"canary": 100, "baseline": 100, "stable": 800}),
+        (50, {"canary": 500, "baseline": 500}),
+        (80, {"canary": 800, "baseline": 200}),  # at most what the canary leaves
+        (0, {"stable": 1000}),
+    ],
+)
+def test_a_fresh_baseline_takes_as_large_a_share_as_the_canary(weight, expected):
+    from gatekeeper.deploy.proxy.router import Router
+
+    router = Router()
+    router.apply(
+        ("v1", [("s1", 1001), ("s2", 1002)]),
+        ("v2", [("c1", 1003)]),
+        weight,
+        0,
+        baseline=("v1", [("b1", 1004)]),
+    )
+    picks = Counter()
+    for _ in range(1000):
+        pick = router.pick()
+        assert pick is not None
+        picks[pick.pool] += 1
+        assert pick.version == ("v2" if pick.pool == "canary" else "v1")
+        router.release(pick.backend)
+    assert dict(picks) == expected
+    assert router.snapshot()["baseline_weight"] == expected.get("baseline", 0) // 10
+
+
+def test_fresh_baseline_requests_are_labelled_and_a_lost_lease_returns_them_to_stable(
+    proxy, workers, tmp_path
+):
+    server, client, seen = proxy
+    v1, v2, fresh = Worker("v1", tmp_path), Worker("v2", tmp_path), Worker("v1", tmp_path)
+    workers += [v1, v2, fresh]
+    baseline = PoolRoute("v1", ((f"fresh-{fresh.port}", fresh.port),))
+    client.put_routes(v1.route(), v2.route(), canary_weight=20, drain_timeout=1, baseline=baseline)
+    for _ in range(100):
+        get(server.port)
+    assert Counter(s.pool for s in seen) == {"stable": 60, "canary": 20, "baseline": 20}
+    text = client.metrics_text()
+    assert 'gatekeeper_proxy_requests_total{pool="baseline",version="v1",status="200"} 20' in text
+    client.set_weight(20, lease_seconds=0.5)
+    deadline = time.monotonic() + 10
+    while client.state()["canary_weight"] != 0:
+        assert time.monotonic() < deadline, "the lease never expired"
+        time.sleep(0.05)
+    assert client.state()["baseline_weight"] == 0
+    seen.clear()
+    for _ in range(20):
+        get(server.port)
+    assert {s.pool for s in seen} == {"stable"}

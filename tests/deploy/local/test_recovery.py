@@ -46,6 +46,8 @@ def test_killed_deployer_mid_canary_is_reverted_to_stable(tmp_path):
     assert crashed.phase == Phase.PROGRESSING
     canary_pids = tuple(w.pid for w in crashed.canary_workers)
     stable_pids = tuple(w.pid for w in crashed.stable_workers)
+    baseline_pids = tuple(w.pid for w in crashed.baseline_workers)  # the canary's fresh one
+    assert len(baseline_pids) == len(canary_pids) >= 1
     # The proxy and both versions outlived the deployer, still splitting 50/50.
     assert {get(crashed.proxy.port)[1] for _ in range(10)} == {"hello v1", "hello v2"}
 
@@ -59,7 +61,8 @@ def test_killed_deployer_mid_canary_is_reverted_to_stable(tmp_path):
         assert "reverted to v1" in report.message
         assert load.result.failed == 0
         assert {get(crashed.proxy.port)[1] for _ in range(30)} == {"hello v1"}
-        assert not any(process.is_alive(pid, None) for pid in canary_pids)
+        assert not any(process.is_alive(pid, None) for pid in (*canary_pids, *baseline_pids))
+        assert target.state.baseline_workers == ()
         assert tuple(w.pid for w in target.state.stable_workers) == stable_pids
         marked = {pid for pid, _started, _role in process.find_marked(target.dir)}
         assert marked == {*stable_pids, crashed.proxy.pid}  # nothing else left running

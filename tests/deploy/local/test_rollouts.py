@@ -333,3 +333,90 @@ def test_warm_up_is_left_out_of_the_first_window(target, tmp_path):
     executor = RolloutExecutor(target, _judge(VerdictResult.PASS, asked))
     assert executor.run(release("v2", tmp_path), strategy).outcome == Outcome.PROMOTED
     assert asked[0].window_start - started >= 0.6
+
+
+def _requests_per_pool(target: LocalTarget, since: int) -> dict[str, int]:
+    page = target.proxy().samples(since)
+    counts: dict[str, int] = {}
+    for sample in page.samples:
+        counts[sample.pool] = counts.get(sample.pool, 0) + 1
+    return counts
+
+
+def test_a_canary_is_judged_against_a_fresh_baseline_started_with_it(target, tmp_path):
+    """Kayenta's practice: as many workers of the stable version as the canary has, started
+    at the same moment, each serving the same share of requests as a canary worker; the
+    judge is told to compare with them, and they are gone once the rollout ends."""
+    stable = deploy_v1(target, tmp_path)
+    strategy = CanaryStrategy.model_validate(
+        {"steps": [{"setWeight": 25}, {"analysis": {"interval": 1.5, "warmup": 0}}]}
+    )
+    seen: dict[str, object] = {}
+
+    def analyze(request: AnalysisRequest) -> AnalysisVerdict:
+        state = target.state
+        seen["fresh"] = request.fresh_baseline
+        seen["baseline"] = [(w.version, w.pid) for w in state.baseline_workers]
+        seen["canary"] = len(state.canary_workers)
+        seen["served"] = _requests_per_pool(target, seen["since"])  # type: ignore[arg-type]
+        return AnalysisVerdict(VerdictResult.PASS, "looks fine")
+
+    assert target.state.proxy is not None
+    with LoadGenerator(target.state.proxy.port) as load:
+        load.wait_for(50)
+        seen["since"] = target.proxy().state()["samples_next"]
+        result = RolloutExecutor(target, analyze).run(release("v2", tmp_path), strategy)
+        load.wait_for(load.result.total + 50)
+    assert result.outcome == Outcome.PROMOTED
+    assert load.result.failed == 0, load.result.errors[:3]
+    assert seen["fresh"] is True
+    baseline = seen["baseline"]
+    assert isinstance(baseline, list) and len(baseline) == seen["canary"] == 1
+    assert baseline[0][0] == "v1" and baseline[0][1] not in stable  # a new worker of v1
+    served = seen["served"]
+    assert isinstance(served, dict)
+    # 25 % canary (1 worker), 25 % fresh baseline (1 worker), 50 % stable (2 workers): the
+    # baseline worker serves as many requests as the canary worker.
+    assert served["baseline"] >= 20, served
+    assert abs(served["baseline"] - served["canary"]) <= 0.2 * served["canary"] + 2, served
+    assert target.state.baseline_workers == ()
+    assert all_dead((baseline[0][1],))
+    assert serving(target) == {"hello v2"}
+
+
+def test_a_rolled_back_canary_takes_its_fresh_baseline_with_it(target, tmp_path):
+    stable = deploy_v1(target, tmp_path)
+    strategy = CanaryStrategy.model_validate(
+        {"steps": [{"setWeight": 10}, {"analysis": {"interval": 0.3, "warmup": 0}}]}
+    )
+    pids: list[int] = []
+
+    def analyze(_request: AnalysisRequest) -> AnalysisVerdict:
+        pids.extend(w.pid for w in target.state.baseline_workers)
+        return AnalysisVerdict(VerdictResult.FAIL, "error rate 10 % > 1 %")
+
+    result = RolloutExecutor(target, analyze).run(release("v2", tmp_path), strategy)
+    assert result.outcome == Outcome.ROLLED_BACK
+    assert len(pids) == 1 and all_dead(tuple(pids))
+    assert target.state.baseline_workers == () and target.state.canary_workers == ()
+    assert tuple(w.pid for w in target.state.stable_workers) == stable
+    assert serving(target) == {"hello v1"}
+
+
+def test_a_canary_can_be_judged_against_the_running_stable_workers(target, tmp_path):
+    deploy_v1(target, tmp_path)
+    strategy = CanaryStrategy.model_validate(
+        {
+            "baseline": "stable",
+            "steps": [{"setWeight": 10}, {"analysis": {"interval": 0.3, "warmup": 0}}],
+        }
+    )
+    asked: list[tuple[bool, int]] = []
+
+    def analyze(request: AnalysisRequest) -> AnalysisVerdict:
+        asked.append((request.fresh_baseline, len(target.state.baseline_workers)))
+        return AnalysisVerdict(VerdictResult.PASS, "looks fine")
+
+    result = RolloutExecutor(target, analyze).run(release("v2", tmp_path), strategy)
+    assert result.outcome == Outcome.PROMOTED
+    assert asked == [(False, 0)]

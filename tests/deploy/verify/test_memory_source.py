@@ -140,3 +140,21 @@ def test_blue_green_baseline_is_read_from_its_own_window() -> None:
     assert (seen.baseline.n, seen.canary.n) == (100, 100)
     same = AnalysisWindow(start=100, end=200, baseline="blue", canary="green")
     assert MemorySource(store).fetch(metric, same).baseline.n == 0  # type: ignore[union-attr]
+
+
+def test_with_a_fresh_baseline_the_long_running_stable_workers_are_not_the_baseline() -> None:
+    store = MemorySamples()
+    store.record_all(
+        [
+            ProxySample("stable", 200, 80.0, 120),  # long-running, warm workers
+            ProxySample("baseline", 200, 12.0, 121),  # started with the canary
+            ProxySample("stable", 200, 81.0, 122),
+            ProxySample("baseline", 200, 13.0, 123),
+            ProxySample("canary", 200, 14.0, 124),
+        ]
+    )
+    fresh = AnalysisWindow(start=100.0, end=200.0, baseline="v1", canary="v2", fresh_baseline=True)
+    assert MemorySource(store).fetch(metric("latency"), fresh).baseline == Samples((12.0, 13.0))
+    # Without one, every request of the baseline version counts, in arrival order.
+    mixed = MemorySource(store).fetch(metric("latency"), WINDOW).baseline
+    assert mixed == Samples((80.0, 12.0, 81.0, 13.0))

@@ -86,6 +86,10 @@ class AnalysisWindow:
     # switch: blue before it, green after it); None: the same window.
     baseline_start: float | None = None
     baseline_end: float | None = None
+    # A canary's fresh baseline runs (workers of the baseline version started with the
+    # canary's): the baseline side is their requests only (the proxy's ``baseline`` pool;
+    # ``$pool`` in Prometheus queries), not the long-running stable workers'.
+    fresh_baseline: bool = False
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.start) and math.isfinite(self.end)) or self.end <= self.start:

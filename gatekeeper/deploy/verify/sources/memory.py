@@ -57,8 +57,11 @@ from gatekeeper.errors import ConfigError
 DEFAULT_MAX_REQUESTS = 1_000_000
 DEFAULT_BLOCK_SIZE = 20
 ERROR_STATUS = 500  # statuses from here up are errors; 4xx are the client's doing
-# The proxy's pools are named after their role in a rollout; the judge's after its question.
-_ROLE_OF_POOL = {"stable": BASELINE, "baseline": BASELINE, "canary": CANARY}
+# The proxy's pools: the long-running stable workers, a canary's fresh baseline (workers of
+# the stable version started with the canary's), the canary. The judge's baseline side is
+# both of the first two, or the fresh baseline alone while one runs.
+STABLE_POOL = "stable"
+POOLS = (STABLE_POOL, BASELINE, CANARY)
 _QUERY = re.compile(
     r"^(error_rate|latency|latency_mean|latency_p(\d{1,2}(?:\.\d+)?)|slow_p(\d{1,2}(?:\.\d+)?))$"
 )
@@ -85,35 +88,47 @@ class MemorySamples:
             raise ValueError("max_requests must be positive")
         self._lock = threading.Lock()
         self._requests: dict[str, deque[tuple[float, int, float]]] = {
-            BASELINE: deque(maxlen=max_requests),
-            CANARY: deque(maxlen=max_requests),
+            pool: deque(maxlen=max_requests) for pool in POOLS
         }
-        self._dropped_until: dict[str, float] = {BASELINE: -math.inf, CANARY: -math.inf}
+        self._dropped_until: dict[str, float] = {pool: -math.inf for pool in POOLS}
 
     def record(self, side: str, status: int, latency_ms: float, at: float | None = None) -> None:
-        """One request served by ``side`` (baseline | canary, or the proxy's stable)."""
-        role = _ROLE_OF_POOL.get(side)
-        if role is None:
+        """One request served by ``side``: a pool of the proxy (stable, baseline, canary)."""
+        if side not in self._requests:
             raise ValueError(f"unknown side {side!r}: expected baseline, stable or canary")
         stamp = time.time() if at is None else at
         with self._lock:
-            queue = self._requests[role]
+            queue = self._requests[side]
             if len(queue) == queue.maxlen:
-                self._dropped_until[role] = queue[0][0]
+                self._dropped_until[side] = queue[0][0]
             queue.append((stamp, int(status), float(latency_ms)))
 
     def record_all(self, records: Iterable[RequestRecord]) -> None:
-        """Record the proxy's samples (``pool`` stable/canary)."""
+        """Record the proxy's samples (``pool`` stable/baseline/canary)."""
         for item in records:
             self.record(item.pool, item.status, item.latency_ms, item.time)
 
-    def window(self, side: str, start: float, end: float) -> tuple[list[tuple[int, float]], bool]:
-        """(status, latency) of ``side``'s requests in [start, end), in arrival order, and
-        whether requests of that window were already dropped."""
+    def window(
+        self, side: str, start: float, end: float, *, fresh_baseline: bool = False
+    ) -> tuple[list[tuple[int, float]], bool]:
+        """(status, latency) of the judge's ``side`` (baseline | canary) in [start, end), in
+        arrival order, and whether requests of that window were already dropped. The
+        baseline side is the stable and baseline pools together, or with ``fresh_baseline``
+        the baseline pool alone."""
+        if side == CANARY:
+            pools: tuple[str, ...] = (CANARY,)
+        elif fresh_baseline:
+            pools = (BASELINE,)
+        else:
+            pools = (STABLE_POOL, BASELINE)
         with self._lock:
-            rows = [(s, lat) for t, s, lat in self._requests[side] if start <= t < end]
-            truncated = self._dropped_until[side] >= start
-        return rows, truncated
+            stamped = [
+                row for pool in pools for row in self._requests[pool] if start <= row[0] < end
+            ]
+            truncated = any(self._dropped_until[pool] >= start for pool in pools)
+        if len(pools) > 1:
+            stamped.sort(key=lambda row: row[0])
+        return [(s, lat) for _, s, lat in stamped], truncated
 
 
 class MemorySource(MetricSource):
@@ -141,7 +156,9 @@ class MemorySource(MetricSource):
         notes: list[str] = []
         rows_of: dict[str, list[tuple[int, float]]] = {}
         for side in (BASELINE, CANARY):
-            rows, truncated = self.store.window(side, *window.bounds(side))
+            rows, truncated = self.store.window(
+                side, *window.bounds(side), fresh_baseline=window.fresh_baseline
+            )
             rows_of[side] = rows
             if truncated:
                 notes.append(f"{side}: oldest requests of the window were dropped (memory bound)")

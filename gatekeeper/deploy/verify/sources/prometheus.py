@@ -1,7 +1,9 @@
 """Metrics from a Prometheus server, over its HTTP API.
 
 A metric's ``query`` is PromQL in which ``$version`` stands for the version label of the side
-being fetched: the source runs it once for the baseline and once for the canary. The query
+being fetched and ``$pool`` for the proxy's pool label (``canary``; ``stable``, or ``baseline``
+while a canary's fresh baseline runs — select with ``pool="$pool"`` to judge against the fresh
+baseline alone): the source runs it once for the baseline and once for the canary. The query
 must return a single series per side (aggregate with ``sum``/``avg``/``histogram_quantile``).
 
 * Sampled metrics: ``GET /api/v1/query_range`` over the analysis window at the window's step;
@@ -117,15 +119,15 @@ class PrometheusSource(MetricSource):
     # -- queries ------------------------------------------------------------------------------
 
     @staticmethod
-    def _render(metric: MetricConfig, query: str, version: str) -> str:
+    def _render(metric: MetricConfig, query: str, version: str, pool: str) -> str:
         if not _LABEL_VALUE.match(version):
             raise ConfigError(f"version label {version!r} is not a safe Prometheus label value")
         try:
-            return Template(query).substitute(version=version)
+            return Template(query).substitute(version=version, pool=pool)
         except (KeyError, ValueError) as exc:
             raise ConfigError(
-                f"metric {metric.name}: query placeholder problem ({exc}); only $version is "
-                "substituted, write $$ for a literal $"
+                f"metric {metric.name}: query placeholder problem ({exc}); only $version and "
+                "$pool are substituted, write $$ for a literal $"
             ) from None
 
     @staticmethod
@@ -176,11 +178,16 @@ class PrometheusSource(MetricSource):
     def fetch(self, metric: MetricConfig, window: AnalysisWindow) -> Observation:
         sides: dict[str, Samples | Counts] = {}
         notes: list[str] = []
-        for side, version in ((BASELINE, window.baseline), (CANARY, window.canary)):
-            query = self._render(metric, metric.query, version)
+        # The proxy's pool label of each side: a canary's fresh baseline, or the stable pool.
+        baseline_pool = BASELINE if window.fresh_baseline else "stable"
+        for side, version, pool in (
+            (BASELINE, window.baseline, baseline_pool),
+            (CANARY, window.canary, CANARY),
+        ):
+            query = self._render(metric, metric.query, version, pool)
             try:
                 if metric.total_query:
-                    total_query = self._render(metric, metric.total_query, version)
+                    total_query = self._render(metric, metric.total_query, version, pool)
                     # increase() extrapolates, so counts come back fractional: round them.
                     events = round(self._instant(query, window.end))
                     total = round(self._instant(total_query, window.end))
