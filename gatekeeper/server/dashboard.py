@@ -10,9 +10,7 @@ dora`` over the same records (the same functions compute them).
 
 from __future__ import annotations
 
-import secrets
 import threading
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib import resources
@@ -62,34 +60,6 @@ def _environment() -> ImmutableSandboxedEnvironment:
     return env
 
 
-class Sessions:
-    """Login sessions: a random id in an HttpOnly, SameSite=Strict cookie -> the token text,
-    authenticated again on every request (revocation takes effect at once)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._sessions: dict[str, tuple[str, float]] = {}
-
-    def create(self, token: str) -> str:
-        session = secrets.token_urlsafe(32)
-        with self._lock:
-            now = time.monotonic()
-            self._sessions = {k: v for k, v in self._sessions.items() if v[1] > now}
-            self._sessions[session] = (token, now + SESSION_SECONDS)
-        return session
-
-    def token(self, session: str) -> str | None:
-        with self._lock:
-            found = self._sessions.get(session)
-        if found is None or found[1] < time.monotonic():
-            return None
-        return found[0]
-
-    def drop(self, session: str) -> None:
-        with self._lock:
-            self._sessions.pop(session, None)
-
-
 class _Cache:
     """What a page computed over the whole ledger (the compliance report, DORA keys), per
     (log size, what, project): computed again only when a record was appended."""
@@ -108,14 +78,16 @@ class _Cache:
             self._items[key] = value
 
 
-def _reader(request: Request, sessions: Sessions) -> TokenInfo | None:
+def _reader(request: Request) -> TokenInfo | None:
+    """The bearer token, or the token a login session was opened with. Sessions live in the
+    token store, so every replica sharing it (and a restarted service) knows them, and a
+    revoked token ends them at once."""
     service: DecisionService = request.app.state.service
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    text: str | None = value.strip() if scheme.lower() == "bearer" else None
-    if text is None:
-        session = request.cookies.get(SESSION_COOKIE)
-        text = sessions.token(session) if session else None
-    return service.tokens.authenticate(text) if text else None
+    if scheme.lower() == "bearer":
+        return service.tokens.authenticate(value.strip())
+    session = request.cookies.get(SESSION_COOKIE)
+    return service.tokens.session(session) if session else None
 
 
 def _control_rows(report: ComplianceReport) -> list[dict[str, Any]]:
@@ -173,7 +145,6 @@ def _deploy_history(store: LedgerStore, service: str) -> list[dict[str, Any]]:
 
 def add_dashboard(app: FastAPI, service: DecisionService) -> None:
     templates = _environment()
-    sessions = Sessions()
     cache = _Cache()
     static = _HERE / "dashboard_static"
 
@@ -188,7 +159,7 @@ def add_dashboard(app: FastAPI, service: DecisionService) -> None:
         return HTMLResponse(html, status_code=status, headers=_headers())
 
     def reader(request: Request) -> TokenInfo:
-        token = _reader(request, sessions)
+        token = _reader(request)
         if token is None:
             raise _LoginNeeded()
         return token
@@ -258,7 +229,7 @@ def add_dashboard(app: FastAPI, service: DecisionService) -> None:
         response = RedirectResponse("/dashboard/", status_code=303, headers=_headers())
         response.set_cookie(
             SESSION_COOKIE,
-            sessions.create(token.strip()),
+            service.tokens.create_session(info, SESSION_SECONDS),
             max_age=SESSION_SECONDS,
             httponly=True,
             samesite="strict",
@@ -271,7 +242,7 @@ def add_dashboard(app: FastAPI, service: DecisionService) -> None:
     def logout(request: Request) -> Response:
         session = request.cookies.get(SESSION_COOKIE)
         if session:
-            sessions.drop(session)
+            service.tokens.drop_session(session)
         response = RedirectResponse("/dashboard/login", status_code=303, headers=_headers())
         response.delete_cookie(SESSION_COOKIE, path="/dashboard")
         return response

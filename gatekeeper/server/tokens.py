@@ -1,4 +1,6 @@
-"""API tokens: per project, scoped, hashed at rest, revocable.
+"""API tokens: per project, scoped, hashed at rest, revocable — and the dashboard's login
+sessions, kept beside them so that every replica sharing the token table (and a restarted
+service) knows a session, and a revoked token ends its sessions at once.
 
 A token is ``gkt_<id>_<secret>``; the store keeps the id, the project, the scope and
 SHA-256 of the secret, never the secret itself, so a copy of the token database does not let
@@ -18,6 +20,7 @@ import re
 import secrets
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -29,6 +32,7 @@ from gatekeeper.server.errors import ServerError
 
 TOKEN_PREFIX = "gkt_"  # noqa: S105 - the public prefix, not a secret
 _TOKEN = re.compile(r"^gkt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+_SESSION = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
 PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
 
 _SCHEMA = """
@@ -40,6 +44,17 @@ CREATE TABLE IF NOT EXISTS tokens (
     description TEXT NOT NULL DEFAULT '',
     created_at TEXT NOT NULL,
     revoked_at TEXT
+)
+"""
+
+
+# A session id is as secret as a token: only its SHA-256 is stored. ``tokens_sessions``: the
+# PostgreSQL backend names every table of this store with a ``gk_`` prefix.
+_SESSIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tokens_sessions (
+    id_sha256 TEXT PRIMARY KEY,
+    token_id TEXT NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
 )
 """
 
@@ -83,6 +98,7 @@ class _SqliteTokens:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             self._db.execute(_SCHEMA)
+            self._db.execute(_SESSIONS_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise ServerError(f"cannot open the token database: {exc}", path=str(path)) from None
 
@@ -111,9 +127,8 @@ class _PostgresTokens:
         self._timeout = CONNECT_TIMEOUT_S
         self.location = mask_password(url)
         self._conn: Any = None
-        self.execute(
-            _SCHEMA.replace("TABLE IF NOT EXISTS tokens", "TABLE IF NOT EXISTS gk_tokens"), ()
-        )
+        for schema in (_SCHEMA, _SESSIONS_SCHEMA):
+            self.execute(schema.replace("TABLE IF NOT EXISTS ", "TABLE IF NOT EXISTS gk_"), ())
 
     def _connect(self) -> Any:
         try:
@@ -216,6 +231,40 @@ class TokenStore:
         if not hmac.compare_digest(row[6], _secret_digest(match.group(2))):
             return None
         return TokenInfo(row[0], row[1], Scope(row[2]), row[3], row[4], row[5])
+
+    # -- dashboard login sessions -----------------------------------------------------------
+
+    def create_session(self, info: TokenInfo, seconds: float) -> str:
+        """A new session for an authenticated token: the id for the cookie (shown once)."""
+        session = secrets.token_urlsafe(32)
+        now = time.time()
+        self._execute("DELETE FROM tokens_sessions WHERE expires_at <= ?", (now,))
+        self._execute(
+            "INSERT INTO tokens_sessions (id_sha256, token_id, expires_at) VALUES (?, ?, ?)",
+            (_secret_digest(session), info.id, now + seconds),
+        )
+        return session
+
+    def session(self, session: str) -> TokenInfo | None:
+        """The token a live session was opened with, while that token is not revoked."""
+        if not _SESSION.match(session):
+            return None
+        rows, _ = self._execute(
+            "SELECT t.id, t.project, t.scope, t.description, t.created_at, t.revoked_at "
+            "FROM tokens_sessions s JOIN tokens t ON t.id = s.token_id "
+            "WHERE s.id_sha256 = ? AND s.expires_at > ?",
+            (_secret_digest(session), time.time()),
+        )
+        row = rows[0] if rows else None
+        if row is None or row[5] is not None:
+            return None
+        return TokenInfo(row[0], row[1], Scope(row[2]), row[3], row[4], row[5])
+
+    def drop_session(self, session: str) -> None:
+        if _SESSION.match(session):
+            self._execute(
+                "DELETE FROM tokens_sessions WHERE id_sha256 = ?", (_secret_digest(session),)
+            )
 
     def reachable(self) -> bool:
         try:

@@ -373,3 +373,53 @@ def test_pages_need_a_token_and_escape_what_users_wrote(
                 assert client.get("/dashboard/services/shop").status_code == 404
     finally:
         service.close()
+
+
+def test_a_login_holds_across_a_restart_and_ends_with_logout_or_revocation(
+    workspace: Workspace,
+) -> None:
+    """Sessions live in the token store (shared by replicas), not in one process's memory:
+    a cookie from before a restart still signs in; logging out, or revoking the token it was
+    opened with, ends it for every process."""
+
+    def page(server: RunningServer, cookie: str) -> int:
+        with httpx.Client(base_url=server.url) as browser:
+            browser.cookies.set("gk_dashboard", cookie, path="/dashboard")
+            return browser.get("/dashboard/waivers").status_code
+
+    def login(server: RunningServer, token: str) -> str:
+        with httpx.Client(base_url=server.url) as browser:
+            answer = browser.post("/dashboard/login", data={"token": token})
+            assert answer.status_code == 303, answer.text
+            cookie = answer.cookies.get("gk_dashboard")
+            assert cookie
+            return cookie
+
+    first = workspace.open()
+    try:
+        with running(first, workspace) as server:
+            token = server.token("shop", Scope.READ)
+            kept, revoked_later = (
+                login(server, token),
+                login(server, server.token("shop", Scope.READ)),
+            )
+            leaving = login(server, token)
+            assert page(server, kept) == 200
+            assert page(server, "forged-" + "x" * 36) == 303  # to the login page
+    finally:
+        first.close()
+    second = workspace.open()  # a restart (or another replica on the same token store)
+    try:
+        with running(second, workspace) as server:
+            assert page(server, kept) == 200
+            with httpx.Client(base_url=server.url) as browser:
+                browser.cookies.set("gk_dashboard", leaving, path="/dashboard")
+                assert browser.post("/dashboard/logout").status_code == 303
+            assert page(server, leaving) == 303
+            assert page(server, revoked_later) == 200
+            (listed,) = [t for t in second.tokens.all() if t.id != token.split("_")[1]]
+            assert second.tokens.revoke(listed.id)
+            assert page(server, revoked_later) == 303
+            assert page(server, kept) == 200
+    finally:
+        second.close()
