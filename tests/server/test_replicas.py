@@ -308,3 +308,34 @@ def test_a_token_revoked_once_is_refused_by_every_replica(
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute("SELECT secret_sha256 FROM gk_tokens").fetchall()
     assert len(rows) == 2 and all(reader.rsplit("_", 1)[1] not in row[0] for row in rows)
+
+
+@pytest.mark.e2e
+def test_a_dashboard_login_on_one_replica_is_known_to_the_other(
+    replicas: tuple[list[str], str, str],
+) -> None:
+    """Behind a load balancer the next page may reach another replica: the session is in
+    the shared PostgreSQL database (only its SHA-256), and signing out on one ends it on
+    both."""
+    urls, token, pg_url = replicas
+    with httpx.Client(base_url=urls[0]) as browser:
+        answer = browser.post("/dashboard/login", data={"token": token})
+        assert answer.status_code == 303, answer.text
+        cookie = answer.cookies.get("gk_dashboard")
+    assert cookie
+
+    def page(url: str) -> int:
+        with httpx.Client(base_url=url) as browser:
+            browser.cookies.set("gk_dashboard", cookie, path="/dashboard")
+            return browser.get("/dashboard/waivers").status_code
+
+    assert [page(url) for url in urls] == [200, 200]
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        (stored,) = conn.execute("SELECT id_sha256 FROM gk_tokens_sessions").fetchall()
+    assert cookie not in stored[0]
+    with httpx.Client(base_url=urls[1]) as browser:
+        browser.cookies.set("gk_dashboard", cookie, path="/dashboard")
+        assert browser.post("/dashboard/logout").status_code == 303
+    assert [page(url) for url in urls] == [303, 303]
