@@ -366,9 +366,14 @@ def _print_status(result: StatusResult) -> None:
         click.echo(f"  recovered: {result.recovery.action}: {result.recovery.message}")
     weight = int(state.get("canary_weight") or 0)
     alive = result.live.get("workers_alive") or {}
-    for pool, share in (("stable", 100 - weight), ("canary", weight)):
-        release = state.get(pool)
+    # A canary's fresh baseline (workers of the stable version) takes as large a share.
+    fresh = min(weight, 100 - weight) if state.get("baseline_workers") else 0
+    shares = (("stable", 100 - weight - fresh), ("canary", weight), ("baseline", fresh))
+    for pool, share in shares:
+        release = state.get("stable" if pool == "baseline" else pool)
         workers = state.get(f"{pool}_workers") or []
+        if pool == "baseline" and not workers:
+            continue  # shown only while a canary is judged against one
         if release is None and not workers:
             click.echo(f"  {pool:<7} -")
             continue
