@@ -21,14 +21,16 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
-def write_section(title: str, begin: str, end: str, table: str) -> None:
+def write_section(
+    title: str, begin: str, end: str, table: str, *, path: Path = BENCHMARKS_MD
+) -> None:
     """Replace the text between ``begin`` and ``end`` markers (``table`` includes them), or
     append it under ``## title`` the first time. Figures are only ever written by scripts."""
-    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
     if begin in text:
         before, _, rest = text.partition(begin)
         _, _, after = rest.partition(end)
         text = before + table + after
     else:
         text = text.rstrip("\n") + f"\n\n## {title}\n\n" + table + "\n"
-    BENCHMARKS_MD.write_text(text)
+    path.write_text(text)
