@@ -49,6 +49,14 @@ YamlPath = tuple[str | int, ...]
 ErrorType = type[GatekeeperError]
 
 _UTF8_BOM = b"\xef\xbb\xbf"
+# Longest first: the UTF-32 little-endian mark begins with the UTF-16 one.
+_UNICODE_BOMS = (
+    (_UTF8_BOM, "utf-8"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
 _JSON_WHITESPACE = " \t\r\n"
 _LONG_INTEGER = re.compile(r"-?\d{" + str(MAX_INT_DIGITS + 1) + ",}")
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
@@ -147,10 +155,37 @@ def read_regular_file(
 
 
 def decode_utf8(raw: bytes, *, display: str, error: ErrorType = InputError) -> str:
-    """UTF-8 text (a leading byte-order mark dropped); anything else raises ``error``."""
-    body = raw[len(_UTF8_BOM) :] if raw.startswith(_UTF8_BOM) else raw
+    """UTF-8 text (a leading byte-order mark dropped); anything else raises ``error``.
+
+    UTF-16 and UTF-32 are read too when a byte-order mark says so: Windows PowerShell's ``>``
+    writes a scanner's report as UTF-16 with a mark, and the mark makes the encoding certain.
+    Without a mark only UTF-8 is accepted (guessing an encoding could misread a file)."""
+    for bom, codec in _UNICODE_BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw[len(bom) :].decode(codec)
+            except UnicodeDecodeError as exc:
+                raise error(
+                    f"not valid {codec.upper()} after its byte-order mark "
+                    f"(bad byte at offset {exc.start + len(bom)})",
+                    path=display,
+                ) from None
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        # Valid UTF-8, but no text format we read allows it: UTF-16 without a mark (every
+        # other byte NUL in ASCII text) or a binary file.
+        utf16 = len(raw) >= 4 and (
+            (raw[1] == 0 and raw[3] == 0 and raw[0] != 0)
+            or (raw[0] == 0 and raw[2] == 0 and raw[1] != 0)
+        )
+        what = (
+            "UTF-16 without a byte-order mark? save it as UTF-8"
+            if utf16
+            else "binary data, not a text document"
+        )
+        raise error(f"contains a NUL byte at offset {nul}: {what}", path=display)
     try:
-        return body.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise error(f"not valid UTF-8 (bad byte at offset {exc.start})", path=display) from None
 

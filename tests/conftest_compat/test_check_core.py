@@ -259,7 +259,7 @@ def test_alias_expansion_and_cycles_are_bounded() -> None:
     [
         (b"a: .inf\n", "no JSON form"),
         (b"a: 1\na: 2\n", "duplicate key"),
-        (b"\xff\xfe", "not valid UTF-8"),
+        (b"a: \xff\xfa\n", "not valid UTF-8"),
     ],
 )
 def test_hostile_or_broken_yaml_is_bad_input(raw: bytes, needle: str) -> None:

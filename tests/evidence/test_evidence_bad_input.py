@@ -63,8 +63,8 @@ CASES: list[tuple[str, str | bytes, str]] = [
     ("truncated.json", '{"bomFormat": "CycloneDX", "components": [{"name": "a"', "truncated"),
     ("unterminated.json", '{"bomFormat": "CycloneDX", "specVersion": "1.', "truncated"),
     ("syntax.json", '{"a": 1,, "b": 2}', "invalid JSON"),
-    ("garbage.bin", bytes(range(256)) * 4, "UTF-8"),
-    ("garbage-ascii.bin", b"\x00\x01\x02PK\x03\x04 binary", "not JSON or XML"),
+    ("garbage.bin", bytes(range(256)) * 4, "binary data"),
+    ("garbage-ascii.bin", b"\x00\x01\x02PK\x03\x04 binary", "binary data"),
     ("text.txt", "hello, I am not evidence\n", "not JSON or XML"),
     ("latin1.json", '{"name": "caf\xe9"}'.encode("latin-1"), "UTF-8"),
     ("unknown.json", '{"hello": "world"}', "unknown evidence kind"),
@@ -97,6 +97,33 @@ def test_utf8_bom_is_tolerated(tmp_path: Path) -> None:
     merged = load_evidence([path])
     assert merged.kinds == ("grype",)
     assert len(merged.vulnerabilities) == 1
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_report_saved_as_utf16_or_utf32_with_a_byte_order_mark_is_read(
+    tmp_path: Path, codec: str
+) -> None:
+    # Windows PowerShell's `grype ... > report.json` writes UTF-16 with a mark.
+    text = Path(fixture("grype-jackson.json")).read_text(encoding="utf-8")
+    bom = {"utf-16-be": b"\xfe\xff"}.get(codec, b"")
+    path = _write(tmp_path, "ps.json", bom + text.encode(codec))
+    merged = load_evidence([path])
+    assert merged.kinds == ("grype",)
+    assert len(merged.vulnerabilities) == 1
+
+
+def test_utf16_without_a_byte_order_mark_is_refused_with_a_hint(tmp_path: Path) -> None:
+    text = Path(fixture("grype-jackson.json")).read_text(encoding="utf-8")
+    error = _error_for(_write(tmp_path, "nobom.json", text.encode("utf-16-le")))
+    assert "NUL byte at offset 1" in str(error) and "UTF-16" in str(error)
+    assert "nobom.json" in str(error)
+
+
+def test_a_byte_order_mark_followed_by_bytes_of_another_encoding_is_refused(
+    tmp_path: Path,
+) -> None:
+    error = _error_for(_write(tmp_path, "odd.json", b"\xff\xfe{\x00\x00\xd8"))
+    assert "not valid UTF-16-LE" in str(error)
 
 
 def test_oversize_file_is_rejected_before_parsing(tmp_path: Path) -> None:
