@@ -307,34 +307,16 @@ def post_incident(
     public = pinned_public_key(env)
     with service_client(url, token, transport) as client:
         answer = response_json(call(client, "POST", path, json=dict(payload)))
-        try:
-            checkpoint = Checkpoint.from_document(answer.get("checkpoint"))
-            record, proof = answer.get("record"), answer.get("inclusion_proof")
-            incident = answer.get("incident")
-            if not isinstance(record, dict) or not isinstance(proof, dict):
-                raise LogError("the answer has no record or inclusion proof")
-            if not isinstance(incident, dict):
-                raise LogError("the answer has no incident")
-            body, record_hash = record.get("body"), record.get("hash")
-            if not isinstance(body, str) or not isinstance(record_hash, str):
-                raise LogError("the record has no body or hash")
-            if not checkpoint_valid(checkpoint, public):
-                raise LogError("the checkpoint is not signed by the pinned service key")
-            if digest_of_text(body) != record_hash:
-                raise LogError("the record's body does not match its hash")
-            index, size = proof.get("leaf_index"), proof.get("tree_size")
-            if not isinstance(index, int) or size != checkpoint.tree_size:
-                raise LogError("the inclusion proof is not for the returned checkpoint")
-            hashes = hashes_from_hex(proof.get("hashes"), "inclusion proof")
-            if not verify_inclusion(
-                record_leaf(record_hash), index, size, hashes, checkpoint.root_hash
-            ):
-                raise LogError("the inclusion proof does not verify")
-            recorded = json.loads(body).get("deployment") or {}
-            if recorded.get("incident_id") != incident.get("incident_id"):
-                raise LogError("the returned incident is not the one recorded")
-        except (LogError, ValueError, AttributeError) as exc:
-            text = exc.message if isinstance(exc, LogError) else type(exc).__name__
-            raise ServerAnswerError(f"decision service answer refused: {text}") from None
-        check_consistency(client, checkpoint, public, cwd / LAST_CHECKPOINT)
+        served = verified_record(answer, public)
+        incident = answer.get("incident")
+        if not isinstance(incident, dict):
+            raise ServerAnswerError("decision service answer refused: the answer has no incident")
+        recorded = served.document.get("deployment") or {}
+        if not isinstance(recorded, dict) or (
+            recorded.get("incident_id") != incident.get("incident_id")
+        ):
+            raise ServerAnswerError(
+                "decision service answer refused: the returned incident is not the one recorded"
+            )
+        check_consistency(client, served.checkpoint, public, cwd / LAST_CHECKPOINT)
     return incident

@@ -3,7 +3,10 @@ decision service: a submit token of the project writes, a read token cannot."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -64,6 +67,54 @@ def test_a_submit_token_opens_and_resolves_an_incident_the_client_verifies(
     # dep5 now failed too: 4 of 5; restores 1800, 7200 and the new 1800 s -> median 1800
     assert shop["change_failure_rate"]["value"] == 0.8
     assert shop["time_to_restore"]["value"] == 1800
+
+
+class _AlteringTransport(httpx.BaseTransport):
+    """Forwards to the real service, then changes its answer as a man in the middle would."""
+
+    def __init__(self, alter: Callable[[dict[str, Any]], None]) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.alter = alter
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        document = json.loads(response.read())
+        self.alter(document)
+        return httpx.Response(response.status_code, json=document)
+
+
+def _forge_incident(document: dict[str, Any]) -> None:
+    document["incident"]["incident_id"] = "inc-forged"
+
+
+def _forge_body(document: dict[str, Any]) -> None:
+    document["record"]["body"] = document["record"]["body"].replace("dep5", "dep4")
+
+
+@pytest.mark.parametrize(
+    ("alter", "reason"),
+    [
+        (_forge_incident, "the returned incident is not the one recorded"),
+        (_forge_body, "the record's body does not match its hash"),
+    ],
+)
+def test_an_incident_answer_changed_on_the_way_is_refused(
+    server: RunningServer,
+    tmp_path: Path,
+    alter: Callable[[dict[str, Any]], None],
+    reason: str,
+) -> None:
+    _seed(server)
+    env = _env(server, server.token("shop", Scope.SUBMIT))
+    with pytest.raises(ServerAnswerError, match=reason):
+        post_incident(
+            server.url,
+            "/v1/incidents",
+            {"service": "shop", "deployment_id": "dep5", "opened_at": "2026-11-08T02:00:00Z"},
+            env=env,
+            cwd=tmp_path,
+            transport=_AlteringTransport(alter),
+        )
 
 
 def test_a_read_token_cannot_write_and_another_project_sees_nothing(
