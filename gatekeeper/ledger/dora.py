@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -283,19 +283,8 @@ def _keys(
             continue
         samples.append(_seconds(deployment.promoted_at or commit[0], commit[0]))
         lead_records.extend([commit[1], deployment.seqs[-1]])
-    lead: dict[str, Any] = {
-        "value": None,
-        "unit": "seconds (median)",
-        "band": None,
-        "samples": len(samples),
-        "records": sorted(set(lead_records)),
-        "missing": lead_missing,
-    }
-    if samples:
-        median = statistics.median(samples)
-        lead.update(value=round(median, 3), band=lead_time_band(median))
-        lead["human"] = human_duration(median)
-    elif not promoted:
+    lead = _median_key(samples, lead_records, lead_missing, lead_time_band)
+    if not samples and not promoted:
         lead_missing.insert(0, f"no promoted deployment of {name} in the period")
 
     # Change failure rate: of the rollouts that reached production traffic and finished, the
@@ -344,19 +333,8 @@ def _keys(
                 f"(by {deployment.undone_by}) without an incident: when it began failing is "
                 "not recorded"
             )
-    restore: dict[str, Any] = {
-        "value": None,
-        "unit": "seconds (median)",
-        "band": None,
-        "samples": len(restores),
-        "records": sorted(set(restore_records)),
-        "missing": restore_missing,
-    }
-    if restores:
-        median = statistics.median(restores)
-        restore.update(value=round(median, 3), band=restore_band(median))
-        restore["human"] = human_duration(median)
-    elif not failed:
+    restore = _median_key(restores, restore_records, restore_missing, restore_band)
+    if not restores and not failed:
         restore_missing.insert(0, f"no failed deployment of {name} in the period")
     return {
         "deployment_frequency": frequency,
@@ -364,6 +342,24 @@ def _keys(
         "change_failure_rate": rate,
         "time_to_restore": restore,
     }
+
+
+def _median_key(
+    samples: list[float], records: list[int], missing: list[str], band: Callable[[float], str]
+) -> dict[str, Any]:
+    """A key measured in seconds: the median of its samples with its band, or no value."""
+    key: dict[str, Any] = {
+        "value": None,
+        "unit": "seconds (median)",
+        "band": None,
+        "samples": len(samples),
+        "records": sorted(set(records)),
+        "missing": missing,
+    }
+    if samples:
+        median = statistics.median(samples)
+        key.update(value=round(median, 3), band=band(median), human=human_duration(median))
+    return key
 
 
 def human_duration(seconds: float) -> str:
