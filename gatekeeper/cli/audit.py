@@ -26,7 +26,9 @@ from gatekeeper.ledger.registry import open_configured_store
 if TYPE_CHECKING:
     from gatekeeper.audit.replay import ReplayResult, ViolationKey
     from gatekeeper.gate.run import GateResult
+    from gatekeeper.ledger.chain import VerifyResult
     from gatekeeper.ledger.store import LedgerStore, StoredRecord
+    from gatekeeper.ledger.verified import PrefixCache
 
 # The compliance report's formats (gatekeeper.ledger.report_render.RENDERERS; a test keeps
 # the two equal), listed here so the option does not import the renderers.
@@ -157,6 +159,29 @@ def write_chunks(chunks: Iterable[str], output: str | None) -> None:
         raise ConfigError(f"cannot write output: {exc.strerror}", path=output) from None
 
 
+def no_cache_option(function: _F) -> _F:
+    return click.option(
+        "--no-cache",
+        is_flag=True,
+        help="Check every record's signature, not only those after the prefix an earlier "
+        "verify checked (.gatekeeper/verified/); a fresh cache is still written.",
+    )(function)
+
+
+def prefix_cache(store: LedgerStore, no_cache: bool) -> PrefixCache:
+    """The verified-prefix cache of ``store`` under the working directory (docs/ledger.md)."""
+    from gatekeeper.ledger.verified import PrefixCache
+
+    return PrefixCache(store, Path.cwd(), read=not no_cache)
+
+
+def cache_done(cache: PrefixCache, result: VerifyResult) -> None:
+    """Warn about a cache that was not used, and remember what this walk verified."""
+    for warning in (*cache.warnings, *([result.warning] if result.warning else [])):
+        click.echo(f"gatekeeper: warning: {warning}", err=True)
+    cache.save(result.verified_prefix())
+
+
 @click.group()
 def audit() -> None:
     """Verify, replay, report on and export recorded gate decisions."""
@@ -182,6 +207,7 @@ def audit() -> None:
 @click.option(
     "--format", "format_", type=click.Choice(["text", "json"]), default="text", help="Output."
 )
+@no_cache_option
 @click.option(
     "--server",
     metavar="URL",
@@ -196,6 +222,7 @@ def verify(
     require_signed: bool,
     anchor: str | None,
     format_: str,
+    no_cache: bool,
     server: str | None,
 ) -> None:
     """Check the whole hash chain, signatures and head of the ledger.
@@ -230,6 +257,7 @@ def verify(
         trusted = [load_public_key_id(Path(p)) for p in trusted_keys] if trusted_keys else None
         store = open_ledger(ledger, config_file)
         try:
+            cache = prefix_cache(store, no_cache)
             result = verify_chain(
                 store.records,
                 head=store.head(),
@@ -237,7 +265,9 @@ def verify(
                 require_signed=require_signed,
                 anchor=anchor,
                 parallel=True,  # this process's main module is safe for spawned workers
+                prefix=cache.load(),
             )
+            cache_done(cache, result)
             location = store.location
         finally:
             store.close()
@@ -252,6 +282,9 @@ def verify(
                     "head": result.head_hash,
                     "signed": result.signed,
                     "keys": list(result.key_ids),
+                    "signatures_checked": result.signatures_checked,
+                    "covered": result.covered,
+                    "verified_cache_used": result.covered > 0,
                     "problem": None
                     if problem is None
                     else {
@@ -268,7 +301,8 @@ def verify(
         keys = f", signed by {', '.join(result.key_ids)}" if result.key_ids else ""
         click.echo(
             f"ledger intact: {result.count} records, {result.signed} signed{keys}\n"
-            f"head: {result.head_hash}{checkpoint_line}"
+            f"{result.signatures_checked} signatures checked, {result.covered} covered by the "
+            f"verified prefix\nhead: {result.head_hash}{checkpoint_line}"
         )
     else:
         click.echo(f"ledger TAMPERED: {result.problem.message}")

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import functools
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ from gatekeeper.ledger.signing import (
     signature_valid,
 )
 from gatekeeper.ledger.store import Head, NewRecord, StoredRecord
+from gatekeeper.ledger.verified import ColumnsDigest, VerifiedPrefix
 
 RECORD_SCHEMA = "gatekeeper.ledger-record/v1"
 
@@ -87,10 +89,36 @@ class VerifyResult:
     signed: int
     key_ids: tuple[str, ...]
     problem: Problem | None = None
+    # The verified prefix (verified.py): how many records it covered (their signatures were
+    # not checked again), and what a new cache needs (the last record's seq, the columns
+    # digest of the whole walk).
+    covered: int = 0
+    covered_signed: int = 0
+    last_seq: int = 0
+    columns: str = ""
+    # Why a cached prefix was not used (it did not match the ledger), for a warning.
+    warning: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.problem is None
+
+    @property
+    def signatures_checked(self) -> int:
+        return self.signed - min(self.signed, self.covered_signed)
+
+    def verified_prefix(self) -> VerifiedPrefix | None:
+        """What a cache keeps after this walk (None unless it found nothing wrong)."""
+        if not self.ok or self.count == 0:
+            return None
+        return VerifiedPrefix(
+            records=self.count,
+            head_seq=self.last_seq,
+            head_hash=self.head_hash,
+            columns=self.columns,
+            signed=self.signed,
+            key_ids=self.key_ids,
+        )
 
 
 @dataclass
@@ -180,6 +208,7 @@ def verify_chain(
     start_seq: int = 0,
     visit: Callable[[StoredRecord, dict[str, Any]], None] | None = None,
     parallel: bool = False,
+    prefix: VerifiedPrefix | None = None,
 ) -> VerifyResult:
     """Check every record, link, signature and the head; stop at the first problem.
 
@@ -195,14 +224,153 @@ def verify_chain(
     order, with its parsed body: a caller reading every record (the compliance report) parses
     each once. After the first problem no more records are visited — except that with
     signatures checked in parallel, records after a bad signature may have been visited: the
-    result is then not ok, and a caller keeping what it visited must read again.
+    result is then not ok, and a caller keeping what it visited must read again. (The same
+    holds for a verified prefix that turns out not to match: not ok, read again.)
 
     ``parallel``: with 10,000 records or more on several cores, check Ed25519 signatures in
     worker processes (started with ``spawn``, so only for a process whose main module is
     safe to import again: the ``gatekeeper`` command passes it; if the workers cannot run,
     the walk is done in this process).
+
+    ``prefix``: what an earlier walk verified (verified.py). Its records are checked by
+    their body hashes and the columns digest only, the records after it fully; if it does
+    not match, the whole ledger is walked and the result is never ok (records an earlier
+    verify saw are gone or rewritten). Ignored when it cannot vouch for what is asked
+    (``require_signed``/``trusted_keys`` and records it saw unsigned or signed by another key).
     """
     trusted = frozenset(trusted_keys) if trusted_keys is not None else None
+    if prefix is not None and start_seq == 0 and _prefix_serves(prefix, trusted, require_signed):
+        return _verify_after_prefix(
+            records, head, trusted, require_signed, anchor, visit, parallel, prefix
+        )
+    return _walk(
+        records, head, trusted, require_signed, anchor, start_hash, start_seq, visit, parallel
+    )
+
+
+def _prefix_serves(
+    prefix: VerifiedPrefix, trusted: frozenset[str] | None, require_signed: bool
+) -> bool:
+    if require_signed or trusted is not None:
+        if prefix.signed != prefix.records:
+            return False
+        if trusted is not None and not set(prefix.key_ids) <= trusted:
+            return False
+    return True
+
+
+def _verify_after_prefix(
+    records: Callable[[], Iterable[StoredRecord]],
+    head: Head | None,
+    trusted: frozenset[str] | None,
+    require_signed: bool,
+    anchor: str | None,
+    visit: Callable[[StoredRecord, dict[str, Any]], None] | None,
+    parallel: bool,
+    prefix: VerifiedPrefix,
+) -> VerifyResult:
+    rows = iter(records())
+    digest = ColumnsDigest()
+    matched = _read_prefix(rows, head, prefix, visit, anchor, digest)
+    if matched is None:
+        # Not the records the earlier walk verified: walk everything; whatever it finds, the
+        # ledger lost or rewrote verified records, so the result is not ok.
+        full = _walk(records, head, trusted, require_signed, anchor, GENESIS_HASH, 0, None, False)
+        warning = "the verified prefix does not match the ledger: every record was checked"
+        if full.problem is not None:
+            return dataclasses.replace(full, warning=warning)
+        gone = Problem(
+            "anchor",
+            prefix.head_seq,
+            None,
+            f"record #{prefix.head_seq} with hash {prefix.head_hash}, verified before"
+            f"{f' ({prefix.source})' if prefix.source else ''}, is no longer in the ledger: "
+            "records were removed or rewritten (if the ledger was deliberately recreated, "
+            "verify with --no-cache)",
+        )
+        return dataclasses.replace(full, problem=gone, warning=warning)
+    anchored = matched
+    suffix = _walk(
+        records,
+        head,
+        trusted,
+        require_signed,
+        None if anchored else anchor,
+        prefix.head_hash,
+        prefix.head_seq,
+        visit,
+        parallel,
+        rows=rows,
+        offset=prefix.records,
+        columns=digest,
+    )
+    if suffix.problem is not None:
+        # Named exactly as a walk from the start names it (the rare case: a damaged ledger).
+        return _walk(records, head, trusted, require_signed, anchor, GENESIS_HASH, 0, None, False)
+    return dataclasses.replace(
+        suffix,
+        signed=suffix.signed + prefix.signed,
+        key_ids=tuple(sorted({*suffix.key_ids, *prefix.key_ids})),
+        covered=prefix.records,
+        covered_signed=prefix.signed,
+    )
+
+
+def _read_prefix(
+    rows: Iterator[StoredRecord],
+    head: Head | None,
+    prefix: VerifiedPrefix,
+    visit: Callable[[StoredRecord, dict[str, Any]], None] | None,
+    anchor: str | None,
+    digest: ColumnsDigest,
+) -> bool | None:
+    """Check the prefix's records by body hash and columns digest (visiting each); whether the
+    anchor is among them, or None when the prefix does not match."""
+    if head is None or head.seq < prefix.head_seq:
+        return None
+    anchored = not anchor or anchor == GENESIS_HASH
+    last: StoredRecord | None = None
+    for _ in range(prefix.records):
+        record = next(rows, None)
+        if record is None or digest_of_text(record.body) != record.hash:
+            return None
+        digest.add(record)
+        if visit is not None:
+            doc = _parse(record)
+            if doc is None:
+                return None
+            visit(record, doc)
+        if record.hash == anchor:
+            anchored = True
+        last = record
+    if (
+        last is None
+        or digest.value() != prefix.columns
+        or last.seq != prefix.head_seq
+        or last.hash != prefix.head_hash
+    ):
+        return None
+    return anchored
+
+
+def _walk(
+    records: Callable[[], Iterable[StoredRecord]],
+    head: Head | None,
+    trusted: frozenset[str] | None,
+    require_signed: bool,
+    anchor: str | None,
+    start_hash: str,
+    start_seq: int,
+    visit: Callable[[StoredRecord, dict[str, Any]], None] | None,
+    parallel: bool,
+    *,
+    rows: Iterable[StoredRecord] | None = None,
+    offset: int = 0,
+    columns: ColumnsDigest | None = None,
+) -> VerifyResult:
+    """The walk from ``start_seq`` on, signatures in worker processes when worth it.
+    ``rows``: the records to walk (default: all of ``records()``), the first of them stored
+    at position ``offset``."""
     expected = (head.seq - start_seq) if head is not None else 0
     if parallel and expected >= PARALLEL_SIGNATURES_FROM and (os.cpu_count() or 1) > 1:
         try:
@@ -218,6 +386,9 @@ def verify_chain(
                     start_seq,
                     visit,
                     signatures,
+                    rows,
+                    offset,
+                    columns,
                 )
                 bad = signatures.first_invalid()
             finally:
@@ -225,17 +396,33 @@ def verify_chain(
         except (BrokenProcessPool, OSError):
             bad = -1  # the workers could not run: check every signature here instead
         else:
-            if bad is None or (result.problem is not None and result.count < bad):
+            if bad is None or (result.problem is not None and result.count - offset < bad):
                 return result
         # A bad signature at or before the first other problem (a tampered ledger), or no
         # workers: walk again in one process, which stops at the first problem and names it.
         # Records are not visited again: the caller learns from the result that they may be
-        # incomplete (not ok) or already has every one (ok).
+        # incomplete (not ok) or already has every one (ok). (With ``rows`` given, those
+        # rows were consumed: the caller walks again from the start.)
+        if rows is not None:
+            return _verify(
+                records, head, trusted, require_signed, anchor, GENESIS_HASH, 0, None, None
+            )
         return _verify(
             records, head, trusted, require_signed, anchor, start_hash, start_seq, None, None
         )
     return _verify(
-        records, head, trusted, require_signed, anchor, start_hash, start_seq, visit, None
+        records,
+        head,
+        trusted,
+        require_signed,
+        anchor,
+        start_hash,
+        start_seq,
+        visit,
+        None,
+        rows,
+        offset,
+        columns,
     )
 
 
@@ -249,6 +436,9 @@ def _verify(
     start_seq: int,
     visit: Callable[[StoredRecord, dict[str, Any]], None] | None,
     parallel: _ParallelSignatures | None,
+    rows: Iterable[StoredRecord] | None = None,
+    offset: int = 0,
+    columns: ColumnsDigest | None = None,
 ) -> VerifyResult:
     walk = _Walk(
         trusted=trusted,
@@ -263,17 +453,19 @@ def _verify(
     prev: _Seen | None = _Seen(start_seq, "", start_seq) if start_seq else None
     if prev is not None:
         walk.by_hash[start_hash] = prev
-    count = 0
-    for index, record in enumerate(records()):
-        walk.index = index
+    count = offset
+    digest = columns if columns is not None else ColumnsDigest()
+    for index, record in enumerate(records() if rows is None else rows, start=offset):
+        walk.index = index - offset
         doc = _parse(record)
         problem = _check(record, doc, index, prev_hash, prev, stored_after, walk)
         if problem is not None:
-            return _result(index, prev_hash, walk, problem)
+            return _result(index, prev_hash, walk, problem, prev, digest)
         if visit is not None and doc is not None:
             visit(record, doc)
         prev = walk.by_hash[record.hash]
         prev_hash = record.hash
+        digest.add(record)
         count = index + 1
     problem = _check_head(prev, head, prev_hash)
     if problem is None and anchor and anchor not in walk.by_hash and anchor != GENESIS_HASH:
@@ -284,16 +476,25 @@ def _verify(
             f"anchored hash {anchor} is not in the ledger: records up to it were removed "
             "or rewritten",
         )
-    return _result(count, prev_hash, walk, problem)
+    return _result(count, prev_hash, walk, problem, prev, digest)
 
 
-def _result(count: int, head_hash: str, walk: _Walk, problem: Problem | None) -> VerifyResult:
+def _result(
+    count: int,
+    head_hash: str,
+    walk: _Walk,
+    problem: Problem | None,
+    last: _Seen | None,
+    columns: ColumnsDigest,
+) -> VerifyResult:
     return VerifyResult(
         count=count,
         head_hash=head_hash,
         signed=walk.signed,
         key_ids=tuple(sorted(walk.key_ids)),
         problem=problem,
+        last_seq=last.seq if last is not None else 0,
+        columns=columns.value(),
     )
 
 
