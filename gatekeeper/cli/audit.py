@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from gatekeeper.audit.replay import ReplayResult, ViolationKey
     from gatekeeper.gate.run import GateResult
     from gatekeeper.ledger.chain import VerifyResult
+    from gatekeeper.ledger.report import ComplianceReport
     from gatekeeper.ledger.store import LedgerStore, StoredRecord
     from gatekeeper.ledger.verified import PrefixCache
 
@@ -564,6 +565,30 @@ def _period_options(function: _F) -> _F:
     return function
 
 
+def cached_compliance_report(
+    store: LedgerStore,
+    start: str | None,
+    end: str | None,
+    service: str | None,
+    no_cache: bool,
+    server: str | None,
+) -> ComplianceReport:
+    """The compliance report, its chain check reusing (and then extending) the verified
+    prefix of ``audit verify``. (A service log's copy is a fresh file each time: no cache.)"""
+    from gatekeeper.audit.compliance import compliance_report
+
+    cache = None if server else prefix_cache(store, no_cache)
+    return compliance_report(
+        store,
+        start=period_bound(start, option="--from"),
+        end=period_bound(end, option="--to", end=True),
+        service=service,
+        parallel=True,
+        prefix=cache.load() if cache is not None else None,
+        on_chain=(lambda result: cache_done(cache, result)) if cache is not None else None,
+    )
+
+
 @audit.command("report")
 @_period_options
 @click.option(
@@ -577,6 +602,7 @@ def _period_options(function: _F) -> _F:
 @click.option("-o", "--output", metavar="PATH", help="Write the report to PATH instead of stdout.")
 @ledger_options
 @server_source_option
+@no_cache_option
 def report(
     start: str | None,
     end: str | None,
@@ -586,20 +612,14 @@ def report(
     ledger: str | None,
     config_file: str | None,
     server: str | None,
+    no_cache: bool,
 ) -> None:
     """The compliance report for a period: releases and their decisions, pass rate over time,
     top failing policies, waivers used and expiring, and the control matrix."""
-    from gatekeeper.audit.compliance import compliance_report
     from gatekeeper.ledger.report_render import get_renderer
 
     with ledger_source(ledger, config_file, server) as store:
-        built = compliance_report(
-            store,
-            start=period_bound(start, option="--from"),
-            end=period_bound(end, option="--to", end=True),
-            service=service,
-            parallel=True,
-        )
+        built = cached_compliance_report(store, start, end, service, no_cache, server)
     renderer = get_renderer(format_)
     chunks = getattr(renderer, "chunks", None)
     if callable(chunks):  # the JSON document is streamed
@@ -699,6 +719,7 @@ def export_vsa(
 @click.option("-o", "--output", metavar="PATH", help="Write to PATH instead of stdout.")
 @ledger_options
 @server_source_option
+@no_cache_option
 def export_oscal(
     start: str | None,
     end: str | None,
@@ -707,18 +728,12 @@ def export_oscal(
     ledger: str | None,
     config_file: str | None,
     server: str | None,
+    no_cache: bool,
 ) -> None:
     """An OSCAL assessment-results document (OSCAL 1.1.2) for a period: one observation per
     decision, one finding per control with its satisfied / not-satisfied state."""
-    from gatekeeper.audit.compliance import compliance_report
     from gatekeeper.ledger.export import oscal_assessment_results
 
     with ledger_source(ledger, config_file, server) as store:
-        built = compliance_report(
-            store,
-            start=period_bound(start, option="--from"),
-            end=period_bound(end, option="--to", end=True),
-            service=service,
-            parallel=True,
-        )
+        built = cached_compliance_report(store, start, end, service, no_cache, server)
     write_output(json.dumps(oscal_assessment_results(built), indent=2, ensure_ascii=False), output)
