@@ -209,6 +209,7 @@ def verify_chain(
     visit: Callable[[StoredRecord, dict[str, Any]], None] | None = None,
     parallel: bool = False,
     prefix: VerifiedPrefix | None = None,
+    wanted: Callable[[StoredRecord], bool] | None = None,
 ) -> VerifyResult:
     """Check every record, link, signature and the head; stop at the first problem.
 
@@ -237,11 +238,13 @@ def verify_chain(
     not match, the whole ledger is walked and the result is never ok (records an earlier
     verify saw are gone or rewritten). Ignored when it cannot vouch for what is asked
     (``require_signed``/``trusted_keys`` and records it saw unsigned or signed by another key).
+    ``wanted(record)``: false for a prefix record the caller would not use, which is then
+    neither parsed nor visited (a report over one period or service).
     """
     trusted = frozenset(trusted_keys) if trusted_keys is not None else None
     if prefix is not None and start_seq == 0 and _prefix_serves(prefix, trusted, require_signed):
         return _verify_after_prefix(
-            records, head, trusted, require_signed, anchor, visit, parallel, prefix
+            records, head, trusted, require_signed, anchor, visit, parallel, prefix, wanted
         )
     return _walk(
         records, head, trusted, require_signed, anchor, start_hash, start_seq, visit, parallel
@@ -268,10 +271,11 @@ def _verify_after_prefix(
     visit: Callable[[StoredRecord, dict[str, Any]], None] | None,
     parallel: bool,
     prefix: VerifiedPrefix,
+    wanted: Callable[[StoredRecord], bool] | None,
 ) -> VerifyResult:
     rows = iter(records())
     digest = ColumnsDigest()
-    matched = _read_prefix(rows, head, prefix, visit, anchor, digest)
+    matched = _read_prefix(rows, head, prefix, visit, anchor, digest, wanted)
     if matched is None:
         # Not the records the earlier walk verified: walk everything; whatever it finds, the
         # ledger lost or rewrote verified records, so the result is not ok.
@@ -323,6 +327,7 @@ def _read_prefix(
     visit: Callable[[StoredRecord, dict[str, Any]], None] | None,
     anchor: str | None,
     digest: ColumnsDigest,
+    wanted: Callable[[StoredRecord], bool] | None,
 ) -> bool | None:
     """Check the prefix's records by body hash and columns digest (visiting each); whether the
     anchor is among them, or None when the prefix does not match."""
@@ -335,7 +340,7 @@ def _read_prefix(
         if record is None or digest_of_text(record.body) != record.hash:
             return None
         digest.add(record)
-        if visit is not None:
+        if visit is not None and (wanted is None or wanted(record)):
             doc = _parse(record)
             if doc is None:
                 return None

@@ -414,19 +414,26 @@ def build_report(
     moment = now or datetime.now(UTC)
     tally = _Tally()
 
-    def in_period(record: StoredRecord, doc: dict[str, Any]) -> None:
+    def wanted(record: StoredRecord) -> bool:
         # The same filter as the store's query (ISO timestamps compare as text).
-        if (
+        return (
             (start is None or record.recorded_at >= start)
             and (end is None or record.recorded_at < end)
             and (service is None or record.service == service)
-            and doc.get("kind", DECISION_RECORD_KIND) == DECISION_RECORD_KIND
-        ):
+        )
+
+    def in_period(record: StoredRecord, doc: dict[str, Any]) -> None:
+        if wanted(record) and doc.get("kind", DECISION_RECORD_KIND) == DECISION_RECORD_KIND:
             tally.add(record, doc)
 
     # One pass: the chain check parses every record, the report reads the period's from it.
     chain = verify_chain(
-        store.records, head=store.head(), visit=in_period, parallel=parallel, prefix=prefix
+        store.records,
+        head=store.head(),
+        visit=in_period,
+        parallel=parallel,
+        prefix=prefix,
+        wanted=wanted,
     )
     if on_chain is not None:
         on_chain(chain)

@@ -209,3 +209,19 @@ def test_the_verified_prefix_changes_nothing_in_the_report(seeded: Path, tmp_pat
     assert len(broken["releases"]) == 60
     nocache, err = _report(ledger, tmp_path, "--no-cache")
     assert err == "" and nocache["chain"] == broken["chain"]
+
+
+def test_a_period_report_reads_the_same_from_the_verified_prefix(
+    seeded: Path, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "ledger.db"
+    ledger.write_bytes(seeded.read_bytes())
+    period = ("--from", "2026-03-02", "--to", "2026-03-04", "--service", "search-ui")
+    cold, _ = _report(ledger, tmp_path, "--no-cache", *period)
+    warm, err = _report(ledger, tmp_path, *period)
+    assert err == ""
+    cold.pop("generated_at")
+    warm.pop("generated_at")
+    assert warm == cold
+    assert 0 < len(warm["releases"]) < 60
+    assert {r["service"] for r in warm["releases"]} == {"search-ui"}
