@@ -267,6 +267,8 @@ def verify(
                 anchor=anchor,
                 parallel=True,  # this process's main module is safe for spawned workers
                 prefix=cache.load(),
+                digests=store.record_digests,
+                records_after=lambda seq: store.records(after_seq=seq),
             )
             cache_done(cache, result)
             location = store.location

@@ -36,7 +36,7 @@ from gatekeeper.ledger.signing import (
     key_id_of,
     signature_valid,
 )
-from gatekeeper.ledger.store import Head, NewRecord, StoredRecord
+from gatekeeper.ledger.store import Head, NewRecord, RecordDigest, StoredRecord
 from gatekeeper.ledger.verified import ColumnsDigest, VerifiedPrefix
 
 RECORD_SCHEMA = "gatekeeper.ledger-record/v1"
@@ -210,6 +210,8 @@ def verify_chain(
     parallel: bool = False,
     prefix: VerifiedPrefix | None = None,
     wanted: Callable[[StoredRecord], bool] | None = None,
+    digests: Callable[[], Iterable[RecordDigest]] | None = None,
+    records_after: Callable[[int], Iterable[StoredRecord]] | None = None,
 ) -> VerifyResult:
     """Check every record, link, signature and the head; stop at the first problem.
 
@@ -240,9 +242,26 @@ def verify_chain(
     (``require_signed``/``trusted_keys`` and records it saw unsigned or signed by another key).
     ``wanted(record)``: false for a prefix record the caller would not use, which is then
     neither parsed nor visited (a report over one period or service).
+    ``digests``/``records_after`` (the store's ``record_digests`` and ``records(after_seq=)``):
+    without ``visit``, the prefix is re-checked from the records' body hashes (computed by
+    the database where it can) and the records after it read from there.
     """
     trusted = frozenset(trusted_keys) if trusted_keys is not None else None
     if prefix is not None and start_seq == 0 and _prefix_serves(prefix, trusted, require_signed):
+        if visit is None and digests is not None and records_after is not None:
+            return _verify_after_prefix(
+                records,
+                head,
+                trusted,
+                require_signed,
+                anchor,
+                None,
+                parallel,
+                prefix,
+                wanted,
+                digests,
+                records_after,
+            )
         return _verify_after_prefix(
             records, head, trusted, require_signed, anchor, visit, parallel, prefix, wanted
         )
@@ -272,10 +291,17 @@ def _verify_after_prefix(
     parallel: bool,
     prefix: VerifiedPrefix,
     wanted: Callable[[StoredRecord], bool] | None,
+    digests: Callable[[], Iterable[RecordDigest]] | None = None,
+    records_after: Callable[[int], Iterable[StoredRecord]] | None = None,
 ) -> VerifyResult:
-    rows = iter(records())
     digest = ColumnsDigest()
-    matched = _read_prefix(rows, head, prefix, visit, anchor, digest, wanted)
+    rows: Iterator[StoredRecord]
+    if digests is not None and records_after is not None:
+        matched = _read_prefix_digests(iter(digests()), head, prefix, anchor, digest)
+        rows = iter(records_after(prefix.head_seq))
+    else:
+        rows = iter(records())
+        matched = _read_prefix(rows, head, prefix, visit, anchor, digest, wanted)
     if matched is None:
         # Not the records the earlier walk verified: walk everything; whatever it finds, the
         # ledger lost or rewrote verified records, so the result is not ok.
@@ -318,6 +344,36 @@ def _verify_after_prefix(
         covered=prefix.records,
         covered_signed=prefix.signed,
     )
+
+
+def _read_prefix_digests(
+    rows: Iterator[RecordDigest],
+    head: Head | None,
+    prefix: VerifiedPrefix,
+    anchor: str | None,
+    digest: ColumnsDigest,
+) -> bool | None:
+    """``_read_prefix`` from the records' body hashes, the bodies left in the database."""
+    if head is None or head.seq < prefix.head_seq:
+        return None
+    anchored = not anchor or anchor == GENESIS_HASH
+    last: RecordDigest | None = None
+    for _ in range(prefix.records):
+        record = next(rows, None)
+        if record is None or record.body_hash != record.hash:
+            return None
+        digest.add(record)
+        if record.hash == anchor:
+            anchored = True
+        last = record
+    if (
+        last is None
+        or digest.value() != prefix.columns
+        or last.seq != prefix.head_seq
+        or last.hash != prefix.head_hash
+    ):
+        return None
+    return anchored
 
 
 def _read_prefix(

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from gatekeeper.ledger.store import LedgerStore, StoredRecord
+from gatekeeper.ledger.store import LedgerStore, RecordDigest, StoredRecord
 
 CACHE_DIR = Path(".gatekeeper") / "verified"
 CACHE_SCHEMA = "gatekeeper.verified-prefix/v1"
@@ -66,7 +66,7 @@ class ColumnsDigest:
     def __init__(self) -> None:
         self._hash = hashlib.sha256()
 
-    def add(self, record: StoredRecord) -> None:
+    def add(self, record: StoredRecord | RecordDigest) -> None:
         d, t, h = record.decision_id, record.recorded_at, record.hash
         s = "-" if record.service is None else "s" + record.service
         g = "-" if record.signature is None else "s" + record.signature

@@ -258,3 +258,23 @@ def test_a_postgresql_cache_key_has_no_password() -> None:
         strip_password("postgresql://db/ledger?user=gk&password=s3cret&sslmode=require")
         == "postgresql://db/ledger?user=gk&sslmode=require"
     )
+
+
+def test_non_ascii_bodies_hash_alike_in_the_database_and_here(
+    store_url: str, tmp_path: Path, key: Path
+) -> None:
+    """PostgreSQL hashes the prefix's bodies itself: its bytes must be the ones hashed when
+    the record was written, or every warm verify would fail."""
+    signer = load_signer(key)
+    store = open_store(store_url, base=tmp_path, create=True)
+    try:
+        for i, text in enumerate(["Überprüfung ✓", "发布 🚀", "naïve\u2028line"]):
+            fields = {"decision_id": f"u-{i}", "release": {"service": "svc"}, "note": text}
+            when = f"2026-01-02T00:00:0{i}.000000Z"
+            store.append(record_builder(fields, recorded_at=when, signer=signer), {})
+    finally:
+        store.close()
+    assert verify(store_url, tmp_path)[0] == 0
+    code, out, err = verify(store_url, tmp_path)
+    assert (code, err) == (0, "")
+    assert "0 signatures checked, 3 covered by the verified prefix" in out
