@@ -22,6 +22,7 @@ import base64
 import binascii
 import dataclasses
 import functools
+import itertools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -295,13 +296,18 @@ def _verify_after_prefix(
     records_after: Callable[[int], Iterable[StoredRecord]] | None = None,
 ) -> VerifyResult:
     digest = ColumnsDigest()
-    rows: Iterator[StoredRecord]
     if digests is not None and records_after is not None:
         matched = _read_prefix_digests(iter(digests()), head, prefix, anchor, digest)
-        rows = iter(records_after(prefix.head_seq))
+        after = records_after
+
+        def rest() -> Iterable[StoredRecord]:
+            return after(prefix.head_seq)
     else:
-        rows = iter(records())
-        matched = _read_prefix(rows, head, prefix, visit, anchor, digest, wanted)
+        matched = _read_prefix(iter(records()), head, prefix, visit, anchor, digest, wanted)
+
+        def rest() -> Iterable[StoredRecord]:
+            return itertools.islice(records(), prefix.records, None)
+
     if matched is None:
         # Not the records the earlier walk verified: walk everything; whatever it finds, the
         # ledger lost or rewrote verified records, so the result is not ok.
@@ -330,7 +336,7 @@ def _verify_after_prefix(
         prefix.head_seq,
         visit,
         parallel,
-        rows=rows,
+        rows=rest,
         offset=prefix.records,
         columns=digest,
     )
@@ -414,6 +420,25 @@ def _read_prefix(
     return anchored
 
 
+class _Visits:
+    """A visit callback that counts what it delivered, or skips the first ``skip`` records
+    (delivered already by a walk that is being done again)."""
+
+    def __init__(
+        self, visit: Callable[[StoredRecord, dict[str, Any]], None], skip: int = 0
+    ) -> None:
+        self.visit = visit
+        self.skip = skip
+        self.count = 0
+
+    def __call__(self, record: StoredRecord, doc: dict[str, Any]) -> None:
+        if self.skip:
+            self.skip -= 1
+            return
+        self.count += 1
+        self.visit(record, doc)
+
+
 def _walk(
     records: Callable[[], Iterable[StoredRecord]],
     head: Head | None,
@@ -425,15 +450,18 @@ def _walk(
     visit: Callable[[StoredRecord, dict[str, Any]], None] | None,
     parallel: bool,
     *,
-    rows: Iterable[StoredRecord] | None = None,
+    rows: Callable[[], Iterable[StoredRecord]] | None = None,
     offset: int = 0,
     columns: ColumnsDigest | None = None,
 ) -> VerifyResult:
     """The walk from ``start_seq`` on, signatures in worker processes when worth it.
-    ``rows``: the records to walk (default: all of ``records()``), the first of them stored
-    at position ``offset``."""
+    ``rows``: returns the records to walk (default: ``records``), the first of them stored at
+    position ``offset``; ``columns``: the columns digest of the records before them."""
+    walked = rows if rows is not None else records
     expected = (head.seq - start_seq) if head is not None else 0
     if parallel and expected >= PARALLEL_SIGNATURES_FROM and (os.cpu_count() or 1) > 1:
+        counting = _Visits(visit) if visit is not None else None
+        before = columns.copy() if columns is not None else None
         try:
             signatures = _ParallelSignatures(os.cpu_count() or 1)
             try:
@@ -445,9 +473,9 @@ def _walk(
                     anchor,
                     start_hash,
                     start_seq,
-                    visit,
+                    counting,
                     signatures,
-                    rows,
+                    walked(),
                     offset,
                     columns,
                 )
@@ -460,16 +488,24 @@ def _walk(
             if bad is None or (result.problem is not None and result.count - offset < bad):
                 return result
         # A bad signature at or before the first other problem (a tampered ledger), or no
-        # workers: walk again in one process, which stops at the first problem and names it.
-        # Records are not visited again: the caller learns from the result that they may be
-        # incomplete (not ok) or already has every one (ok). (With ``rows`` given, those
-        # rows were consumed: the caller walks again from the start.)
-        if rows is not None:
-            return _verify(
-                records, head, trusted, require_signed, anchor, GENESIS_HASH, 0, None, None
-            )
+        # workers: walk the same records again in one process, which stops at the first
+        # problem and names it. The records visited already are not visited again (the
+        # same records come first, in the same order); with a bad signature, records after
+        # it may have been: the result is not ok, and the caller reads again.
+        remaining = _Visits(visit, skip=counting.count) if visit is not None and counting else None
         return _verify(
-            records, head, trusted, require_signed, anchor, start_hash, start_seq, None, None
+            records,
+            head,
+            trusted,
+            require_signed,
+            anchor,
+            start_hash,
+            start_seq,
+            remaining,
+            None,
+            walked(),
+            offset,
+            before,
         )
     return _verify(
         records,
@@ -481,7 +517,7 @@ def _walk(
         start_seq,
         visit,
         None,
-        rows,
+        walked(),
         offset,
         columns,
     )

@@ -77,6 +77,11 @@ class ColumnsDigest:
     def value(self) -> str:
         return "sha256:" + self._hash.hexdigest()
 
+    def copy(self) -> ColumnsDigest:
+        twin = ColumnsDigest()
+        twin._hash = self._hash.copy()
+        return twin
+
 
 def store_identity(store: LedgerStore) -> str:
     """The ledger's location, normalised: a SQLite file's resolved absolute path; a
