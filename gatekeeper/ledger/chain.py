@@ -28,7 +28,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from gatekeeper.ledger.canonical import GENESIS_HASH, canonical_json, digest_of_text
 from gatekeeper.ledger.signing import (
@@ -41,6 +41,7 @@ from gatekeeper.ledger.store import Head, NewRecord, RecordDigest, StoredRecord
 from gatekeeper.ledger.verified import ColumnsDigest, VerifiedPrefix
 
 RECORD_SCHEMA = "gatekeeper.ledger-record/v1"
+_R = TypeVar("_R", StoredRecord, RecordDigest)
 
 
 def record_builder(
@@ -297,13 +298,14 @@ def _verify_after_prefix(
 ) -> VerifyResult:
     digest = ColumnsDigest()
     if digests is not None and records_after is not None:
-        matched = _read_prefix_digests(iter(digests()), head, prefix, anchor, digest)
+        matched = _read_prefix(iter(digests()), head, prefix, anchor, digest, _digest_intact)
         after = records_after
 
         def rest() -> Iterable[StoredRecord]:
             return after(prefix.head_seq)
     else:
-        matched = _read_prefix(iter(records()), head, prefix, visit, anchor, digest, wanted)
+        intact = _record_intact(visit, wanted)
+        matched = _read_prefix(iter(records()), head, prefix, anchor, digest, intact)
 
         def rest() -> Iterable[StoredRecord]:
             return itertools.islice(records(), prefix.records, None)
@@ -311,7 +313,9 @@ def _verify_after_prefix(
     if matched is None:
         # Not the records the earlier walk verified: walk everything; whatever it finds, the
         # ledger lost or rewrote verified records, so the result is not ok.
-        full = _walk(records, head, trusted, require_signed, anchor, GENESIS_HASH, 0, None, False)
+        full = _walk(
+            records, head, trusted, require_signed, anchor, GENESIS_HASH, 0, None, parallel
+        )
         warning = "the verified prefix does not match the ledger: every record was checked"
         if full.problem is not None:
             return dataclasses.replace(full, warning=warning)
@@ -342,7 +346,9 @@ def _verify_after_prefix(
     )
     if suffix.problem is not None:
         # Named exactly as a walk from the start names it (the rare case: a damaged ledger).
-        return _walk(records, head, trusted, require_signed, anchor, GENESIS_HASH, 0, None, False)
+        return _walk(
+            records, head, trusted, require_signed, anchor, GENESIS_HASH, 0, None, parallel
+        )
     return dataclasses.replace(
         suffix,
         signed=suffix.signed + prefix.signed,
@@ -352,21 +358,24 @@ def _verify_after_prefix(
     )
 
 
-def _read_prefix_digests(
-    rows: Iterator[RecordDigest],
+def _read_prefix(
+    rows: Iterator[_R],
     head: Head | None,
     prefix: VerifiedPrefix,
     anchor: str | None,
     digest: ColumnsDigest,
+    intact: Callable[[_R], bool],
 ) -> bool | None:
-    """``_read_prefix`` from the records' body hashes, the bodies left in the database."""
+    """Check the prefix's records by body hash (``intact``: the body hashes to the stored
+    hash, and whatever else the caller does with it went well) and the columns digest;
+    whether the anchor is among them, or None when the prefix does not match."""
     if head is None or head.seq < prefix.head_seq:
         return None
     anchored = not anchor or anchor == GENESIS_HASH
-    last: RecordDigest | None = None
+    last: _R | None = None
     for _ in range(prefix.records):
         record = next(rows, None)
-        if record is None or record.body_hash != record.hash:
+        if record is None or not intact(record):
             return None
         digest.add(record)
         if record.hash == anchor:
@@ -382,42 +391,27 @@ def _read_prefix_digests(
     return anchored
 
 
-def _read_prefix(
-    rows: Iterator[StoredRecord],
-    head: Head | None,
-    prefix: VerifiedPrefix,
+def _digest_intact(record: RecordDigest) -> bool:
+    return record.body_hash == record.hash
+
+
+def _record_intact(
     visit: Callable[[StoredRecord, dict[str, Any]], None] | None,
-    anchor: str | None,
-    digest: ColumnsDigest,
     wanted: Callable[[StoredRecord], bool] | None,
-) -> bool | None:
-    """Check the prefix's records by body hash and columns digest (visiting each); whether the
-    anchor is among them, or None when the prefix does not match."""
-    if head is None or head.seq < prefix.head_seq:
-        return None
-    anchored = not anchor or anchor == GENESIS_HASH
-    last: StoredRecord | None = None
-    for _ in range(prefix.records):
-        record = next(rows, None)
-        if record is None or digest_of_text(record.body) != record.hash:
-            return None
-        digest.add(record)
+) -> Callable[[StoredRecord], bool]:
+    """Its body hashes to its hash; then it is parsed and visited, if the caller wants it."""
+
+    def intact(record: StoredRecord) -> bool:
+        if digest_of_text(record.body) != record.hash:
+            return False
         if visit is not None and (wanted is None or wanted(record)):
             doc = _parse(record)
             if doc is None:
-                return None
+                return False
             visit(record, doc)
-        if record.hash == anchor:
-            anchored = True
-        last = record
-    if (
-        last is None
-        or digest.value() != prefix.columns
-        or last.seq != prefix.head_seq
-        or last.hash != prefix.head_hash
-    ):
-        return None
-    return anchored
+        return True
+
+    return intact
 
 
 class _Visits:
