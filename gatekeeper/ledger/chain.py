@@ -250,22 +250,18 @@ def verify_chain(
     """
     trusted = frozenset(trusted_keys) if trusted_keys is not None else None
     if prefix is not None and start_seq == 0 and _prefix_serves(prefix, trusted, require_signed):
-        if visit is None and digests is not None and records_after is not None:
-            return _verify_after_prefix(
-                records,
-                head,
-                trusted,
-                require_signed,
-                anchor,
-                None,
-                parallel,
-                prefix,
-                wanted,
-                digests,
-                records_after,
-            )
         return _verify_after_prefix(
-            records, head, trusted, require_signed, anchor, visit, parallel, prefix, wanted
+            records,
+            head,
+            trusted,
+            require_signed,
+            anchor,
+            visit,
+            parallel,
+            prefix,
+            wanted,
+            digests if visit is None else None,  # a visit needs the bodies
+            records_after,
         )
     return _walk(
         records, head, trusted, require_signed, anchor, start_hash, start_seq, visit, parallel
@@ -297,18 +293,24 @@ def _verify_after_prefix(
     records_after: Callable[[int], Iterable[StoredRecord]] | None = None,
 ) -> VerifyResult:
     digest = ColumnsDigest()
+    rows: Iterator[StoredRecord] | None = None
     if digests is not None and records_after is not None:
         matched = _read_prefix(iter(digests()), head, prefix, anchor, digest, _digest_intact)
-        after = records_after
-
-        def rest() -> Iterable[StoredRecord]:
-            return after(prefix.head_seq)
     else:
+        rows = iter(records())
         intact = _record_intact(visit, wanted)
-        matched = _read_prefix(iter(records()), head, prefix, anchor, digest, intact)
+        matched = _read_prefix(rows, head, prefix, anchor, digest, intact)
+    # The records after the prefix (its N records are exactly seq 1..N when it matched):
+    # read from the store after seq N, else the rest of the walk's own read (and, walked
+    # again, a fresh read past the first N).
+    continued = [rows] if rows is not None and records_after is None else []
 
-        def rest() -> Iterable[StoredRecord]:
-            return itertools.islice(records(), prefix.records, None)
+    def rest() -> Iterable[StoredRecord]:
+        if continued:
+            return continued.pop()
+        if records_after is not None:
+            return records_after(prefix.head_seq)
+        return itertools.islice(records(), prefix.records, None)
 
     if matched is None:
         # Not the records the earlier walk verified: walk everything; whatever it finds, the

@@ -434,6 +434,7 @@ def build_report(
         parallel=parallel,
         prefix=prefix,
         wanted=wanted,
+        records_after=lambda seq: store.records(after_seq=seq),
     )
     if on_chain is not None:
         on_chain(chain)
