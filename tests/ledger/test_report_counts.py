@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from gatekeeper.ledger.chain import record_builder
+from gatekeeper.ledger.chain import record_builder, verify_chain
 from gatekeeper.ledger.registry import open_store
+from gatekeeper.ledger.verified import PrefixCache
 from gatekeeper.model import Decision, Level, Outcome
 from tests.ledger.ledger_helpers import cli
 
@@ -225,3 +226,43 @@ def test_a_period_report_reads_the_same_from_the_verified_prefix(
     assert warm == cold
     assert 0 < len(warm["releases"]) < 60
     assert {r["service"] for r in warm["releases"]} == {"search-ui"}
+
+
+def test_records_appended_after_the_prefix_are_reported(seeded: Path, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.db"
+    ledger.write_bytes(seeded.read_bytes())
+    _report(ledger, tmp_path)  # leaves the verified prefix: 61 records
+    store = open_store(str(ledger), base=tmp_path)
+    try:
+        last = [r for r in store.records()][-2].document()
+        base = {k: v for k, v in last.items() if k not in CHAIN_FIELDS}
+        for n in range(3):
+            fields = {**base, "decision_id": f"late-{n}"}
+            when = f"2026-03-10T00:00:0{n}.000000Z"
+            store.append(record_builder(fields, recorded_at=when, signer=None), {})
+        # The walk itself, with and without reading the rest from the store: every record
+        # visited once, in order.
+        cache = PrefixCache(store, tmp_path)
+        for after in (None, lambda seq: store.records(after_seq=seq)):
+            seen: list[int] = []
+            result = verify_chain(
+                store.records,
+                head=store.head(),
+                visit=lambda record, _doc, into=seen: into.append(record.seq),
+                prefix=cache.load(),
+                records_after=after,
+            )
+            assert result.ok and result.covered == 61
+            assert seen == list(range(1, 65))
+    finally:
+        store.close()
+    warm, err = _report(ledger, tmp_path)
+    cold, _ = _report(ledger, tmp_path, "--no-cache")
+    assert err == ""
+    warm.pop("generated_at")
+    cold.pop("generated_at")
+    assert warm == cold
+    assert [r["decision_id"] for r in warm["releases"]][-3:] == [
+        base["decision"]["decision_id"]
+    ] * 3
+    assert len(warm["releases"]) == 63
