@@ -266,3 +266,25 @@ def test_records_appended_after_the_prefix_are_reported(seeded: Path, tmp_path: 
         base["decision"]["decision_id"]
     ] * 3
     assert len(warm["releases"]) == 63
+
+
+def test_oscal_export_reads_the_same_from_the_verified_prefix(seeded: Path, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.db"
+    ledger.write_bytes(seeded.read_bytes())
+    docs = []
+    for extra in (("--no-cache",), ()):
+        out = tmp_path / "oscal.json"
+        args = ("audit", "export", "oscal", "--ledger", str(ledger), "-o", str(out), *extra)
+        result = cli(*args, cwd=tmp_path)
+        assert (result.code, result.stderr) == (0, "")
+        (found,) = json.loads(out.read_text())["assessment-results"]["results"]
+        # What was observed and found (ids and times depend on the moment of the export).
+        docs.append(
+            (
+                [o["description"] for o in found["observations"]],
+                [(f["title"], f["target"]["status"]["state"]) for f in found["findings"]],
+            )
+        )
+    assert docs[0] == docs[1]
+    assert len(docs[0][0]) == 60 and docs[0][1]
+    assert list((tmp_path / ".gatekeeper" / "verified").glob("*.json"))
