@@ -80,7 +80,9 @@ bash "$HERE/history/record.sh" "$BIN" "$LEDGER" || ledger_status=3
 echo
 echo "== gatekeeper audit log / verify"
 "$BIN/gatekeeper" audit log --ledger "$LEDGER" || ledger_status=3
-"$BIN/gatekeeper" audit verify --ledger "$LEDGER" || ledger_status=3
+# --no-cache: the demo records a fresh ledger each run, so the verified prefix an earlier run
+# left in .gatekeeper/verified/ is started over (docs/ledger.md, "The verified prefix").
+"$BIN/gatekeeper" audit verify --no-cache --ledger "$LEDGER" || ledger_status=3
 FIRST=$("$BIN/gatekeeper" audit log --ledger "$LEDGER" | awk -F'\t' 'NR == 1 {print $3}')
 echo
 echo "== gatekeeper audit replay $FIRST (reproduce the demo's decision from the ledger)"

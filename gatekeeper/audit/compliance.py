@@ -3,10 +3,12 @@ control catalogue (policy/) and waiver expiry (gate/). The view itself is ledger
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from gatekeeper.gate.waivers import expires_at
+from gatekeeper.ledger.chain import VerifyResult
 from gatekeeper.ledger.report import (
     ComplianceReport,
     ControlTitles,
@@ -14,6 +16,7 @@ from gatekeeper.ledger.report import (
     no_control_titles,
 )
 from gatekeeper.ledger.store import LedgerStore
+from gatekeeper.ledger.verified import VerifiedPrefix
 from gatekeeper.policy.controls import load_catalogue
 
 
@@ -25,8 +28,11 @@ def compliance_report(
     service: str | None = None,
     now: datetime | None = None,
     parallel: bool = False,
+    prefix: VerifiedPrefix | None = None,
+    on_chain: Callable[[VerifyResult], None] | None = None,
 ) -> ComplianceReport:
-    """``parallel``: signatures checked in worker processes (see ``verify_chain``)."""
+    """``parallel``: signatures checked in worker processes (see ``verify_chain``);
+    ``prefix``/``on_chain``: the verified-prefix cache (see ``build_report``)."""
     return build_report(
         store,
         start=start,
@@ -36,6 +42,8 @@ def compliance_report(
         waiver_ends=expires_at,
         control_titles=control_titles(),
         parallel=parallel,
+        prefix=prefix,
+        on_chain=on_chain,
     )
 
 

@@ -26,7 +26,10 @@ from gatekeeper.ledger.registry import open_configured_store
 if TYPE_CHECKING:
     from gatekeeper.audit.replay import ReplayResult, ViolationKey
     from gatekeeper.gate.run import GateResult
+    from gatekeeper.ledger.chain import VerifyResult
+    from gatekeeper.ledger.report import ComplianceReport
     from gatekeeper.ledger.store import LedgerStore, StoredRecord
+    from gatekeeper.ledger.verified import PrefixCache
 
 # The compliance report's formats (gatekeeper.ledger.report_render.RENDERERS; a test keeps
 # the two equal), listed here so the option does not import the renderers.
@@ -157,6 +160,29 @@ def write_chunks(chunks: Iterable[str], output: str | None) -> None:
         raise ConfigError(f"cannot write output: {exc.strerror}", path=output) from None
 
 
+def no_cache_option(function: _F) -> _F:
+    return click.option(
+        "--no-cache",
+        is_flag=True,
+        help="Check every record's signature, not only those after the prefix an earlier "
+        "verify checked (.gatekeeper/verified/); a fresh cache is still written.",
+    )(function)
+
+
+def prefix_cache(store: LedgerStore, no_cache: bool) -> PrefixCache:
+    """The verified-prefix cache of ``store`` under the working directory (docs/ledger.md)."""
+    from gatekeeper.ledger.verified import PrefixCache
+
+    return PrefixCache(store, Path.cwd(), read=not no_cache)
+
+
+def cache_done(cache: PrefixCache, result: VerifyResult) -> None:
+    """Warn about a cache that was not used, and remember what this walk verified."""
+    for warning in (*cache.warnings, *([result.warning] if result.warning else [])):
+        click.echo(f"gatekeeper: warning: {warning}", err=True)
+    cache.save(result.verified_prefix())
+
+
 @click.group()
 def audit() -> None:
     """Verify, replay, report on and export recorded gate decisions."""
@@ -182,6 +208,7 @@ def audit() -> None:
 @click.option(
     "--format", "format_", type=click.Choice(["text", "json"]), default="text", help="Output."
 )
+@no_cache_option
 @click.option(
     "--server",
     metavar="URL",
@@ -196,6 +223,7 @@ def verify(
     require_signed: bool,
     anchor: str | None,
     format_: str,
+    no_cache: bool,
     server: str | None,
 ) -> None:
     """Check the whole hash chain, signatures and head of the ledger.
@@ -230,6 +258,7 @@ def verify(
         trusted = [load_public_key_id(Path(p)) for p in trusted_keys] if trusted_keys else None
         store = open_ledger(ledger, config_file)
         try:
+            cache = prefix_cache(store, no_cache)
             result = verify_chain(
                 store.records,
                 head=store.head(),
@@ -237,7 +266,11 @@ def verify(
                 require_signed=require_signed,
                 anchor=anchor,
                 parallel=True,  # this process's main module is safe for spawned workers
+                prefix=cache.load(),
+                digests=store.record_digests,
+                records_after=lambda seq: store.records(after_seq=seq),
             )
+            cache_done(cache, result)
             location = store.location
         finally:
             store.close()
@@ -252,6 +285,9 @@ def verify(
                     "head": result.head_hash,
                     "signed": result.signed,
                     "keys": list(result.key_ids),
+                    "signatures_checked": result.signatures_checked,
+                    "covered": result.covered,
+                    "verified_cache_used": result.covered > 0,
                     "problem": None
                     if problem is None
                     else {
@@ -268,7 +304,8 @@ def verify(
         keys = f", signed by {', '.join(result.key_ids)}" if result.key_ids else ""
         click.echo(
             f"ledger intact: {result.count} records, {result.signed} signed{keys}\n"
-            f"head: {result.head_hash}{checkpoint_line}"
+            f"{result.signatures_checked} signatures checked, {result.covered} covered by the "
+            f"verified prefix\nhead: {result.head_hash}{checkpoint_line}"
         )
     else:
         click.echo(f"ledger TAMPERED: {result.problem.message}")
@@ -530,6 +567,30 @@ def _period_options(function: _F) -> _F:
     return function
 
 
+def cached_compliance_report(
+    store: LedgerStore,
+    start: str | None,
+    end: str | None,
+    service: str | None,
+    no_cache: bool,
+    server: str | None,
+) -> ComplianceReport:
+    """The compliance report, its chain check reusing (and then extending) the verified
+    prefix of ``audit verify``. (A service log's copy is a fresh file each time: no cache.)"""
+    from gatekeeper.audit.compliance import compliance_report
+
+    cache = None if server else prefix_cache(store, no_cache)
+    return compliance_report(
+        store,
+        start=period_bound(start, option="--from"),
+        end=period_bound(end, option="--to", end=True),
+        service=service,
+        parallel=True,
+        prefix=cache.load() if cache is not None else None,
+        on_chain=(lambda result: cache_done(cache, result)) if cache is not None else None,
+    )
+
+
 @audit.command("report")
 @_period_options
 @click.option(
@@ -543,6 +604,7 @@ def _period_options(function: _F) -> _F:
 @click.option("-o", "--output", metavar="PATH", help="Write the report to PATH instead of stdout.")
 @ledger_options
 @server_source_option
+@no_cache_option
 def report(
     start: str | None,
     end: str | None,
@@ -552,20 +614,14 @@ def report(
     ledger: str | None,
     config_file: str | None,
     server: str | None,
+    no_cache: bool,
 ) -> None:
     """The compliance report for a period: releases and their decisions, pass rate over time,
     top failing policies, waivers used and expiring, and the control matrix."""
-    from gatekeeper.audit.compliance import compliance_report
     from gatekeeper.ledger.report_render import get_renderer
 
     with ledger_source(ledger, config_file, server) as store:
-        built = compliance_report(
-            store,
-            start=period_bound(start, option="--from"),
-            end=period_bound(end, option="--to", end=True),
-            service=service,
-            parallel=True,
-        )
+        built = cached_compliance_report(store, start, end, service, no_cache, server)
     renderer = get_renderer(format_)
     chunks = getattr(renderer, "chunks", None)
     if callable(chunks):  # the JSON document is streamed
@@ -665,6 +721,7 @@ def export_vsa(
 @click.option("-o", "--output", metavar="PATH", help="Write to PATH instead of stdout.")
 @ledger_options
 @server_source_option
+@no_cache_option
 def export_oscal(
     start: str | None,
     end: str | None,
@@ -673,18 +730,12 @@ def export_oscal(
     ledger: str | None,
     config_file: str | None,
     server: str | None,
+    no_cache: bool,
 ) -> None:
     """An OSCAL assessment-results document (OSCAL 1.1.2) for a period: one observation per
     decision, one finding per control with its satisfied / not-satisfied state."""
-    from gatekeeper.audit.compliance import compliance_report
     from gatekeeper.ledger.export import oscal_assessment_results
 
     with ledger_source(ledger, config_file, server) as store:
-        built = compliance_report(
-            store,
-            start=period_bound(start, option="--from"),
-            end=period_bound(end, option="--to", end=True),
-            service=service,
-            parallel=True,
-        )
+        built = cached_compliance_report(store, start, end, service, no_cache, server)
     write_output(json.dumps(oscal_assessment_results(built), indent=2, ensure_ascii=False), output)

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import functools
+import itertools
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from gatekeeper.ledger.canonical import GENESIS_HASH, canonical_json, digest_of_text
 from gatekeeper.ledger.signing import (
@@ -35,9 +37,11 @@ from gatekeeper.ledger.signing import (
     key_id_of,
     signature_valid,
 )
-from gatekeeper.ledger.store import Head, NewRecord, StoredRecord
+from gatekeeper.ledger.store import Head, NewRecord, RecordDigest, StoredRecord
+from gatekeeper.ledger.verified import ColumnsDigest, VerifiedPrefix
 
 RECORD_SCHEMA = "gatekeeper.ledger-record/v1"
+_R = TypeVar("_R", StoredRecord, RecordDigest)
 
 
 def record_builder(
@@ -87,10 +91,36 @@ class VerifyResult:
     signed: int
     key_ids: tuple[str, ...]
     problem: Problem | None = None
+    # The verified prefix (verified.py): how many records it covered (their signatures were
+    # not checked again), and what a new cache needs (the last record's seq, the columns
+    # digest of the whole walk).
+    covered: int = 0
+    covered_signed: int = 0
+    last_seq: int = 0
+    columns: str = ""
+    # Why a cached prefix was not used (it did not match the ledger), for a warning.
+    warning: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.problem is None
+
+    @property
+    def signatures_checked(self) -> int:
+        return self.signed - min(self.signed, self.covered_signed)
+
+    def verified_prefix(self) -> VerifiedPrefix | None:
+        """What a cache keeps after this walk (None unless it found nothing wrong)."""
+        if not self.ok or self.count == 0:
+            return None
+        return VerifiedPrefix(
+            records=self.count,
+            head_seq=self.last_seq,
+            head_hash=self.head_hash,
+            columns=self.columns,
+            signed=self.signed,
+            key_ids=self.key_ids,
+        )
 
 
 @dataclass
@@ -180,6 +210,10 @@ def verify_chain(
     start_seq: int = 0,
     visit: Callable[[StoredRecord, dict[str, Any]], None] | None = None,
     parallel: bool = False,
+    prefix: VerifiedPrefix | None = None,
+    wanted: Callable[[StoredRecord], bool] | None = None,
+    digests: Callable[[], Iterable[RecordDigest]] | None = None,
+    records_after: Callable[[int], Iterable[StoredRecord]] | None = None,
 ) -> VerifyResult:
     """Check every record, link, signature and the head; stop at the first problem.
 
@@ -195,16 +229,235 @@ def verify_chain(
     order, with its parsed body: a caller reading every record (the compliance report) parses
     each once. After the first problem no more records are visited — except that with
     signatures checked in parallel, records after a bad signature may have been visited: the
-    result is then not ok, and a caller keeping what it visited must read again.
+    result is then not ok, and a caller keeping what it visited must read again. (The same
+    holds for a verified prefix that turns out not to match: not ok, read again.)
 
     ``parallel``: with 10,000 records or more on several cores, check Ed25519 signatures in
     worker processes (started with ``spawn``, so only for a process whose main module is
     safe to import again: the ``gatekeeper`` command passes it; if the workers cannot run,
     the walk is done in this process).
+
+    ``prefix``: what an earlier walk verified (verified.py). Its records are checked by
+    their body hashes and the columns digest only, the records after it fully; if it does
+    not match, the whole ledger is walked and the result is never ok (records an earlier
+    verify saw are gone or rewritten). Ignored when it cannot vouch for what is asked
+    (``require_signed``/``trusted_keys`` and records it saw unsigned or signed by another key).
+    ``wanted(record)``: false for a prefix record the caller would not use, which is then
+    neither parsed nor visited (a report over one period or service).
+    ``digests``/``records_after`` (the store's ``record_digests`` and ``records(after_seq=)``):
+    without ``visit``, the prefix is re-checked from the records' body hashes (computed by
+    the database where it can) and the records after it read from there.
     """
     trusted = frozenset(trusted_keys) if trusted_keys is not None else None
+    if prefix is not None and start_seq == 0 and _prefix_serves(prefix, trusted, require_signed):
+        return _verify_after_prefix(
+            records,
+            head,
+            trusted,
+            require_signed,
+            anchor,
+            visit,
+            parallel,
+            prefix,
+            wanted,
+            digests if visit is None else None,  # a visit needs the bodies
+            records_after,
+        )
+    return _walk(
+        records, head, trusted, require_signed, anchor, start_hash, start_seq, visit, parallel
+    )
+
+
+def _prefix_serves(
+    prefix: VerifiedPrefix, trusted: frozenset[str] | None, require_signed: bool
+) -> bool:
+    if require_signed or trusted is not None:
+        if prefix.signed != prefix.records:
+            return False
+        if trusted is not None and not set(prefix.key_ids) <= trusted:
+            return False
+    return True
+
+
+def _verify_after_prefix(
+    records: Callable[[], Iterable[StoredRecord]],
+    head: Head | None,
+    trusted: frozenset[str] | None,
+    require_signed: bool,
+    anchor: str | None,
+    visit: Callable[[StoredRecord, dict[str, Any]], None] | None,
+    parallel: bool,
+    prefix: VerifiedPrefix,
+    wanted: Callable[[StoredRecord], bool] | None,
+    digests: Callable[[], Iterable[RecordDigest]] | None = None,
+    records_after: Callable[[int], Iterable[StoredRecord]] | None = None,
+) -> VerifyResult:
+    digest = ColumnsDigest()
+    rows: Iterator[StoredRecord] | None = None
+    if digests is not None and records_after is not None:
+        matched = _read_prefix(iter(digests()), head, prefix, anchor, digest, _digest_intact)
+    else:
+        rows = iter(records())
+        intact = _record_intact(visit, wanted)
+        matched = _read_prefix(rows, head, prefix, anchor, digest, intact)
+    # The records after the prefix (its N records are exactly seq 1..N when it matched):
+    # read from the store after seq N, else the rest of the walk's own read (and, walked
+    # again, a fresh read past the first N).
+    continued = [rows] if rows is not None and records_after is None else []
+
+    def rest() -> Iterable[StoredRecord]:
+        if continued:
+            return continued.pop()
+        if records_after is not None:
+            return records_after(prefix.head_seq)
+        return itertools.islice(records(), prefix.records, None)
+
+    if matched is None:
+        # Not the records the earlier walk verified: walk everything; whatever it finds, the
+        # ledger lost or rewrote verified records, so the result is not ok.
+        full = _walk(
+            records, head, trusted, require_signed, anchor, GENESIS_HASH, 0, None, parallel
+        )
+        warning = "the verified prefix does not match the ledger: every record was checked"
+        if full.problem is not None:
+            return dataclasses.replace(full, warning=warning)
+        gone = Problem(
+            "anchor",
+            prefix.head_seq,
+            None,
+            f"record #{prefix.head_seq} with hash {prefix.head_hash}, verified before"
+            f"{f' ({prefix.source})' if prefix.source else ''}, is no longer in the ledger: "
+            "records were removed or rewritten (if the ledger was deliberately recreated, "
+            "verify with --no-cache)",
+        )
+        return dataclasses.replace(full, problem=gone, warning=warning)
+    anchored = matched
+    suffix = _walk(
+        records,
+        head,
+        trusted,
+        require_signed,
+        None if anchored else anchor,
+        prefix.head_hash,
+        prefix.head_seq,
+        visit,
+        parallel,
+        rows=rest,
+        offset=prefix.records,
+        columns=digest,
+    )
+    if suffix.problem is not None:
+        # Named exactly as a walk from the start names it (the rare case: a damaged ledger).
+        return _walk(
+            records, head, trusted, require_signed, anchor, GENESIS_HASH, 0, None, parallel
+        )
+    return dataclasses.replace(
+        suffix,
+        signed=suffix.signed + prefix.signed,
+        key_ids=tuple(sorted({*suffix.key_ids, *prefix.key_ids})),
+        covered=prefix.records,
+        covered_signed=prefix.signed,
+    )
+
+
+def _read_prefix(
+    rows: Iterator[_R],
+    head: Head | None,
+    prefix: VerifiedPrefix,
+    anchor: str | None,
+    digest: ColumnsDigest,
+    intact: Callable[[_R], bool],
+) -> bool | None:
+    """Check the prefix's records by body hash (``intact``: the body hashes to the stored
+    hash, and whatever else the caller does with it went well) and the columns digest;
+    whether the anchor is among them, or None when the prefix does not match."""
+    if head is None or head.seq < prefix.head_seq:
+        return None
+    anchored = not anchor or anchor == GENESIS_HASH
+    last: _R | None = None
+    for _ in range(prefix.records):
+        record = next(rows, None)
+        if record is None or not intact(record):
+            return None
+        digest.add(record)
+        if record.hash == anchor:
+            anchored = True
+        last = record
+    if (
+        last is None
+        or digest.value() != prefix.columns
+        or last.seq != prefix.head_seq
+        or last.hash != prefix.head_hash
+    ):
+        return None
+    return anchored
+
+
+def _digest_intact(record: RecordDigest) -> bool:
+    return record.body_hash == record.hash
+
+
+def _record_intact(
+    visit: Callable[[StoredRecord, dict[str, Any]], None] | None,
+    wanted: Callable[[StoredRecord], bool] | None,
+) -> Callable[[StoredRecord], bool]:
+    """Its body hashes to its hash; then it is parsed and visited, if the caller wants it."""
+
+    def intact(record: StoredRecord) -> bool:
+        if digest_of_text(record.body) != record.hash:
+            return False
+        if visit is not None and (wanted is None or wanted(record)):
+            doc = _parse(record)
+            if doc is None:
+                return False
+            visit(record, doc)
+        return True
+
+    return intact
+
+
+class _Visits:
+    """A visit callback that counts what it delivered, or skips the first ``skip`` records
+    (delivered already by a walk that is being done again)."""
+
+    def __init__(
+        self, visit: Callable[[StoredRecord, dict[str, Any]], None], skip: int = 0
+    ) -> None:
+        self.visit = visit
+        self.skip = skip
+        self.count = 0
+
+    def __call__(self, record: StoredRecord, doc: dict[str, Any]) -> None:
+        if self.skip:
+            self.skip -= 1
+            return
+        self.count += 1
+        self.visit(record, doc)
+
+
+def _walk(
+    records: Callable[[], Iterable[StoredRecord]],
+    head: Head | None,
+    trusted: frozenset[str] | None,
+    require_signed: bool,
+    anchor: str | None,
+    start_hash: str,
+    start_seq: int,
+    visit: Callable[[StoredRecord, dict[str, Any]], None] | None,
+    parallel: bool,
+    *,
+    rows: Callable[[], Iterable[StoredRecord]] | None = None,
+    offset: int = 0,
+    columns: ColumnsDigest | None = None,
+) -> VerifyResult:
+    """The walk from ``start_seq`` on, signatures in worker processes when worth it.
+    ``rows``: returns the records to walk (default: ``records``), the first of them stored at
+    position ``offset``; ``columns``: the columns digest of the records before them."""
+    walked = rows if rows is not None else records
     expected = (head.seq - start_seq) if head is not None else 0
     if parallel and expected >= PARALLEL_SIGNATURES_FROM and (os.cpu_count() or 1) > 1:
+        counting = _Visits(visit) if visit is not None else None
+        before = columns.copy() if columns is not None else None
         try:
             signatures = _ParallelSignatures(os.cpu_count() or 1)
             try:
@@ -216,8 +469,11 @@ def verify_chain(
                     anchor,
                     start_hash,
                     start_seq,
-                    visit,
+                    counting,
                     signatures,
+                    walked(),
+                    offset,
+                    columns,
                 )
                 bad = signatures.first_invalid()
             finally:
@@ -225,17 +481,41 @@ def verify_chain(
         except (BrokenProcessPool, OSError):
             bad = -1  # the workers could not run: check every signature here instead
         else:
-            if bad is None or (result.problem is not None and result.count < bad):
+            if bad is None or (result.problem is not None and result.count - offset < bad):
                 return result
         # A bad signature at or before the first other problem (a tampered ledger), or no
-        # workers: walk again in one process, which stops at the first problem and names it.
-        # Records are not visited again: the caller learns from the result that they may be
-        # incomplete (not ok) or already has every one (ok).
+        # workers: walk the same records again in one process, which stops at the first
+        # problem and names it. The records visited already are not visited again (the
+        # same records come first, in the same order); with a bad signature, records after
+        # it may have been: the result is not ok, and the caller reads again.
+        remaining = _Visits(visit, skip=counting.count) if visit is not None and counting else None
         return _verify(
-            records, head, trusted, require_signed, anchor, start_hash, start_seq, None, None
+            records,
+            head,
+            trusted,
+            require_signed,
+            anchor,
+            start_hash,
+            start_seq,
+            remaining,
+            None,
+            walked(),
+            offset,
+            before,
         )
     return _verify(
-        records, head, trusted, require_signed, anchor, start_hash, start_seq, visit, None
+        records,
+        head,
+        trusted,
+        require_signed,
+        anchor,
+        start_hash,
+        start_seq,
+        visit,
+        None,
+        walked(),
+        offset,
+        columns,
     )
 
 
@@ -249,6 +529,9 @@ def _verify(
     start_seq: int,
     visit: Callable[[StoredRecord, dict[str, Any]], None] | None,
     parallel: _ParallelSignatures | None,
+    rows: Iterable[StoredRecord] | None = None,
+    offset: int = 0,
+    columns: ColumnsDigest | None = None,
 ) -> VerifyResult:
     walk = _Walk(
         trusted=trusted,
@@ -263,17 +546,19 @@ def _verify(
     prev: _Seen | None = _Seen(start_seq, "", start_seq) if start_seq else None
     if prev is not None:
         walk.by_hash[start_hash] = prev
-    count = 0
-    for index, record in enumerate(records()):
-        walk.index = index
+    count = offset
+    digest = columns if columns is not None else ColumnsDigest()
+    for index, record in enumerate(records() if rows is None else rows, start=offset):
+        walk.index = index - offset
         doc = _parse(record)
         problem = _check(record, doc, index, prev_hash, prev, stored_after, walk)
         if problem is not None:
-            return _result(index, prev_hash, walk, problem)
+            return _result(index, prev_hash, walk, problem, prev, digest)
         if visit is not None and doc is not None:
             visit(record, doc)
         prev = walk.by_hash[record.hash]
         prev_hash = record.hash
+        digest.add(record)
         count = index + 1
     problem = _check_head(prev, head, prev_hash)
     if problem is None and anchor and anchor not in walk.by_hash and anchor != GENESIS_HASH:
@@ -284,16 +569,25 @@ def _verify(
             f"anchored hash {anchor} is not in the ledger: records up to it were removed "
             "or rewritten",
         )
-    return _result(count, prev_hash, walk, problem)
+    return _result(count, prev_hash, walk, problem, prev, digest)
 
 
-def _result(count: int, head_hash: str, walk: _Walk, problem: Problem | None) -> VerifyResult:
+def _result(
+    count: int,
+    head_hash: str,
+    walk: _Walk,
+    problem: Problem | None,
+    last: _Seen | None,
+    columns: ColumnsDigest,
+) -> VerifyResult:
     return VerifyResult(
         count=count,
         head_hash=head_hash,
         signed=walk.signed,
         key_ids=tuple(sorted(walk.key_ids)),
         problem=problem,
+        last_seq=last.seq if last is not None else 0,
+        columns=columns.value(),
     )
 
 

@@ -19,6 +19,7 @@ from gatekeeper.ledger.store import (
     LedgerError,
     NewRecord,
     RecordBuilder,
+    RecordDigest,
     StoredRecord,
     compress,
     decompress,
@@ -123,6 +124,18 @@ class PostgresStore:
             return rows
 
         return sql.paged(fetch, after_seq=after_seq)
+
+    def record_digests(self) -> Iterator[RecordDigest]:
+        # sha256 computed by the server: the bodies never cross the network.
+        query = _pg(sql.digest_page_query("encode(sha256(convert_to(body, 'UTF8')), 'hex')"))
+
+        def fetch(after: int, limit: int) -> list[Any]:
+            rows: list[Any] = self._run(
+                lambda: self._conn.execute(query, (after, limit)).fetchall()
+            )
+            return rows
+
+        return sql.paged_digests(fetch, lambda value: f"sha256:{value}")
 
     def find(self, decision_id: str) -> StoredRecord | None:
         row = self._run(lambda: self._conn.execute(_pg(sql.FIND_RECORD), (decision_id,)).fetchone())

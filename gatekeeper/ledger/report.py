@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gatekeeper.ledger.chain import verify_chain
+from gatekeeper.ledger.chain import VerifyResult, verify_chain
 from gatekeeper.ledger.decisions import DECISION_RECORD_KIND, load_stored_decision
 from gatekeeper.ledger.store import LedgerStore, StoredRecord
+from gatekeeper.ledger.verified import VerifiedPrefix
 from gatekeeper.model import Decision, Level, Outcome, Waiver
 
 EXPIRING_SOON_DAYS = 14
@@ -176,10 +177,18 @@ def no_control_titles(control: str) -> tuple[str, str]:
 _LEVELS = frozenset(level.value for level in Level)
 _OUTCOMES = frozenset(outcome.value for outcome in Outcome)
 _NOT_APPLICABLE = "n/a"
+_MEMO = 10_000
 
 
 def _text(value: Any) -> str:
     return sys.intern(str(value)) if value else ""
+
+
+# A control's result for a decision is the strongest of what touched it: an active deny, an
+# active warning, a policy checking it that had nothing to judge, a waived violation, a policy
+# that checked it and passed (ranked 5 … 1).
+_DENY = Level.DENY.value
+_BY_RANK = (_NOT_APPLICABLE, "pass", "waived", "not assessed", "warn", "fail")
 
 
 def _plain_control_results(decision: Mapping[str, Any]) -> dict[str, str]:
@@ -187,33 +196,25 @@ def _plain_control_results(decision: Mapping[str, Any]) -> dict[str, str]:
 
     As judged before from the models: fail on an active deny, warn on an active warning,
     "not assessed" when a policy checking it had nothing to judge, "waived" when a waived
-    violation carried it, else pass (the control's policies ran) or n/a."""
-    rules = decision["rules"]
-    violations = decision["violations"]
-    waived = decision["waived"]
-    touched: set[str] = set()
-    for item in rules:
-        touched.update(item["controls"])
-    for item in violations:
-        touched.update(item["controls"])
-    for item in waived:
-        touched.update(item["violation"]["controls"])
-    results: dict[str, str] = {}
-    for control in touched:
-        active = [v for v in violations if control in v["controls"]]
-        checking = [r for r in rules if control in r["controls"]]
-        if any(v["level"] == Level.DENY.value for v in active):
-            result = "fail"
-        elif active:
-            result = "warn"
-        elif any(not r.get("assessed", True) for r in checking):
-            result = "not assessed"
-        elif any(control in w["violation"]["controls"] for w in waived):
-            result = "waived"
-        else:
-            result = "pass" if checking else _NOT_APPLICABLE
-        results[control] = sys.intern(result)
-    return results
+    violation carried it, else pass (the control's policies ran). One pass over the rules,
+    waived and active violations, keeping the strongest result per control."""
+    rank: dict[str, int] = {}
+    get = rank.get
+    for item in decision["rules"]:
+        level = 1 if item.get("assessed", True) else 3
+        for control in item["controls"]:
+            if get(control, 0) < level:
+                rank[control] = level
+    for item in decision["waived"]:
+        for control in item["violation"]["controls"]:
+            if get(control, 0) < 2:
+                rank[control] = 2
+    for item in decision["violations"]:
+        level = 5 if item["level"] == _DENY else 4
+        for control in item["controls"]:
+            if get(control, 0) < level:
+                rank[control] = level
+    return {control: _BY_RANK[level] for control, level in rank.items()}
 
 
 def _control_result(decision: Decision, control: str) -> str:
@@ -234,6 +235,9 @@ class _Tally:
     policy_titles: dict[str, str] = field(default_factory=dict)
     waiver_uses: Counter[str] = field(default_factory=Counter)
     waivers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _evidence_memo: dict[tuple[Any, ...], tuple[tuple[EvidenceFile, ...], frozenset[str]]] = field(
+        default_factory=dict
+    )
 
     def add(self, record: StoredRecord, doc: dict[str, Any]) -> None:
         decision = doc.get("decision")
@@ -250,15 +254,20 @@ class _Tally:
         summary = decision["summary"]
         violations = decision["violations"]
         outcome = decision["outcome"]
-        if outcome not in _OUTCOMES or any(v["level"] not in _LEVELS for v in violations):
+        if outcome not in _OUTCOMES:
             raise ValueError("not a recorded decision")
-        denied = [v for v in violations if v["level"] == Level.DENY.value]
-        evidence = tuple(
-            EvidenceFile(_text(i["kind"]), _text(i["path"]), str(i["sha256"]))
-            for i in decision["inputs"]
-        )
+        denied = []
+        for v in violations:
+            level = v["level"]
+            if level == _DENY:
+                denied.append(v)
+            elif level not in _LEVELS:
+                raise ValueError("not a recorded decision")
+        evidence, kinds = self._evidence(decision["inputs"])
         results = _plain_control_results(decision)
         signer = doc.get("signer") or {}
+        bundle = decision["policy_bundle"]
+        engine = decision["engine"]
         row = ReleaseRow(
             seq=record.seq,
             decision_id=str(decision["decision_id"]),
@@ -273,9 +282,9 @@ class _Tally:
             waived=int(summary["waived"]),
             rules=int(summary["rules"]),
             failing_policies=tuple(sorted({_text(v["policy"]) for v in denied})),
-            bundle_revision=_text(decision["policy_bundle"]["revision"]),
-            bundle_digest=_text(decision["policy_bundle"]["digest"]),
-            engine=_text(f"{decision['engine']['name']} {decision['engine']['version']}"),
+            bundle_revision=_text(bundle["revision"]),
+            bundle_digest=_text(bundle["digest"]),
+            engine=_text(f"{engine['name']} {engine['version']}"),
             input_digest=str(decision["input_digest"]),
             evidence=evidence,
             signed_by=_text(signer.get("key_id", "")) if isinstance(signer, dict) else "",
@@ -283,15 +292,22 @@ class _Tally:
         # Everything read: only now change the tally (a fallback re-reads the record).
         index = len(self.rows)
         self.rows.append(row)
-        kinds = {f.kind for f in evidence}
+        control_policies = self.control_policies
+        control_kinds = self.control_kinds
         for rule in decision["rules"]:
+            policy = None
             for control in rule["controls"]:
-                self.control_policies[control].add(_text(rule["policy"]))
-                self.control_kinds[control] |= kinds
+                if policy is None:
+                    policy = _text(rule["policy"])
+                control_policies[control].add(policy)
+                known = control_kinds[control]
+                if not kinds <= known:
+                    known |= kinds
+        columns = self.control_results
         for control in results:
-            if control not in self.control_results:
-                self.control_results[control] = [_NOT_APPLICABLE] * index
-        for control, column in self.control_results.items():
+            if control not in columns:
+                columns[control] = [_NOT_APPLICABLE] * index
+        for control, column in columns.items():
             column.append(results.get(control, _NOT_APPLICABLE))
         for v in denied:
             self.failing_violations[v["policy"]] += 1
@@ -304,6 +320,18 @@ class _Tally:
             self.waivers[waiver["id"]] = waiver
         for waiver in (*decision["stale_waivers"], *decision["expired_waivers"]):
             self.waivers.setdefault(waiver["id"], waiver)
+
+    def _evidence(self, inputs: list[Any]) -> tuple[tuple[EvidenceFile, ...], frozenset[str]]:
+        """The evidence files of a decision and their kinds: the same files recur on many
+        decisions (one shared tuple each, kept while fewer than _MEMO are known)."""
+        key = tuple((i["kind"], i["path"], i["sha256"]) for i in inputs)
+        found = self._evidence_memo.get(key)
+        if found is None:
+            files = tuple(EvidenceFile(_text(k), _text(p), str(h)) for k, p, h in key)
+            found = (files, frozenset(f.kind for f in files))
+            if len(self._evidence_memo) < _MEMO:
+                self._evidence_memo[key] = found
+        return found
 
     def controls(self, control_titles: ControlTitles) -> tuple[ControlRow, ...]:
         rows = []
@@ -378,22 +406,38 @@ def build_report(
     waiver_ends: WaiverEnds,
     control_titles: ControlTitles = no_control_titles,
     parallel: bool = False,
+    prefix: VerifiedPrefix | None = None,
+    on_chain: Callable[[VerifyResult], None] | None = None,
 ) -> ComplianceReport:
+    """``prefix``: what an earlier verify checked (its signatures are not checked again);
+    ``on_chain``: called with the chain check's result (the CLI keeps the new prefix)."""
     moment = now or datetime.now(UTC)
     tally = _Tally()
 
-    def in_period(record: StoredRecord, doc: dict[str, Any]) -> None:
+    def wanted(record: StoredRecord) -> bool:
         # The same filter as the store's query (ISO timestamps compare as text).
-        if (
+        return (
             (start is None or record.recorded_at >= start)
             and (end is None or record.recorded_at < end)
             and (service is None or record.service == service)
-            and doc.get("kind", DECISION_RECORD_KIND) == DECISION_RECORD_KIND
-        ):
+        )
+
+    def in_period(record: StoredRecord, doc: dict[str, Any]) -> None:
+        if wanted(record) and doc.get("kind", DECISION_RECORD_KIND) == DECISION_RECORD_KIND:
             tally.add(record, doc)
 
     # One pass: the chain check parses every record, the report reads the period's from it.
-    chain = verify_chain(store.records, head=store.head(), visit=in_period, parallel=parallel)
+    chain = verify_chain(
+        store.records,
+        head=store.head(),
+        visit=in_period,
+        parallel=parallel,
+        prefix=prefix,
+        wanted=wanted,
+        records_after=lambda seq: store.records(after_seq=seq),
+    )
+    if on_chain is not None:
+        on_chain(chain)
     if not chain.ok:
         # The walk stopped at the problem; the report still lists the whole period.
         tally = _Tally()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from gatekeeper.ledger.store import RECORD_PAGE, Head, NewRecord, StoredRecord
+from gatekeeper.ledger.store import RECORD_PAGE, Head, NewRecord, RecordDigest, StoredRecord
 
 SCHEMA_VERSION = "1"
 
@@ -80,6 +80,38 @@ def page_query(*, start: str | None, end: str | None, service: str | None) -> tu
         "ORDER BY seq LIMIT ?"
     )
     return sql, params
+
+
+def digest_page_query(body_digest: str) -> str:
+    """Records after a sequence number without their bodies, ``body_digest`` (an SQL
+    expression over ``body``) in their place, in order, one page at a time."""
+    return (
+        "SELECT seq, decision_id, recorded_at, service, hash, signature, "  # noqa: S608
+        f"{body_digest} FROM gk_ledger_records WHERE seq > ? ORDER BY seq LIMIT ?"
+    )
+
+
+def paged_digests(
+    fetch: Callable[[int, int], list[Any]], body_hash: Callable[[Any], str]
+) -> Iterator[RecordDigest]:
+    """``paged`` for :func:`digest_page_query` rows; ``body_hash(value)`` makes the
+    "sha256:…" text of the last column."""
+    after = -(2**62)
+    while True:
+        rows = fetch(after, RECORD_PAGE)
+        for seq, decision_id, recorded_at, service, hash_, signature, body in rows:
+            yield RecordDigest(
+                int(seq),
+                str(decision_id),
+                str(recorded_at),
+                None if service is None else str(service),
+                str(hash_),
+                None if signature is None else str(signature),
+                body_hash(body),
+            )
+        if len(rows) < RECORD_PAGE:
+            return
+        after = int(rows[-1][0])
 
 
 def record_params(record: NewRecord) -> tuple[Any, ...]:

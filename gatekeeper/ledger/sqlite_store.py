@@ -8,6 +8,7 @@ so two writers never both read the same head; a writer that finds the database l
 
 from __future__ import annotations
 
+import hashlib
 import random
 import sqlite3
 import time
@@ -23,6 +24,7 @@ from gatekeeper.ledger.store import (
     LedgerMissing,
     NewRecord,
     RecordBuilder,
+    RecordDigest,
     StoredRecord,
     compress,
     decompress,
@@ -31,6 +33,11 @@ from gatekeeper.ledger.store import (
 _T = TypeVar("_T")
 BUSY_TIMEOUT_S = 30.0
 MAX_ATTEMPTS = 8
+
+
+def _sha256_of_bytes(value: Any) -> str:
+    data = value if isinstance(value, bytes) else str(value).encode("utf-8")
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
@@ -136,6 +143,18 @@ class SqliteStore:
                 raise LedgerError(f"cannot read ledger: {exc}", path=str(self.path)) from None
 
         return sql.paged(fetch, after_seq=after_seq)
+
+    def record_digests(self) -> Iterator[RecordDigest]:
+        # The body's UTF-8 bytes as stored (no text decoding), hashed here.
+        query = sql.digest_page_query("CAST(body AS BLOB)")
+
+        def fetch(after: int, limit: int) -> list[Any]:
+            try:
+                return self._db.execute(query, (after, limit)).fetchall()
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot read ledger: {exc}", path=str(self.path)) from None
+
+        return sql.paged_digests(fetch, _sha256_of_bytes)
 
     def find(self, decision_id: str) -> StoredRecord | None:
         try:

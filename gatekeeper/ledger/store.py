@@ -15,7 +15,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from gatekeeper.errors import GatekeeperError
 
@@ -75,6 +75,19 @@ class StoredRecord:
         return value
 
 
+class RecordDigest(NamedTuple):
+    """A stored record without its body, with sha256 over the body as stored ("sha256:…",
+    computed by the database where it can): what re-checking a verified prefix reads."""
+
+    seq: int
+    decision_id: str
+    recorded_at: str
+    service: str | None
+    hash: str
+    signature: str | None
+    body_hash: str
+
+
 RecordBuilder = Callable[[Head], NewRecord]
 
 
@@ -105,6 +118,10 @@ class LedgerStore(Protocol):
     ) -> Iterator[StoredRecord]:
         """Records in chain order, optionally filtered by recorded_at range [start, end) and
         service; ``after_seq``: only records with a greater sequence number."""
+        ...
+
+    def record_digests(self) -> Iterator[RecordDigest]:
+        """Every record in chain order, its body replaced by the body's sha256."""
         ...
 
     def find(self, decision_id: str) -> StoredRecord | None: ...

@@ -13,6 +13,7 @@ from gatekeeper.ledger.chain import _ParallelSignatures as _RealPool
 from gatekeeper.ledger.chain import record_builder, verify_chain
 from gatekeeper.ledger.registry import open_store
 from gatekeeper.ledger.signing import generate_key_pem, load_signer
+from gatekeeper.ledger.store import Head
 
 
 def _signed_ledger(tmp_path: Path, count: int) -> Path:
@@ -117,3 +118,48 @@ def test_a_bad_signature_after_another_problem_does_not_hide_it(tmp_path: Path) 
     assert many == one
     assert many.problem is not None and many.problem.seq == 3
     assert "modified" in many.problem.message
+
+
+@pytest.mark.parametrize("with_prefix", [False, True], ids=["full", "after-a-prefix"])
+def test_workers_dying_mid_walk_still_visit_every_record_once(
+    tmp_path: Path, in_parallel: list[object], monkeypatch: pytest.MonkeyPatch, with_prefix: bool
+) -> None:
+    """The compliance report keeps what the walk visits: a walk done again in one process
+    (the workers died after some records were visited) must not lose or repeat any."""
+    db = _signed_ledger(tmp_path, 12)
+    store = open_store(str(db), base=tmp_path)
+    prefix = None
+    if with_prefix:
+        first = verify_chain(lambda: list(store.records())[:4], head=Head(4, _hash_of(store, 4)))
+        prefix = first.verified_prefix()
+        assert prefix is not None and prefix.records == 4
+    calls = {"n": 0}
+    real_add = _RealPool.add
+
+    def dying(self: _RealPool, *args: str | int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise chain.BrokenProcessPool("a worker died")
+        real_add(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_RealPool, "add", dying)
+    seen: list[int] = []
+    try:
+        result = verify_chain(
+            store.records,
+            head=store.head(),
+            visit=lambda record, _doc: seen.append(record.seq),
+            parallel=True,
+            prefix=prefix,
+        )
+    finally:
+        store.close()
+    assert result.ok and result.count == 12 and result.signed == 12
+    assert result.covered == (4 if with_prefix else 0)
+    assert seen == list(range(1, 13))
+    assert calls["n"] >= 5  # the workers were in use and died mid-walk
+
+
+def _hash_of(store: object, seq: int) -> str:
+    found = [r.hash for r in store.records() if r.seq == seq]  # type: ignore[attr-defined]
+    return found[0]
