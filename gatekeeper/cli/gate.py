@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from gatekeeper.cli import retain_freed_memory
 from gatekeeper.cli.audit import gate_ledger_options, record_gate_decision
 from gatekeeper.cli.options import parse_outputs, parsed_into, use_color, write_reports
 from gatekeeper.config import GatekeeperConfig, load_config
@@ -210,6 +211,7 @@ def run(options: GateRunOptions) -> None:
     3 policy or engine error.
     """
     previous = terminate_cleanly()
+    retain_freed_memory()
     try:
         # The cyclic collector stays paused for the whole command, not only while ingesting
         # and recording, and what the run built is then frozen out of its passes: objects
