@@ -24,7 +24,6 @@ import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,6 +204,10 @@ def verify_chain(
     trusted = frozenset(trusted_keys) if trusted_keys is not None else None
     expected = (head.seq - start_seq) if head is not None else 0
     if parallel and expected >= PARALLEL_SIGNATURES_FROM and (os.cpu_count() or 1) > 1:
+        # Imported here: recording a gate run imports this module but never verifies in
+        # parallel (multiprocessing and the process pool cost ~10 ms of its start-up).
+        from concurrent.futures.process import BrokenProcessPool
+
         try:
             signatures = _ParallelSignatures(os.cpu_count() or 1)
             try:
