@@ -1,7 +1,8 @@
 """Synthetic releases for benchmarks: a CycloneDX SBOM, a Grype report and a semgrep report.
 
 Deterministic (seeded) so figures are comparable between runs. Sizes follow the gate issue:
-S 500 components, M 5,000, L 20,000 components with 4,000 vulnerabilities and 2,000 findings.
+S 500 components, M 5,000, L 20,000 components with 4,000 vulnerabilities and 2,000 findings,
+XL 100,000 (issue 12); T (10 components) measures the fixed cost of a gate run.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ class Size:
 
 
 SIZES = {
+    "T": Size("T", 10, 2, 1),
     "S": Size("S", 500, 100, 50),
     "M": Size("M", 5_000, 1_000, 500),
     "L": Size("L", 20_000, 4_000, 2_000),
+    "XL": Size("XL", 100_000, 20_000, 10_000),
 }
 
 

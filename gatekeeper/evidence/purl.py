@@ -4,6 +4,12 @@ Purls are parsed by the maintained ``packageurl-python``, which applies each typ
 ``pkg:pypi/Django_Rest`` is ``pkg:pypi/django-rest``, GitHub and npm names are lower-case,
 golang and maven names keep their case. A string that is not a valid purl is compared as
 written (qualifiers and subpath cut, case-folded), as before.
+
+Parsing with packageurl costs ~30 µs per purl (a gate on a large release compares thousands),
+so the common well-formed spelling — ``pkg:type/namespace/name@version`` in lower case, with
+no qualifiers, subpath, percent-escapes or characters any type rewrites — is split directly
+(:func:`_fast_canonical`); everything else still goes through packageurl. A test checks that
+both give the same answer on a varied set of purls, hostile ones included.
 """
 
 from __future__ import annotations
@@ -38,13 +44,52 @@ def base_purl(purl: str) -> str:
     return unquote(purl[:cut]).rstrip("/")
 
 
+# Types whose normalisation leaves a lower-case ``[a-z0-9._-]`` namespace and name, and the
+# version, exactly as written (packageurl only lower-cases them, or nothing). Left out:
+# pypi and hackage (``_`` becomes ``-``: allowed here only without ``_``), pub (rewrites
+# ``.`` and ``-``), mlflow (depends on qualifiers), cpan (upper-cases the namespace),
+# huggingface and oci (lower-case the version), and every type not listed.
+_FAST_TYPES = frozenset(
+    {
+        "alpm", "apk", "bitbucket", "bitnami", "cargo", "cocoapods", "composer", "conan",
+        "conda", "cran", "deb", "docker", "gem", "generic", "github", "gitlab", "golang",
+        "hex", "luarocks", "maven", "npm", "nuget", "qpkg", "rpm", "swift",
+    }
+)  # fmt: skip
+_UNDERSCORE_REWRITTEN = frozenset({"pypi", "hackage"})
+_FAST_PURL_RE = re.compile(
+    r"pkg:(?P<type>[a-z]+)/(?P<path>(?:[a-z0-9][a-z0-9._-]*/)*[a-z0-9][a-z0-9._-]*)"
+    r"(?:@(?P<version>[A-Za-z0-9][A-Za-z0-9._~-]*))?"
+)
+
+
+def _fast_canonical(purl: str) -> tuple[str, str | None] | None:
+    """What :func:`_canonical` gives for the plain well-formed spelling, or None when ``purl``
+    is not in that form (the caller then asks packageurl)."""
+    match = _FAST_PURL_RE.fullmatch(purl)
+    if match is None:
+        return None
+    kind = match["type"]
+    if kind not in _FAST_TYPES and not (kind in _UNDERSCORE_REWRITTEN and "_" not in purl):
+        return None
+    return f"pkg:{kind}/{match['path']}", match["version"]
+
+
 @lru_cache(maxsize=65536)
 def _canonical(purl: str) -> tuple[str, str | None] | None:
     """(``pkg:type/namespace/name`` normalized per type, version), or None if not a purl."""
+    purl = purl.strip()
+    fast = _fast_canonical(purl)
+    if fast is not None:
+        return fast
+    return _packageurl_canonical(purl)
+
+
+def _packageurl_canonical(purl: str) -> tuple[str, str | None] | None:
     from packageurl import PackageURL
 
     try:
-        parsed = PackageURL.from_string(purl.strip())
+        parsed = PackageURL.from_string(purl)
     except ValueError:
         return None
     name = PackageURL(type=parsed.type, namespace=parsed.namespace, name=parsed.name)

@@ -26,7 +26,6 @@ import itertools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -456,6 +455,10 @@ def _walk(
     walked = rows if rows is not None else records
     expected = (head.seq - start_seq) if head is not None else 0
     if parallel and expected >= PARALLEL_SIGNATURES_FROM and (os.cpu_count() or 1) > 1:
+        # Imported here: recording a gate run imports this module but never verifies in
+        # parallel (multiprocessing and the process pool cost ~10 ms of its start-up).
+        from concurrent.futures.process import BrokenProcessPool
+
         counting = _Visits(visit) if visit is not None else None
         before = columns.copy() if columns is not None else None
         try:

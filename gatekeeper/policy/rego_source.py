@@ -52,43 +52,39 @@ class ScannedSource:
         return None
 
 
+# The lexical tokens the scanners care about; everything between them is plain code. A string
+# ends at its closing quote or at the end of its line (an unterminated string is the engine's
+# error), a backslash escapes the next character of the line; a raw string may span lines; a
+# comment runs to the end of its line. Scanning with one compiled pattern instead of a Python
+# loop per character keeps loading the built-in library (~90 modules, scanned twice) cheap.
+_TOKEN_RE = re.compile(r'"(?:[^"\\\n]|\\[^\n]?)*"?|`[^`]*`?|#[^\n]*|[{}\[\]()]|\n')
+_OPENERS = frozenset("{[(")
+
+
 def top_level_lines(source: str) -> list[tuple[int, str]]:
     """(1-based line number, text) of every line that starts outside any bracket or string.
 
     Braces, brackets and parentheses inside strings, raw strings and comments do not count.
     """
-    result: list[tuple[int, str]] = []
-    depth = 0
-    in_raw = False  # inside a `raw string`, which may span lines
     lines = source.split("\n")
-    for number, text in enumerate(lines, start=1):
-        if depth == 0 and not in_raw:
-            result.append((number, text))
-        i = 0
-        in_str = False
-        while i < len(text):
-            ch = text[i]
-            if in_raw:
-                if ch == "`":
-                    in_raw = False
-            elif in_str:
-                if ch == "\\":
-                    i += 1  # skip the escaped character
-                elif ch == '"':
-                    in_str = False
-            elif ch == "#":
-                break  # rest of the line is a comment
-            elif ch == '"':
-                in_str = True
-            elif ch == "`":
-                in_raw = True
-            elif ch in "{[(":
-                depth += 1
-            elif ch in "}])":
-                # Unbalanced closers are the engine's business; never go negative here.
-                depth = max(0, depth - 1)
-            i += 1
-    return result
+    top = [0]  # 0-based indexes of the lines that start at depth 0, outside a raw string
+    depth = 0
+    line = 0
+    for match in _TOKEN_RE.finditer(source):
+        token = match.group()
+        first = token[0]
+        if first == "\n":
+            line += 1
+            if depth == 0:
+                top.append(line)
+        elif first == "`":
+            line += token.count("\n")  # lines starting inside a raw string are not top level
+        elif first in _OPENERS:
+            depth += 1
+        elif first in "}])":
+            # Unbalanced closers are the engine's business; never go negative here.
+            depth = max(0, depth - 1)
+    return [(index + 1, lines[index]) for index in top]
 
 
 def _normalize_package(raw: str) -> str:
@@ -144,40 +140,26 @@ _KEYWORDS = frozenset(
 )
 
 
+_LITERAL_RE = re.compile(
+    r'"(?P<string>(?:[^"\\\n]|\\[^\n]?)*)(?P<closed>")?|`(?P<raw>[^`]*)(?P<raw_closed>`)?|#[^\n]*'
+)
+_NOT_NEWLINE_RE = re.compile(r"[^\n]")
+
+
+def _blank(match: re.Match[str]) -> str:
+    text = match.group()
+    if text[0] == "#":
+        return " " * len(text)
+    if text[0] == '"':
+        return '"' + " " * len(match["string"]) + ('"' if match["closed"] else "")
+    # A raw string keeps its line breaks, so line numbers after it stay right.
+    return "`" + _NOT_NEWLINE_RE.sub(" ", match["raw"]) + ("`" if match["raw_closed"] else "")
+
+
 def blank_literals(source: str) -> str:
     """``source`` with comments and the contents of strings and raw strings replaced by spaces,
     line structure kept, so a scan for code never sees text inside a literal."""
-    out: list[str] = []
-    in_str = in_raw = in_comment = False
-    i = 0
-    while i < len(source):
-        ch = source[i]
-        if ch == "\n":
-            in_comment = False
-            in_str = False  # an unterminated string is the engine's error; stop blanking
-            out.append(ch)
-        elif in_comment:
-            out.append(" ")
-        elif in_raw:
-            in_raw = ch != "`"
-            out.append("`" if not in_raw else " ")
-        elif in_str:
-            if ch == "\\" and i + 1 < len(source) and source[i + 1] != "\n":
-                out.append("  ")
-                i += 1
-            else:
-                in_str = ch != '"'
-                out.append('"' if not in_str else " ")
-        elif ch == "#":
-            in_comment = True
-            out.append(" ")
-        elif ch in '"`':
-            in_str, in_raw = ch == '"', ch == "`"
-            out.append(ch)
-        else:
-            out.append(ch)
-        i += 1
-    return "".join(out)
+    return _LITERAL_RE.sub(_blank, source)
 
 
 def function_calls(source: str, defined: frozenset[str] = frozenset()) -> list[tuple[str, int]]:

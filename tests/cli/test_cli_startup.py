@@ -55,6 +55,55 @@ def test_gate_run_does_not_import_the_web_stack_or_templates() -> None:
     assert not {"fastapi", "uvicorn", "jinja2", "starlette"} & modules
 
 
+def test_a_gate_run_on_plain_evidence_skips_the_purl_and_license_libraries(
+    tmp_path: Path,
+) -> None:
+    # Plain purls and common SPDX ids are read without packageurl-python and
+    # license-expression (~100 ms of start-up); the ledger's process pool is not imported.
+    sbom = {
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.5",
+        "components": [
+            {
+                "type": "library",
+                "name": "a",
+                "version": "1.0.0",
+                "purl": "pkg:npm/a@1.0.0",
+                "licenses": [{"license": {"id": "MIT"}}],
+            },
+            {
+                "type": "library",
+                "name": "b",
+                "version": "2.0.0",
+                "purl": "pkg:npm/b@2.0.0",
+                "licenses": [{"expression": "MIT OR Apache-2.0"}],
+            },
+        ],
+    }
+    grype = {
+        "descriptor": {"name": "grype"},
+        "matches": [
+            {
+                "vulnerability": {"id": "CVE-2026-1", "severity": "High"},
+                "artifact": {"name": "a", "version": "1.0.0", "purl": "pkg:npm/a@1.0.0"},
+            }
+        ],
+    }
+    (tmp_path / "sbom.cdx.json").write_text(json.dumps(sbom))
+    (tmp_path / "grype.json").write_text(json.dumps(grype))
+    args = ["gate", "run", str(tmp_path / "sbom.cdx.json"), str(tmp_path / "grype.json")]
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE % (args,)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    modules = set(json.loads(proc.stderr.strip().splitlines()[-1]))
+    assert "gatekeeper.gate.run" in modules and "regorus" not in modules  # judged in a worker
+    assert not {"packageurl", "license_expression", "concurrent.futures.process"} & modules
+
+
 def test_help_lists_every_command_with_its_own_help_line() -> None:
     ctx = click.Context(main)
     for name, lazy in COMMANDS.items():

@@ -116,3 +116,51 @@ def test_deny_list_denies_copyleft_hidden_in_expressions(tmp_path: Path) -> None
     assert denied == {"pkg:npm/and-or@1.0", "pkg:npm/or-and@1.0", "pkg:npm/with@1.0"}
     unknown = {v["subject"] for v in decision["violations"] if v["policy"] == "GK-LIC-003"}
     assert "pkg:npm/broken@1.0" in unknown
+
+
+def _library_choices(expression: str) -> object:
+    from gatekeeper.evidence import licenses
+
+    original = licenses._common_choices
+    try:
+        licenses._common_choices = lambda expression: None  # type: ignore[assignment]
+        return licenses.parse_expression(expression)
+    finally:
+        licenses._common_choices = original
+
+
+def _common_expressions() -> list[str]:
+    import random
+
+    from gatekeeper.evidence.licenses import COMMON_SPDX_IDS
+
+    rng = random.Random(3)  # noqa: S311 - reproducible test data, not secrets
+    ids = sorted(COMMON_SPDX_IDS)
+    words = [*ids, "OR", "AND", "WITH", "or", "(", ")", "", "mit", "GPL-2.0", "Foo-1.0", "MIT "]
+    expressions = [*ids]
+    for _ in range(600):
+        expressions.append(
+            " ".join(
+                rng.choice(ids if i % 2 == 0 else ["OR", "AND"])
+                for i in range(rng.choice([3, 5, 7]))
+            )
+        )
+        expressions.append(" ".join(rng.choice(words) for _ in range(rng.randint(1, 6))))
+    return expressions
+
+
+@pytest.mark.parametrize("expression", _common_expressions())
+def test_common_ids_are_read_as_the_library_reads_them(expression: str) -> None:
+    # Expressions of common ids skip the library; they must give exactly its answer.
+    from gatekeeper.evidence.licenses import parse_expression
+
+    assert parse_expression(expression) == _library_choices(expression)
+
+
+def test_only_common_expressions_skip_the_library() -> None:
+    from gatekeeper.evidence.licenses import _common_choices
+
+    assert _common_choices("MIT OR Apache-2.0") is not None
+    assert _common_choices("ISC AND MIT AND ISC") is not None
+    for other in ["mit", "GPL-2.0", "MIT OR", "MIT AND Apache-2.0 OR ISC", "(MIT)", "MIT  OR ISC"]:
+        assert _common_choices(other) is None, other

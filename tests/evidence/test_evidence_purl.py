@@ -125,3 +125,99 @@ def test_openvex_product_matches_a_differently_spelled_purl(tmp_path: Path) -> N
     )
     merged = load_evidence([_grype(tmp_path, "pkg:pypi/Django_Rest@3.0"), str(vex)])
     assert merged.vulnerabilities[0].state is VexState.NOT_AFFECTED
+
+
+# The fast path of the common spelling must give exactly what packageurl gives, and decline
+# (leave the purl to packageurl) whenever it could differ.
+_PURLS = [
+    "pkg:npm/left-pad@1.3.0",
+    "pkg:npm/left-pad",
+    "pkg:npm/@angular/core@12.0.0",
+    "pkg:npm/%40angular/core@12.0.0",
+    "pkg:NPM/Left-Pad@1.3.0",
+    "pkg:npm/Left-Pad@1.3.0",
+    "pkg:maven/org.apache.commons/commons-lang3@3.12.0",
+    "pkg:maven/org.Apache/Commons@3.12.0",
+    "pkg:golang/github.com/sirupsen/logrus@v1.9.0",
+    "pkg:golang/github.com/Sirupsen/logrus@v1.9.0",
+    "pkg:pypi/django-rest@3.0",
+    "pkg:pypi/django_rest@3.0",
+    "pkg:pypi/Django_Rest@3.0",
+    "pkg:pypi/zope.interface@5.4.0",
+    "pkg:hackage/a_b@1",
+    "pkg:pub/flutter.dev@1.0",
+    "pkg:pub/flutter_dev@1.0",
+    "pkg:cpan/libwww/perl@6.0",
+    "pkg:oci/debian@sha256-ABC",
+    "pkg:huggingface/model@ABCDEF",
+    "pkg:mlflow/model@1",
+    "pkg:deb/debian/curl@7.50.3-1?arch=i386&distro=jessie",
+    "pkg:deb/debian/curl@1:7.50.3-1",
+    "pkg:rpm/fedora/curl@7.50.3-1.fc25~beta",
+    "pkg:gem/rails@7.0.0#lib",
+    "pkg:npm/a@1.0%2B2",
+    "pkg:npm/a@1.0+2",
+    "pkg:npm/a@@1",
+    "pkg:npm/a@",
+    "pkg:npm//a@1",
+    "pkg:npm/a/@1",
+    "pkg:npm/./a@1",
+    "pkg:npm/a/../b@1",
+    "pkg://npm/a@1",
+    "pkg:/npm/a@1",
+    "pkg:npm/a@1\n",
+    " pkg:npm/a@1 ",
+    "pkg:npm/a b@1",
+    "pkg:npm/ä@1",
+    "pkg:npm/a@1.0-ÄÖ",
+    "pkg:npm/a:b@1",
+    "pkg:1npm/a@1",
+    "pkg:unknowntype/a@1",
+    "pkg:generic/a/b/c/d@1_2",
+    "pkg:github/owner/repo@v1",
+    "PKG:npm/a@1",
+    "pkg:npm",
+    "pkg:npm/",
+    "not a purl@1",
+    "pkg:docker/library/nginx@1.21.0-alpine",
+    "pkg:cargo/serde_json@1.0.0",
+]
+
+
+def _fuzzed_purls(count: int) -> list[str]:
+    import random
+
+    rng = random.Random(12)  # noqa: S311 - reproducible test data
+    hostile = "abcxyz019._-/@%?#:+~ AZ_ä\n"
+    plain = "ab9._-/@~A_"  # mostly well-formed: exercises what the fast path accepts
+    types = ["npm", "pypi", "maven", "golang", "pub", "oci", "cpan", "generic", "hackage", "Npm"]
+    purls = []
+    for _ in range(count):
+        alphabet = hostile if rng.random() < 0.5 else plain
+        body = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14)))
+        purls.append(f"pkg:{rng.choice(types)}/{body}")
+    return purls
+
+
+@pytest.mark.parametrize("purl", [*_PURLS, *_fuzzed_purls(3000)])
+def test_fast_purl_path_agrees_with_packageurl(purl: str) -> None:
+    from gatekeeper.evidence import purl as module
+
+    fast = module._fast_canonical(purl.strip())
+    if fast is not None:
+        assert fast == module._packageurl_canonical(purl.strip())
+
+
+def test_fast_purl_path_takes_the_common_spellings() -> None:
+    from gatekeeper.evidence import purl as module
+
+    assert module._fast_canonical("pkg:npm/left-pad@1.3.0") == ("pkg:npm/left-pad", "1.3.0")
+    assert module._fast_canonical("pkg:maven/org.apache/commons@3") == (
+        "pkg:maven/org.apache/commons",
+        "3",
+    )
+    assert module._fast_canonical("pkg:pypi/django-rest") == ("pkg:pypi/django-rest", None)
+    # Declined: packageurl rewrites these.
+    assert module._fast_canonical("pkg:pypi/django_rest@1") is None
+    assert module._fast_canonical("pkg:npm/Left-Pad@1") is None
+    assert module._fast_canonical("pkg:npm/a@1?x=y") is None

@@ -98,8 +98,10 @@ def test_a_bad_signature_is_the_first_problem_reported(tmp_path: Path) -> None:
 def test_workers_that_cannot_run_leave_the_walk_to_this_process(
     tmp_path: Path, in_parallel: list[object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
     def broken(*args: object) -> int:
-        raise chain.BrokenProcessPool("a worker died")
+        raise BrokenProcessPool("a worker died")
 
     monkeypatch.setattr(_RealPool, "first_invalid", broken)
     db = _signed_ledger(tmp_path, 8)

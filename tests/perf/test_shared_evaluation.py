@@ -1,7 +1,9 @@
 """regorus evaluates one gate run in two workers that claim the policy packages between them.
 
 What a user relies on: the same violations as one worker, and fail-closed when any worker
-crashes, answers garbage, skips a package or answers one twice.
+crashes, answers garbage, skips a package or answers one twice. Each test runs both ways the
+second worker can come about: forked by the first from its prepared engine (Linux), or
+started by the gate as a process of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 
 from gatekeeper.errors import EngineError
 from gatekeeper.policy.bundle import PolicyBundle, load_bundle
-from gatekeeper.policy.engines import base, guard
+from gatekeeper.policy.engines import base, guard, worker
 from gatekeeper.policy.engines.registry import get_engine
 
 QUERIES = ("data.a.deny", "data.b.deny", "data.c.warn", "data.c.deny")
@@ -47,12 +49,18 @@ def _fake_worker(result: dict[str, object]) -> list[str]:
     return [sys.executable, "-c", f"import sys; sys.stdin.buffer.read(); print({answer!r})"]
 
 
-@pytest.fixture(autouse=True)
-def _two_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, params=["forked", "spawned"])
+def forked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
     # The machine running the tests may have one CPU; the behaviour under test needs two.
     monkeypatch.setattr(guard, "evaluation_workers", lambda engine: 2 if engine == "regorus" else 1)
     monkeypatch.setattr(base, "evaluation_workers", guard.evaluation_workers)
+    fork = request.param == "forked"
+    if fork and not worker.forking_supported():
+        pytest.skip("os.fork is not available here")
+    monkeypatch.setattr(guard, "forked_evaluation", lambda engine: fork and engine == "regorus")
+    monkeypatch.setattr(base, "forked_evaluation", guard.forked_evaluation)
     guard.discard_spare()
+    return fork
 
 
 def test_two_workers_give_the_single_worker_result(
@@ -104,9 +112,11 @@ def test_workers_that_skip_packages_fail_closed(
 
 
 def test_a_package_answered_twice_fails_closed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: bool
 ) -> None:
-    monkeypatch.setattr(guard, "WORKER_COMMAND", _fake_worker({"values": {}, "groups": [0]}))
+    # Spawned: each of the two fake workers claims group 0; forked: the one worker does, twice.
+    groups = [0, 0] if forked else [0]
+    monkeypatch.setattr(guard, "WORKER_COMMAND", _fake_worker({"values": {}, "groups": groups}))
     with pytest.raises(EngineError, match="answered a query group twice"):
         get_engine("regorus").evaluate(_bundle(tmp_path), json.dumps(INPUT), QUERIES)
 
@@ -120,11 +130,12 @@ def test_values_for_queries_a_worker_did_not_claim_fail_closed(
         get_engine("regorus").evaluate(_bundle(tmp_path), json.dumps(INPUT), QUERIES)
 
 
-def test_both_spares_are_started_and_used(tmp_path: Path) -> None:
+def test_every_spare_is_started_and_used(tmp_path: Path, forked: bool) -> None:
     bundle = _bundle(tmp_path)
     guard.prestart_worker("regorus")
     spare = guard._spare
-    assert spare is not None and len(spare.children()) == 2
+    # Forked: one process loads the input, the other worker is its fork.
+    assert spare is not None and len(spare.children()) == (1 if forked else 2)
     result = get_engine("regorus").evaluate(bundle, json.dumps(INPUT), QUERIES)
     assert result.values["data.a.deny"] == ["x"]
     assert guard._spare is None

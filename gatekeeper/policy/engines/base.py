@@ -19,6 +19,7 @@ from gatekeeper.policy.engines.guard import (
     bundle_payload,
     check_queries,
     evaluation_workers,
+    forked_evaluation,
     query_for,
     run_each,
     run_worker,
@@ -222,6 +223,10 @@ class GuardedEngine:
                 "tasks": groups,
                 "claim_file": claim_file,
             }
+            if forked_evaluation(self.name):
+                # One worker loads the input once and forks the others (worker.ForkedHelper).
+                request["fork"] = workers - 1
+                workers = 1
             replies = run_workers(
                 self.name,
                 "evaluate",

@@ -20,9 +20,12 @@ engine's module while the parent is still reading evidence, then blocks on stdin
 timeout and checks. The protocol is unchanged: a spare that is never used is killed.
 
 Several workers: an engine listed in ``worker.EVALUATION_WORKERS`` evaluates in that many
-children at once (bounded by the CPU count), which share the query groups through a claim file
-(:mod:`~gatekeeper.policy.engines.tasks`). :func:`prestart_worker` starts that many spares and
-:func:`run_workers` talks to all of them; a failure of any one is the failure of the call.
+processes at once (bounded by the CPU count), which share the query groups through a claim
+file (:mod:`~gatekeeper.policy.engines.tasks`). Where the engine's worker forks
+(``worker.FORKING_ENGINES`` on Linux) one child is started; it loads the bundle and the input
+once and forks the others (``worker.ForkedHelper``), answering for all of them. Otherwise
+:func:`prestart_worker` starts that many spares and :func:`run_workers` talks to all of them.
+Either way a failure of any one is the failure of the call, under the same timeout.
 """
 
 from __future__ import annotations
@@ -171,6 +174,20 @@ def evaluation_workers(engine: str) -> int:
     return max(1, min(wanted, os.cpu_count() or 1))
 
 
+def forked_evaluation(engine: str) -> bool:
+    """Whether one worker of ``engine`` forks the other evaluation workers itself
+    (``worker.FORKING_ENGINES``, Linux): the parent then starts a single worker."""
+    from gatekeeper.policy.engines.worker import FORKING_ENGINES, forking_supported
+
+    return engine in FORKING_ENGINES and forking_supported()
+
+
+def evaluation_processes(engine: str) -> int:
+    """How many worker processes this process starts for one evaluation of ``engine``."""
+    workers = evaluation_workers(engine)
+    return 1 if workers > 1 and forked_evaluation(engine) else workers
+
+
 def prestart_worker(engine: str, count: int | None = None) -> None:
     """Start the worker(s) for ``engine`` now so their start-up overlaps the caller's work:
     ``count`` of them, or as many as one evaluation of that engine uses.
@@ -185,7 +202,7 @@ def prestart_worker(engine: str, count: int | None = None) -> None:
     discard_spare()
     command = [*WORKER_COMMAND, "--preload", engine]
     children: list[subprocess.Popen[bytes]] = []
-    for _ in range(evaluation_workers(engine) if count is None else max(1, count)):
+    for _ in range(evaluation_processes(engine) if count is None else max(1, count)):
         try:
             children.append(_spawn(command))
         except EngineError:

@@ -18,6 +18,7 @@ from typing import Any
 
 from gatekeeper.errors import EngineError, PolicyError
 from gatekeeper.policy.engines.tasks import assigned_queries
+from gatekeeper.policy.engines.worker import ForkedHelper, forking_supported
 
 _LOCATION_RE = re.compile(r"-->\s*(?P<path>.+?):(?P<line>\d+):(?P<col>\d+)")
 _ERROR_RE = re.compile(r"^error:\s*(?P<msg>.+)$", re.MULTILINE)
@@ -94,18 +95,47 @@ def _evaluate(request: dict[str, Any], input_text: str) -> dict[str, Any]:
     except BaseException as exc:
         raise EngineError(f"regorus rejected the input document: {_message_of(exc)[0]}") from None
     engine.set_gather_prints(True)
-    values: dict[str, Any] = {}
-    groups: list[int] = []
-    # The whole request's queries, or the groups this worker claims when several share it.
-    for group, queries in assigned_queries(request):
-        for query in queries:
-            defined, value = _query(engine, query)
-            if defined:
-                values[query] = value
-        groups.append(group)
-    prints = [str(p) for p in engine.take_prints()]
-    elapsed = (time.perf_counter() - started) * 1000
-    return {"values": values, "prints": prints, "elapsed_ms": elapsed, "groups": groups}
+
+    def claimed() -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        groups: list[int] = []
+        # The whole request's queries, or the groups this process claims when several share it.
+        for group, queries in assigned_queries(request):
+            for query in queries:
+                defined, value = _query(engine, query)
+                if defined:
+                    values[query] = value
+            groups.append(group)
+        prints = [str(p) for p in engine.take_prints()]
+        return {"values": values, "groups": groups, "prints": prints}
+
+    # Shared evaluation with forking (see worker.FORKING_ENGINES): copies of this process,
+    # engine and input already loaded, claim groups beside this one.
+    helpers = [ForkedHelper(claimed) for _ in range(_forks(request))]
+    answer = claimed()
+    for helper in helpers:
+        part = helper.result()
+        values, groups, prints = part.get("values"), part.get("groups"), part.get("prints")
+        if not isinstance(values, dict) or not isinstance(groups, list):
+            raise EngineError("a forked engine worker returned an unusable result")
+        if set(values) & set(answer["values"]):
+            raise EngineError("a forked engine worker answered a query twice")
+        answer["values"].update(values)
+        answer["groups"].extend(groups)
+        answer["prints"].extend(str(p) for p in prints or ())
+    answer["elapsed_ms"] = (time.perf_counter() - started) * 1000
+    return answer
+
+
+def _forks(request: dict[str, Any]) -> int:
+    """How many forked copies share this evaluation: ``fork`` of a shared request (claimed
+    groups), on a system that forks; else none."""
+    forks = request.get("fork")
+    if request.get("tasks") is None or not isinstance(forks, int) or forks < 1:
+        return 0
+    if not forking_supported():
+        raise EngineError("engine worker asked to fork where os.fork is not available")
+    return min(forks, 7)
 
 
 def evaluate_documents(request: dict[str, Any], input_text: str) -> dict[str, Any]:
