@@ -128,6 +128,8 @@ def test_workers_dying_mid_walk_still_visit_every_record_once(
 ) -> None:
     """The compliance report keeps what the walk visits: a walk done again in one process
     (the workers died after some records were visited) must not lose or repeat any."""
+    from concurrent.futures.process import BrokenProcessPool
+
     db = _signed_ledger(tmp_path, 12)
     store = open_store(str(db), base=tmp_path)
     prefix = None
@@ -141,7 +143,7 @@ def test_workers_dying_mid_walk_still_visit_every_record_once(
     def dying(self: _RealPool, *args: str | int) -> None:
         calls["n"] += 1
         if calls["n"] == 5:
-            raise chain.BrokenProcessPool("a worker died")
+            raise BrokenProcessPool("a worker died")
         real_add(self, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(_RealPool, "add", dying)
