@@ -11,9 +11,11 @@ Paths are relative to the working directory, which the decision records.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -55,13 +57,17 @@ _SKIP_DIRS = frozenset(
 _MAX_FILES = 200
 _MAX_BYTES = 4 * 1024 * 1024
 _MAX_DEPTH = 4
+# Directory entries looked at, at most: a gate run from the root of a large checkout (or a
+# home directory) must not spend seconds on this annotation; what lies beyond is not searched.
+_MAX_ENTRIES = 20_000
 
 
 def attach_declarations(decision: Decision, *, cwd: Path, release_file: Path | None) -> Decision:
     """``decision`` with ``declared_in`` on its violations and ``working_directory`` set."""
     root = cwd.resolve()
     release = _relative(release_file, root) if release_file else None
-    manifests = _find_manifests(root)
+    # Searched only when a violation is about a package (a clean run walks nothing).
+    manifests = functools.cache(lambda: _find_manifests(root))
     texts: dict[Path, list[str]] = {}
 
     def place(violation: Violation) -> Violation:
@@ -87,21 +93,49 @@ def _relative(path: Path, root: Path) -> str | None:
         return None  # outside the repository: GitHub could not show it
 
 
+def _manifest_kind() -> Callable[[str], str | None]:
+    """The purl type whose manifest a file name is (exact names by lookup, globs by one
+    pattern; case-sensitive, as ``Path.match`` on POSIX), or None."""
+    exact: dict[str, str] = {}
+    globs: list[tuple[re.Pattern[str], str]] = []
+    for kind, names in MANIFESTS.items():
+        for name in names:
+            if any(c in name for c in "*?["):
+                globs.append((re.compile(fnmatch.translate(name)), kind))
+            else:
+                exact.setdefault(name, kind)
+
+    def kind_of(name: str) -> str | None:
+        found = exact.get(name)
+        if found is not None:
+            return found
+        for pattern, kind in globs:
+            if pattern.match(name):
+                return kind
+        return None
+
+    return kind_of
+
+
+_KIND_OF = _manifest_kind()
+
+
 def _find_manifests(root: Path) -> dict[str, list[Path]]:
-    patterns = {pattern: kind for kind, names in MANIFESTS.items() for pattern in names}
     found: dict[str, list[Path]] = {}
-    count = 0
+    count = entries = 0
     for current, dirs, files in os.walk(root):
         depth = len(Path(current).relative_to(root).parts)
+        entries += len(dirs) + len(files)
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and depth < _MAX_DEPTH)
         for name in sorted(files):
-            for pattern, kind in patterns.items():
-                if Path(name).match(pattern):
-                    found.setdefault(kind, []).append(Path(current) / name)
-                    count += 1
-                    break
-            if count >= _MAX_FILES:
-                return found
+            kind = _KIND_OF(name)
+            if kind is not None:
+                found.setdefault(kind, []).append(Path(current) / name)
+                count += 1
+                if count >= _MAX_FILES:
+                    return found
+        if entries >= _MAX_ENTRIES:
+            break
     return found
 
 
@@ -129,7 +163,7 @@ def _name_pattern(kind: str, name: str) -> re.Pattern[str]:
 
 def _declaring_manifest(
     violation: Violation,
-    manifests: dict[str, list[Path]],
+    manifests: Callable[[], dict[str, list[Path]]],
     texts: dict[Path, list[str]],
     root: Path,
 ) -> RuleLocation | None:
@@ -137,7 +171,7 @@ def _declaring_manifest(
     if package is None:
         return None
     kind, name = package
-    candidates = manifests.get(kind, ())
+    candidates = manifests().get(kind, ())
     if not candidates:
         return None  # no manifest of this ecosystem: nothing to search (and no pattern to build)
     pattern = _name_pattern(kind, name)

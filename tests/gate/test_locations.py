@@ -7,7 +7,9 @@ import shutil
 from pathlib import Path
 
 import jsonschema
+import pytest
 
+from gatekeeper.model import Decision
 from tests.conftest import EXAMPLES, run_cli
 
 SCHEMA = Path(__file__).resolve().parents[1] / "report" / "schemas" / "sarif-schema-2.1.0.json"
@@ -56,3 +58,72 @@ def test_sarif_results_point_at_the_manifest_or_the_release_file(tmp_path: Path)
     assert places[("GK-VULN-001", "pkg:pypi/requests@2.19.1")] == ("requirements.txt", 2)
     # Not declared in requirements.txt: the release file stands in.
     assert places[("GK-SBOM-003", "vendored-helper")] == ("release.yaml", 1)
+
+
+def test_manifest_names_are_recognised_as_path_match_recognises_them() -> None:
+    from gatekeeper.gate.locations import _KIND_OF, MANIFESTS
+
+    names = [
+        "requirements.txt",
+        "requirements-dev.txt",
+        "requirements.in",
+        "Requirements.txt",
+        "package.json",
+        "package.json.bak",
+        "app.csproj",
+        "app.csproj.user",
+        "go.sum",
+        "Cargo.toml",
+        "cargo.toml",
+        "pom.xml",
+        "README.md",
+    ]
+    for name in names:
+        expected = next(
+            (kind for kind, globs in MANIFESTS.items() for g in globs if Path(name).match(g)),
+            None,
+        )
+        assert _KIND_OF(name) == expected, name
+
+
+def _decision_about(purl: str) -> Decision:
+    from tests.report.report_samples import failing
+
+    decision = failing()
+    violation = decision.violations[0].model_copy(update={"subject": purl, "evidence": {}})
+    return decision.model_copy(update={"violations": (violation,), "waived": ()})
+
+
+def test_a_run_without_package_violations_does_not_walk_the_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gatekeeper.gate import locations
+
+    def no_walk(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the checkout was walked")
+
+    monkeypatch.setattr("gatekeeper.gate.locations.os.walk", no_walk)
+    decision = _decision_about("not-a-package")
+    placed = locations.attach_declarations(decision, cwd=tmp_path, release_file=None)
+    assert placed.working_directory == tmp_path.resolve().as_posix()
+
+
+def test_the_manifest_search_stops_after_a_bounded_number_of_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gatekeeper.gate import locations
+
+    (tmp_path / "a").mkdir()
+    for n in range(30):
+        (tmp_path / "a" / f"file{n}.txt").write_text("x\n", "utf-8")
+    (tmp_path / "z").mkdir()
+    (tmp_path / "z" / "requirements.txt").write_text("requests==2.19.1\n", "utf-8")
+    decision = _decision_about("pkg:pypi/requests@2.19.1")
+
+    found = locations.attach_declarations(decision, cwd=tmp_path, release_file=None)
+    where = found.violations[0].declared_in
+    assert where is not None and where.file == "z/requirements.txt"
+
+    monkeypatch.setattr(locations, "_MAX_ENTRIES", 20)  # "a" alone is past the bound
+    bounded = locations.attach_declarations(decision, cwd=tmp_path, release_file=None)
+    assert bounded.violations[0].declared_in is None
