@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
-CORPUS = REPO.parent / "shared" / "corpus"
+# ../shared beside the repository; GATEKEEPER_SHARED_DIR overrides it (a clone elsewhere).
+SHARED = Path(os.environ.get("GATEKEEPER_SHARED_DIR", REPO.parent / "shared"))
+CORPUS = SHARED / "corpus"
 
 
 @dataclass

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
+from tests.conftest import CORPUS
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
