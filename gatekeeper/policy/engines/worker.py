@@ -141,16 +141,10 @@ class ForkedHelper:
 
 def _answer_of(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """``work()`` as a worker answer: its result, or the error it raised."""
-    from gatekeeper.errors import GatekeeperError, PolicyError
-
     try:
         return {"ok": True, "result": work()}
-    except GatekeeperError as exc:
-        kind = "policy" if isinstance(exc, PolicyError) else "engine"
-        return _error(kind, exc.message, exc.path, exc.where)
     except BaseException as exc:  # native panics derive from BaseException
-        text = " ".join(str(exc).split())[:500] or type(exc).__name__
-        return _error("engine", f"forked engine worker crashed: {type(exc).__name__}: {text}")
+        return _failure(exc, "forked engine worker")
 
 
 def _claim_result_channel() -> TextIO:
@@ -168,9 +162,19 @@ def _error(
     return {"ok": False, "error": {"kind": kind, "message": message, "path": path, "where": where}}
 
 
-def _serve(channel_text: str) -> dict[str, Any]:
+def _failure(exc: BaseException, who: str) -> dict[str, Any]:
+    """The answer for an exception out of the engine: a policy or engine error as raised,
+    anything else (a native panic) as ``who`` crashed."""
     from gatekeeper.errors import GatekeeperError, PolicyError
 
+    if isinstance(exc, GatekeeperError):
+        kind = "policy" if isinstance(exc, PolicyError) else "engine"
+        return _error(kind, exc.message, exc.path, exc.where)
+    text = " ".join(str(exc).split())[:500] or type(exc).__name__
+    return _error("engine", f"{who} crashed: {type(exc).__name__}: {text}")
+
+
+def _serve(channel_text: str) -> dict[str, Any]:
     header, _, input_text = channel_text.partition("\n")
     try:
         request = json.loads(header)
@@ -193,12 +197,8 @@ def _serve(channel_text: str) -> dict[str, Any]:
             result = batch(request, input_text)
         else:
             result = module.handle(request, input_text)
-    except GatekeeperError as exc:
-        kind = "policy" if isinstance(exc, PolicyError) else "engine"
-        return _error(kind, exc.message, exc.path, exc.where)
     except BaseException as exc:  # native panics derive from BaseException
-        text = " ".join(str(exc).split())[:500] or type(exc).__name__
-        return _error("engine", f"{request.get('engine')} crashed: {type(exc).__name__}: {text}")
+        return _failure(exc, str(request.get("engine")))
     return {"ok": True, "result": result}
 
 
