@@ -194,17 +194,7 @@ def _row_text_by_field(row: ReleaseRow) -> str:
         elif type(value) is int:
             parts.append(int.__repr__(value))
         elif _ROW_FIELDS[index] == "evidence" and value:
-            files = []
-            for item in value:
-                files.append(
-                    "{"
-                    + ",".join(
-                        key + _encode_string(getattr(item, name))
-                        for key, name in zip(_EVIDENCE_KEYS, _EVIDENCE_FIELDS, strict=True)
-                    )
-                    + "\n        }"
-                )
-            parts.append("[\n        " + ",\n        ".join(files) + "\n      ]")
+            parts.append(_evidence_text(value))
         else:
             parts.append(_dumps(_plain(value), 3))
     parts.append("\n    }")
