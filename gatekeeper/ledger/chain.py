@@ -453,6 +453,10 @@ def _walk(
     ``rows``: returns the records to walk (default: ``records``), the first of them stored at
     position ``offset``; ``columns``: the columns digest of the records before them."""
     walked = rows if rows is not None else records
+    # Every walk below checks the same records against the same expectations.
+    verify = functools.partial(
+        _verify, records, head, trusted, require_signed, anchor, start_hash, start_seq
+    )
     expected = (head.seq - start_seq) if head is not None else 0
     if parallel and expected >= PARALLEL_SIGNATURES_FROM and (os.cpu_count() or 1) > 1:
         # Imported here: recording a gate run imports this module but never verifies in
@@ -464,20 +468,7 @@ def _walk(
         try:
             signatures = _ParallelSignatures(os.cpu_count() or 1)
             try:
-                result = _verify(
-                    records,
-                    head,
-                    trusted,
-                    require_signed,
-                    anchor,
-                    start_hash,
-                    start_seq,
-                    counting,
-                    signatures,
-                    walked(),
-                    offset,
-                    columns,
-                )
+                result = verify(counting, signatures, walked(), offset, columns)
                 bad = signatures.first_invalid()
             finally:
                 signatures.close()
@@ -492,34 +483,8 @@ def _walk(
         # same records come first, in the same order); with a bad signature, records after
         # it may have been: the result is not ok, and the caller reads again.
         remaining = _Visits(visit, skip=counting.count) if visit is not None and counting else None
-        return _verify(
-            records,
-            head,
-            trusted,
-            require_signed,
-            anchor,
-            start_hash,
-            start_seq,
-            remaining,
-            None,
-            walked(),
-            offset,
-            before,
-        )
-    return _verify(
-        records,
-        head,
-        trusted,
-        require_signed,
-        anchor,
-        start_hash,
-        start_seq,
-        visit,
-        None,
-        walked(),
-        offset,
-        columns,
-    )
+        return verify(remaining, None, walked(), offset, before)
+    return verify(visit, None, walked(), offset, columns)
 
 
 def _verify(
