@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_gate import load_average
+from bench_gate import gate_command, load_average
 from results import machine, write_section
 from synthetic import SIZES, generate
 
@@ -45,23 +45,9 @@ def run_gate(
     started = time.perf_counter()
     try:
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "gatekeeper",
-                "gate",
-                "run",
-                "--engine",
-                engine,
-                "--format",
-                "json",
-                "--no-ledger",
-                # The engine's own bound (default 30 s) set to the run's, so a slow engine is
-                # measured rather than cut short; a hang is still stopped.
-                "--timeout",
-                f"{timeout:g}",
-                *map(str, paths),
-            ],
+            # The engine's own bound (default 30 s) set to the run's, so a slow engine is
+            # measured rather than cut short; a hang is still stopped.
+            gate_command(paths, engine, ("--no-ledger", "--timeout", f"{timeout:g}")),
             capture_output=True,
             text=True,
             cwd=paths[0].parent,

@@ -43,8 +43,9 @@ class Run:
     code: int
 
 
-def run_gate_once(paths: list[Path], engine: str, extra: tuple[str, ...] = ()) -> Run:
-    command = [
+def gate_command(paths: list[Path], engine: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """A fresh `gatekeeper gate run` of ``paths`` on ``engine``, the decision as JSON."""
+    return [
         sys.executable,
         "-m",
         "gatekeeper",
@@ -57,6 +58,10 @@ def run_gate_once(paths: list[Path], engine: str, extra: tuple[str, ...] = ()) -
         *extra,
         *map(str, paths),
     ]
+
+
+def run_gate_once(paths: list[Path], engine: str, extra: tuple[str, ...] = ()) -> Run:
+    command = gate_command(paths, engine, extra)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(command, stdout=out, stderr=err, cwd=paths[0].parent)
