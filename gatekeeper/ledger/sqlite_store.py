@@ -8,7 +8,6 @@ so two writers never both read the same head; a writer that finds the database l
 
 from __future__ import annotations
 
-import hashlib
 import random
 import sqlite3
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from gatekeeper.ledger import sql
-from gatekeeper.ledger.canonical import GENESIS_HASH
+from gatekeeper.ledger.canonical import GENESIS_HASH, sha256_hex
 from gatekeeper.ledger.store import (
     Head,
     LedgerError,
@@ -36,8 +35,7 @@ MAX_ATTEMPTS = 8
 
 
 def _sha256_of_bytes(value: Any) -> str:
-    data = value if isinstance(value, bytes) else str(value).encode("utf-8")
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    return sha256_hex(value if isinstance(value, bytes) else str(value).encode("utf-8"))
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
