@@ -34,7 +34,6 @@ import atexit
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -44,10 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gatekeeper.errors import EngineError, GatekeeperError, PolicyError
+from gatekeeper.errors import EngineError
 from gatekeeper.policy.bundle import PolicyBundle
 from gatekeeper.policy.engines.tasks import sweep_orphan_files
-from gatekeeper.policy.engines.worker import PARENT_ENV
+from gatekeeper.policy.engines.worker import PARENT_ENV, describe_exit, raise_reported
 
 # Tests replace this to simulate a worker that crashes.
 WORKER_COMMAND: list[str] = [sys.executable, "-m", "gatekeeper.policy.engines.worker"]
@@ -117,32 +116,9 @@ def bundle_payload(bundle: PolicyBundle, *, include_tests: bool = True) -> dict[
     }
 
 
-def _describe_exit(returncode: int) -> str:
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = str(-returncode)
-        return f"engine worker was killed by signal {name}"
-    return f"engine worker exited with code {returncode}"
-
-
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1][:300] if lines else ""
-
-
-def _raise_reported(error: Any) -> None:
-    if not isinstance(error, dict):
-        raise EngineError("engine worker returned a malformed error")
-    kind = error.get("kind")
-    message = str(error.get("message") or "engine error")
-    path = error.get("path")
-    where = error.get("where")
-    path = str(path) if path else None
-    where = str(where) if where else None
-    cls: type[GatekeeperError] = PolicyError if kind == "policy" else EngineError
-    raise cls(message, path=path, where=where)
 
 
 def _spawn(command: list[str]) -> subprocess.Popen[bytes]:
@@ -410,7 +386,7 @@ def _exchange(
     if child.returncode != 0:
         detail = _last_line(stderr)
         suffix = f": {detail}" if detail else ""
-        raise EngineError(f"{engine} {op} failed: {_describe_exit(child.returncode)}{suffix}")
+        raise EngineError(f"{engine} {op} failed: {describe_exit(child.returncode)}{suffix}")
     try:
         reply = json.loads(out.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -418,7 +394,7 @@ def _exchange(
     if not isinstance(reply, dict) or reply.get("ok") not in (True, False):
         raise EngineError(f"{engine} {op} failed: the engine worker's answer is garbled")
     if reply["ok"] is False:
-        _raise_reported(reply.get("error"))
+        raise_reported(reply.get("error"))
     result = reply.get("result")
     if not isinstance(result, dict):
         raise EngineError(f"{engine} {op} failed: the engine worker's answer has no result")

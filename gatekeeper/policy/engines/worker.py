@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 # Engine name -> module whose ``handle(request, input_text) -> dict`` runs in this child.
 HANDLERS = {
@@ -104,20 +104,14 @@ class ForkedHelper:
         self._read_fd = read_fd
 
     def result(self) -> dict[str, Any]:
-        from gatekeeper.errors import EngineError, PolicyError
+        from gatekeeper.errors import EngineError
 
         with os.fdopen(self._read_fd, "rb") as pipe:
             raw = pipe.read()
         _, status = os.waitpid(self.pid, 0)
         code = os.waitstatus_to_exitcode(status)
-        if code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = str(-code)
-            raise EngineError(f"a forked engine worker was killed by signal {name}")
         if code != 0:
-            raise EngineError(f"a forked engine worker exited with code {code}")
+            raise EngineError(describe_exit(code, "a forked engine worker"))
         try:
             answer = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -125,18 +119,38 @@ class ForkedHelper:
         if not isinstance(answer, dict) or answer.get("ok") not in (True, False):
             raise EngineError("a forked engine worker's answer is garbled")
         if answer["ok"] is False:
-            reported = answer.get("error")
-            error: dict[str, Any] = reported if isinstance(reported, dict) else {}
-            cls = PolicyError if error.get("kind") == "policy" else EngineError
-            raise cls(
-                str(error.get("message") or "engine error"),
-                path=str(error["path"]) if error.get("path") else None,
-                where=str(error["where"]) if error.get("where") else None,
-            )
+            raise_reported(answer.get("error"))
         result = answer.get("result")
         if not isinstance(result, dict):
             raise EngineError("a forked engine worker's answer has no result")
         return result
+
+
+def describe_exit(returncode: int, who: str = "engine worker") -> str:
+    """How a worker process ended, for an error: killed by which signal, or its exit code."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = str(-returncode)
+        return f"{who} was killed by signal {name}"
+    return f"{who} exited with code {returncode}"
+
+
+def raise_reported(error: Any) -> NoReturn:
+    """Raise the error a worker answered with: a PolicyError or an EngineError."""
+    from gatekeeper.errors import EngineError, GatekeeperError, PolicyError
+
+    if not isinstance(error, dict):
+        raise EngineError("engine worker returned a malformed error")
+    path = error.get("path")
+    where = error.get("where")
+    cls: type[GatekeeperError] = PolicyError if error.get("kind") == "policy" else EngineError
+    raise cls(
+        str(error.get("message") or "engine error"),
+        path=str(path) if path else None,
+        where=str(where) if where else None,
+    )
 
 
 def _answer_of(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
