@@ -17,7 +17,7 @@ TEMPLATES = ("python-service", "python-library")
 def test_list_shows_both_templates_with_versions() -> None:
     result = run_cli("scaffold", "list")
     assert result.code == 0, result.stderr
-    assert "python-service 1.2.0  (versions: 1.0.0, 1.1.0, 1.2.0)" in result.stdout
+    assert "python-service 1.2.1  (versions: 1.0.0, 1.1.0, 1.2.0, 1.2.1)" in result.stdout
     assert "python-library 1.0.0" in result.stdout
     assert "--set name=<str> (required)" in result.stdout
 
@@ -54,7 +54,7 @@ def test_record_holds_template_version_answers_and_hashes(tmp_path: Path) -> Non
     scaffold(dest, "python-service", "--set", "name=orders-api", "--set", "port=9000")
     record = json.loads((dest / ".gatekeeper/template.json").read_text())
     assert record["schema"] == "gatekeeper.template-record/v1"
-    assert (record["template"], record["version"]) == ("python-service", "1.2.0")
+    assert (record["template"], record["version"]) == ("python-service", "1.2.1")
     assert record["answers"]["name"] == "orders-api"
     assert record["answers"]["package"] == "orders_api"  # default derived from name
     assert record["answers"]["port"] == 9000  # typed, not the string "9000"
@@ -216,7 +216,7 @@ def test_byte_code_and_tool_caches_in_a_template_are_not_copied(tmp_path: Path) 
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc") or "cache" in f]
 
 
-@pytest.mark.parametrize("version", ["1.0.0", "1.1.0", "1.2.0"])
+@pytest.mark.parametrize("version", ["1.0.0", "1.1.0", "1.2.0", "1.2.1"])
 def test_the_service_template_disables_nagle(tmp_path: Path, version: str) -> None:
     dest = tmp_path / "svc"
     scaffold(dest, "python-service", "--set", "name=orders-api", "--version", version)
@@ -283,3 +283,54 @@ def test_pipelines_record_the_commit_time_the_gate_keeps_for_dora(tmp_path: Path
     assert any("commit_time: '$CI_COMMIT_TIMESTAMP'" in line for line in gate)
     assert any("CI_MERGE_REQUEST_DIFF_BASE_SHA" in line for line in gate)
     assert gate.index(next(line for line in gate if "gate run" in line)) == len(gate) - 1
+
+
+_COUNT_RACE = """
+import http.client, re, sys, threading, time
+from {package}.app import make_server
+from {package}.metrics import Metrics
+
+# Widen the window between the handler's work and its count, as a busy worker would.
+observe = Metrics.observe
+def slow_observe(self, *args):
+    time.sleep(0.005)
+    observe(self, *args)
+Metrics.observe = slow_observe
+
+server = make_server("127.0.0.1", 0)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+port = server.server_address[1]
+pattern = re.compile(r'http_requests_total{{method="GET",path="other",status="404"}} (\\d+)')
+for expected in range(1, {rounds} + 1):
+    # Each request on its own connection: another server thread answers /metrics.
+    for path in ("/nope", "/metrics"):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", path)
+        body = connection.getresponse().read().decode()
+        connection.close()
+    match = pattern.search(body)
+    seen = int(match.group(1)) if match else 0
+    if seen != expected:
+        print(f"round {{expected}}: /metrics counted {{seen}} 404s")
+        sys.exit(1)
+server.shutdown()
+"""
+
+
+def test_a_request_is_counted_before_its_answer_reaches_the_client(tmp_path: Path) -> None:
+    """python-service 1.2.1: a client that has its answer and asks /metrics next sees it counted
+    (1.2.0 counted after writing the body, so the next request could be served first)."""
+    import os
+    import sys
+
+    dest = tmp_path / "svc"
+    scaffold(dest, "python-service", "--set", "name=orders-api")
+    proc = subprocess.run(
+        [sys.executable, "-c", _COUNT_RACE.format(package="orders_api", rounds=40)],
+        cwd=dest,
+        env={**os.environ, "PYTHONPATH": str(dest / "src")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
