@@ -337,7 +337,9 @@ def history(context: ServiceContext, service: str | None) -> list[dict[str, Any]
         return []
     try:
         rows: list[dict[str, Any]] = []
-        for stored, doc in verified_deploy_events(store, service=service):
+        for stored, doc in verified_deploy_events(
+            store, service=service, cache_dir=context.service_dir
+        ):
             details = doc.get("deployment") or {}
             rows.append(
                 {

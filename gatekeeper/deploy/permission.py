@@ -141,7 +141,11 @@ def gate_approval(
         return GateApproval(False, f"no ledger at {exc.path}: no gate decision is recorded")
     try:
         approval = find_gate_approval(
-            store, digest, trusted_key_ids=_trusted_key_ids(request, context.env), anchor=anchor
+            store,
+            digest,
+            trusted_key_ids=_trusted_key_ids(request, context.env),
+            anchor=anchor,
+            cache_dir=context.service_dir,
         )
         head = store.head()
         if approval.ledger_intact and checkpoint is not None and head and not request.dry_run:

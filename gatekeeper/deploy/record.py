@@ -125,7 +125,10 @@ def read_deployment_history(
     except LedgerMissing:
         return NO_HISTORY
     try:
-        return fold_deploy_events(verified_deploy_events(store, service=service), target=target)
+        return fold_deploy_events(
+            verified_deploy_events(store, service=service, cache_dir=context.service_dir),
+            target=target,
+        )
     finally:
         store.close()
 

@@ -326,8 +326,7 @@ def _verify_after_prefix(
             None,
             f"record #{prefix.head_seq} with hash {prefix.head_hash}, verified before"
             f"{f' ({prefix.source})' if prefix.source else ''}, is no longer in the ledger: "
-            "records were removed or rewritten (if the ledger was deliberately recreated, "
-            "verify with --no-cache)",
+            f"records were removed or rewritten{f' ({prefix.hint})' if prefix.hint else ''}",
         )
         return dataclasses.replace(full, problem=gone, warning=warning)
     anchored = matched

@@ -23,7 +23,7 @@ skip them (:func:`is_gate_decision`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,24 +78,28 @@ def find_gate_approval(
     *,
     trusted_key_ids: Iterable[str] | None = None,
     anchor: str | None = None,
+    cache_dir: Path | None = None,
 ) -> GateApproval:
-    # Integrity first, of everything up to the head: which decision is the newest for this
-    # digest is only meaningful in a ledger nobody has cut records out of.
-    problem = _verify_whole(store, anchor)
+    """The newest gate decision for ``artifact_digest``, found in the same walk that verifies
+    the whole ledger up to its head (``cache_dir``: its verified prefix, as for
+    :func:`verified_deploy_events`)."""
+    # Integrity of everything up to the head: which decision is the newest for this digest
+    # is only meaningful in a ledger nobody has cut records out of.
+    latest: tuple[StoredRecord, dict[str, Any]] | None = None
+
+    def keep(record: StoredRecord, doc: dict[str, Any]) -> None:
+        nonlocal latest
+        release = doc.get("release") or {}
+        if is_gate_decision(doc) and release.get("artifact_digest") == artifact_digest:
+            latest = (record, doc)
+
+    problem = _verify_whole(store, anchor, keep, cache_dir)
     if problem is not None:
         return GateApproval(
             False,
             f"the ledger is not intact, so no decision in it can allow a deployment: {problem}",
             ledger_intact=False,
         )
-    latest: tuple[StoredRecord, dict[str, Any]] | None = None
-    for record in store.records():
-        doc = record.document()
-        if not is_gate_decision(doc):
-            continue
-        release = doc.get("release") or {}
-        if release.get("artifact_digest") == artifact_digest:
-            latest = (record, doc)
     if latest is None:
         return GateApproval(
             False, f"no gate decision is recorded for artifact {artifact_digest} in the ledger"
@@ -152,12 +156,35 @@ def _failing_policies(doc: Mapping[str, Any], limit: int = 10) -> str:
     return f"{shown} and {len(ids) - limit} more" if len(ids) > limit else shown
 
 
-def _verify_whole(store: LedgerStore, anchor: str | None) -> str | None:
+def _verify_whole(
+    store: LedgerStore,
+    anchor: str | None,
+    visit: Callable[[StoredRecord, dict[str, Any]], None],
+    cache_dir: Path | None,
+    wanted: Callable[[StoredRecord], bool] | None = None,
+) -> str | None:
     """Verify the chain from genesis to the stored head: every record's content, every link,
-    every signature a record carries, the head row, and (given) that ``anchor`` is in it."""
-    result = verify_chain(store.records, head=store.head(), anchor=anchor)
+    every signature a record carries, the head row, and (given) that ``anchor`` is in it;
+    ``visit`` each record (of a verified prefix: each one ``wanted``). With ``cache_dir``,
+    through the deploy commands' verified prefix there (keyed by location and first record,
+    so a ledger created again at the same path is walked afresh); after a walk that found
+    nothing wrong the prefix is remembered."""
+    from gatekeeper.ledger.verified import PrefixCache
+
+    cache = None if cache_dir is None else PrefixCache(store, cache_dir, per_genesis=True)
+    result = verify_chain(
+        store.records,
+        head=store.head(),
+        anchor=anchor,
+        visit=visit,
+        prefix=None if cache is None else cache.load(),
+        wanted=wanted,
+        records_after=lambda seq: store.records(after_seq=seq),
+    )
     if result.problem is not None:
         return result.problem.message
+    if cache is not None:
+        cache.save(result.verified_prefix())
     return None
 
 
@@ -199,12 +226,18 @@ def deploy_events(
 
 
 def verified_deploy_events(
-    store: LedgerStore, *, service: str | None
+    store: LedgerStore, *, service: str | None, cache_dir: Path | None = None
 ) -> list[tuple[StoredRecord, dict[str, Any]]]:
     """Deployment records in chain order (of one service, or all), read while the whole chain is
     verified (every record, link and signature, and the head row): the deployer derives its
     history from them (what serves, what to roll back to), so a ledger someone cut records
-    out of or rewrote is an error (LedgerError, exit 3), never a shorter history."""
+    out of or rewrote is an error (LedgerError, exit 3), never a shorter history.
+
+    ``cache_dir``: where the deploy commands keep the ledger's verified prefix
+    (``<cache_dir>/.gatekeeper/verified/``, keyed by location and first record): the records
+    an earlier walk verified are re-checked by body hash and columns digest, the bodies of
+    other services' records in it are not parsed, and only the records after it have their
+    signatures checked (docs/ledger.md, "The verified prefix")."""
     found: list[tuple[StoredRecord, dict[str, Any]]] = []
 
     def keep(record: StoredRecord, doc: dict[str, Any]) -> None:
@@ -214,11 +247,12 @@ def verified_deploy_events(
         ):
             found.append((record, doc))
 
-    result = verify_chain(store.records, head=store.head(), visit=keep)
-    if result.problem is not None:
+    wanted = None if service is None else (lambda record: record.service == service)
+    problem = _verify_whole(store, None, keep, cache_dir, wanted)
+    if problem is not None:
         raise LedgerError(
             "the ledger is not intact, so the deployment history in it cannot be trusted: "
-            f"{result.problem.message}"
+            f"{problem}"
         )
     return found
 

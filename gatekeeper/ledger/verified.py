@@ -55,6 +55,8 @@ class VerifiedPrefix:
     signed: int
     key_ids: tuple[str, ...]
     source: str = field(default="", compare=False)  # the cache file, for messages
+    # what to do when the ledger was changed on purpose (restored, recreated), for messages
+    hint: str = field(default="", compare=False)
 
 
 class ColumnsDigest:
@@ -187,14 +189,38 @@ def save_prefix(path: Path, identity: str, prefix: VerifiedPrefix) -> None:
         return
 
 
+def genesis_identity(store: LedgerStore) -> str | None:
+    """The ledger's location and the hash of its first record (None for an empty ledger): a
+    ledger created again at the same place is another ledger, with a cache of its own."""
+    first = next(iter(store.record_digests()), None)
+    if first is None:
+        return None
+    return f"{store_identity(store)} genesis {first.hash}"
+
+
 class PrefixCache:
     """The cache file of one ledger, for a command: ``read=False`` (``--no-cache``) walks
-    everything and still writes a fresh cache after a walk that found nothing wrong."""
+    everything and still writes a fresh cache after a walk that found nothing wrong.
 
-    def __init__(self, store: LedgerStore, cwd: Path, *, read: bool = True) -> None:
-        self.identity = store_identity(store)
+    ``per_genesis``: key the cache by the first record's hash too (the deploy commands). A
+    ledger deleted and created again at the same path (a demo, a test environment) then gets
+    a full walk instead of failing on the old ledger's cache; a ledger truncated or rewritten
+    after its first record still fails. ``audit verify`` keys by location only, so a ledger
+    replaced as a whole is reported there."""
+
+    def __init__(
+        self, store: LedgerStore, cwd: Path, *, read: bool = True, per_genesis: bool = False
+    ) -> None:
+        identity = genesis_identity(store) if per_genesis else store_identity(store)
+        self.hint = (
+            "if the ledger was deliberately restored from an older copy, delete that file"
+            if per_genesis
+            else "if the ledger was deliberately recreated, verify with --no-cache"
+        )
+        self.identity = identity or ""
         self.path = cache_path(self.identity, cwd)
-        self.read = read
+        self.read = read and identity is not None
+        self.write = identity is not None
         self.warnings: list[str] = []
 
     def load(self) -> VerifiedPrefix | None:
@@ -207,8 +233,10 @@ class PrefixCache:
                 f"{self.path}: verified-prefix cache ignored ({exc}): every record is checked"
             )
             return None
-        return None if prefix is None else dataclasses.replace(prefix, source=str(self.path))
+        if prefix is None:
+            return None
+        return dataclasses.replace(prefix, source=str(self.path), hint=self.hint)
 
     def save(self, prefix: VerifiedPrefix | None) -> None:
-        if prefix is not None:
+        if prefix is not None and self.write:
             save_prefix(self.path, self.identity, prefix)

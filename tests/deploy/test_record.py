@@ -33,6 +33,10 @@ class _Context:
     ledger: Path
     env: dict[str, str]
 
+    @property
+    def service_dir(self) -> Path:
+        return self.ledger.parent
+
     def open_ledger(self, *, create: bool) -> LedgerStore:
         return open_store(str(self.ledger), base=self.ledger.parent, create=create)
 
