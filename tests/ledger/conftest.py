@@ -23,3 +23,12 @@ def pg_history(
     url = pg_server.new_database()
     ids = record_history(url, cwd=tmp_path_factory.mktemp("pg-history"))
     return url, ids
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty ledger location in each store."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.db")
+    server: PgServer = request.getfixturevalue("pg_server")
+    return server.new_database()

@@ -22,15 +22,7 @@ from gatekeeper.ledger.registry import open_store
 from gatekeeper.ledger.signing import Signer, generate_key_pem, load_signer
 from gatekeeper.ledger.store import LedgerError
 from gatekeeper.ledger.verified import CACHE_DIR
-from tests.ledger.ledger_helpers import Db, PgServer
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "ledger.db")
-    server: PgServer = request.getfixturevalue("pg_server")
-    return server.new_database()
+from tests.ledger.ledger_helpers import Db
 
 
 @pytest.fixture

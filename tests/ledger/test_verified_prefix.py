@@ -18,16 +18,7 @@ from gatekeeper.ledger.verified import (
     cache_path,
     strip_password,
 )
-from tests.ledger.ledger_helpers import Db, PgServer, cli
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty ledger location in each store."""
-    if request.param == "sqlite":
-        return str(tmp_path / "ledger.db")
-    server: PgServer = request.getfixturevalue("pg_server")
-    return server.new_database()
+from tests.ledger.ledger_helpers import Db, cli
 
 
 @pytest.fixture
