@@ -334,3 +334,19 @@ def test_a_request_is_counted_before_its_answer_reaches_the_client(tmp_path: Pat
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_service_keeps_local_state_out_of_git_but_not_its_template_record(
+    tmp_path: Path,
+) -> None:
+    dest = tmp_path / "svc"
+    scaffold(dest, "python-service", "--set", "name=orders-api")
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    local_state = [
+        ".gatekeeper/ledger.db",
+        ".gatekeeper/deploy/orders-api/state.json",
+        ".gatekeeper/verified/0123.json",
+    ]
+    for path, ignored in [*((p, True) for p in local_state), (".gatekeeper/template.json", False)]:
+        proc = subprocess.run(["git", "check-ignore", "-q", path], cwd=dest, check=False)
+        assert (proc.returncode == 0) == ignored, path
