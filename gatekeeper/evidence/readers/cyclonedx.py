@@ -25,6 +25,7 @@ from gatekeeper.model import (
     VexStatement,
     Vulnerability,
 )
+from gatekeeper.model.base import checked_builder
 
 CDX_XML_NAMESPACE = "http://cyclonedx.org/schema/bom/"
 
@@ -194,8 +195,13 @@ def _plain_hashes(value: object) -> tuple[Hash, ...] | None:
         alg, content = entry.get("alg"), entry.get("content")
         if type(alg) is not str or type(content) is not str or not alg or not content:
             return None
-        out.append(Hash(alg=alg, value=content))
+        out.append(_hash({"alg": alg, "value": content}))
     return tuple(out)
+
+
+# Built unvalidated (checked_builder): the fast path below checks every value first.
+_component = checked_builder(Component)
+_hash = checked_builder(Hash)
 
 
 def _plain_component(item: JsonObject, source: str, direct: set[str] | None) -> Component | None:
@@ -206,13 +212,14 @@ def _plain_component(item: JsonObject, source: str, direct: set[str] | None) -> 
         return None
     ref, version, group = get("bom-ref"), get("version"), get("group")
     purl, kind, scope = get("purl"), get("type"), get("scope")
+    # _plain_text of each, inline: this runs once per component.
     if not (
-        _plain_text(ref)
-        and _plain_text(version)
-        and _plain_text(group)
-        and _plain_text(purl)
-        and _plain_text(kind)
-        and _plain_text(scope)
+        (ref is None or type(ref) is str)
+        and (version is None or type(version) is str)
+        and (group is None or type(group) is str)
+        and (purl is None or type(purl) is str)
+        and (kind is None or type(kind) is str)
+        and (scope is None or type(scope) is str)
     ):
         return None
     supplier = get("supplier")
@@ -228,19 +235,22 @@ def _plain_component(item: JsonObject, source: str, direct: set[str] | None) -> 
     if licenses is None or hashes is None:
         return None
     ref = ref or None
-    return Component(
-        ref=ref,
-        direct=None if direct is None else ref in direct,
-        name=name,
-        version=version or None,
-        group=group or None,
-        purl=purl or None,
-        type=kind or "library",
-        scope=scope or None,
-        licenses=licenses,
-        hashes=hashes,
-        supplier=supplier_name or None,
-        source=source,
+    # Every value is checked above to be what validation would make of it: built unvalidated.
+    return _component(
+        {
+            "ref": ref,
+            "name": name,
+            "version": version or None,
+            "group": group or None,
+            "purl": purl or None,
+            "type": kind or "library",
+            "scope": scope or None,
+            "licenses": licenses,
+            "hashes": hashes,
+            "supplier": supplier_name or None,
+            "direct": None if direct is None else ref in direct,
+            "source": source,
+        },
     )
 
 

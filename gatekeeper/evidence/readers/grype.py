@@ -8,7 +8,13 @@ from gatekeeper.evidence.cvss import base_score
 from gatekeeper.evidence.interface import EvidencePart, ParsedDocument
 from gatekeeper.evidence.licenses import make_license
 from gatekeeper.evidence.shape import JsonObject, Shape, pointer, unique
-from gatekeeper.model import Component, License, Severity, Vulnerability
+from gatekeeper.model import Component, License, Severity, VexState, Vulnerability
+from gatekeeper.model.base import checked_builder
+from gatekeeper.model.gate_input import severity_of_score
+
+# Built unvalidated (checked_builder): the reader checks every value first.
+_vulnerability = checked_builder(Vulnerability)
+_component = checked_builder(Component)
 
 
 class GrypeReader:
@@ -49,41 +55,56 @@ class GrypeReader:
             urls = list(s.str_list(vuln, "urls", vw))
             for rw, r in related:
                 urls += s.str_list(r, "urls", rw)
+            severity = Severity.parse(s.get_str(vuln, "severity", vw))
+            if score is not None and severity is Severity.UNKNOWN:
+                severity = severity_of_score(score)  # as Vulnerability's validator would
+            description = s.get_str(vuln, "description", vw) or next(
+                (r.get("description") for _, r in related if isinstance(r.get("description"), str)),
+                None,
+            )
+            # Every value is checked above (Shape) to be what validation would make of it.
             vulns.append(
-                Vulnerability(
-                    id=vuln_id,
-                    aliases=unique(
-                        [s.req_str(r, "id", rw) for rw, r in related if r.get("id") != vuln_id]
-                    ),
-                    severity=Severity.parse(s.get_str(vuln, "severity", vw)),
-                    cvss_score=score,
-                    component_name=name,
-                    component_version=version,
-                    purl=purl,
-                    fix_versions=fix_versions,
-                    fix_available=s.get_str(fix, "state", pointer(vw, "fix")) == "fixed",
-                    description=s.get_str(vuln, "description", vw)
-                    or next(
-                        (
-                            r.get("description")
-                            for _, r in related
-                            if isinstance(r.get("description"), str)
+                _vulnerability(
+                    {
+                        "id": vuln_id,
+                        "aliases": unique(
+                            [s.req_str(r, "id", rw) for rw, r in related if r.get("id") != vuln_id]
                         ),
-                        None,
-                    ),
-                    urls=unique(urls),
-                    scanners=("grype",),
-                    sources=(doc.path,),
+                        "severity": severity,
+                        "cvss_score": score,
+                        "component_name": name,
+                        "component_version": version,
+                        "purl": purl,
+                        "component_ref": None,
+                        "fix_versions": fix_versions,
+                        "fix_available": s.get_str(fix, "state", pointer(vw, "fix")) == "fixed",
+                        "state": VexState.UNTRIAGED,
+                        "vex": None,
+                        "description": description,
+                        "urls": unique(urls),
+                        "cwes": (),
+                        "scanners": ("grype",),
+                        "sources": (doc.path,),
+                    }
                 )
             )
             key = (name, version, purl)
             if key not in components:
-                components[key] = Component(
-                    name=name,
-                    version=version,
-                    purl=purl,
-                    licenses=_licenses(s, artifact, aw),
-                    source=doc.path,
+                components[key] = _component(
+                    {
+                        "ref": None,
+                        "name": name,
+                        "version": version,
+                        "group": None,
+                        "purl": purl,
+                        "type": "library",
+                        "scope": None,
+                        "licenses": _licenses(s, artifact, aw),
+                        "hashes": (),
+                        "supplier": None,
+                        "direct": None,
+                        "source": doc.path,
+                    }
                 )
         return EvidencePart(
             kind=self.kind, vulnerabilities=tuple(vulns), components=tuple(components.values())
