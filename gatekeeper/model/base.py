@@ -31,13 +31,17 @@ def checked_builder(cls: type[M]) -> Callable[[dict[str, Any]], M]:
     """
     names = tuple(cls.model_fields)
     validate = cls.model_validate
+    # Every field is given, so every instance's set of given fields is this one. Shared, not
+    # one set each (~0.7 kB for a component): frozen models never add to it, and pydantic
+    # copies it before a model_copy(update=...) adds to the copy's.
+    every_field = set(names)
 
     def build(values: dict[str, Any]) -> M:
         if tuple(values) != names:
             return validate(values)
         instance = _new(cls)
         _set(instance, "__dict__", values)
-        _set(instance, "__pydantic_fields_set__", set(values))
+        _set(instance, "__pydantic_fields_set__", every_field)
         _set(instance, "__pydantic_extra__", None)
         _set(instance, "__pydantic_private__", None)
         return instance

@@ -181,3 +181,12 @@ def test_checked_builder_validates_what_is_not_in_field_order() -> None:
         build({"alg": "SHA-256"})  # a missing field is validated, and refused
     with pytest.raises(ValidationError):
         build({"value": 1, "alg": "SHA-256"})
+
+
+def test_checked_models_copy_with_updates_like_validated_ones() -> None:
+    build = checked_builder(Hash)
+    first, second = build({"alg": "SHA-256", "value": "ab"}), build({"alg": "MD5", "value": "cd"})
+    changed = first.model_copy(update={"value": "ef"})
+    assert (changed.alg, changed.value, first.value, second.value) == ("SHA-256", "ef", "ab", "cd")
+    assert first.model_fields_set == second.model_fields_set == {"alg", "value"}
+    assert hash(first) == hash(Hash(alg="SHA-256", value="ab"))

@@ -79,9 +79,7 @@ class CycloneDxReader:
             s.fail("/bomFormat", "is not 'CycloneDX'")
         metadata = s.get_obj(bom, "metadata", "") or {}
         direct = _direct_refs(s, bom, metadata)
-        components: list[Component] = []
-        for where, item in s.objects(bom, "components", ""):
-            _walk_component(s, item, where, doc.path, direct, components)
+        components = _read_components(s, bom, doc.path, direct)
         vulnerabilities = read_vulnerabilities(s, bom, components, doc.path)
         info = _sbom_info(s, bom, metadata, doc.path, len(components))
         return EvidencePart(
@@ -93,6 +91,29 @@ class CycloneDxReader:
 
 
 # -- components ---------------------------------------------------------------------------------
+
+
+def _read_components(
+    s: Shape, bom: JsonObject, source: str, direct: set[str] | None
+) -> list[Component]:
+    """Every component, nested ones after their parent, in document order."""
+    out: list[Component] = []
+    items = bom.get("components")
+    if type(items) is not list or not all(type(item) is dict for item in items):
+        for where, item in s.objects(bom, "components", ""):  # names what is wrong
+            _walk_component(s, item, where, source, direct, out)
+        return out
+    # The common case, without a pointer or a call per component unless it needs one: an
+    # array of objects (checked above, as Shape.objects would) with no nested components.
+    append = out.append
+    for index, item in enumerate(items):
+        if item.get("components") is None:
+            fast = _plain_component(item, source, direct)
+            if fast is not None:
+                append(fast)
+                continue
+        _walk_component(s, item, f"/components/{index}", source, direct, out)
+    return out
 
 
 def _walk_component(
