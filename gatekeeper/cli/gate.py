@@ -27,7 +27,6 @@ from gatekeeper.ledger.store import compress_ahead
 from gatekeeper.model import Decision, Level, Outcome
 from gatekeeper.policy.engines.opa_server_engine import URL_ENV as OPA_URL_ENV
 from gatekeeper.policy.engines.registry import ENGINES
-from gatekeeper.report.interface import Reporter
 from gatekeeper.report.registry import REPORTERS, get_reporter
 
 
@@ -269,10 +268,6 @@ def _run(options: GateRunOptions) -> None:
     except GatekeeperError as error:
         write_error_reports(error_decision(error.one_line()), safe_outputs)
         raise
-    color = use_color(options.no_color)
-    # The report is rendered while the decision is recorded (SQLite's writes and fsync release
-    # the GIL), but shown only once it is recorded: a void decision replaces it otherwise.
-    rendering = Rendering(reporter, decision, color=color)
     if result is not None:
         try:
             record_gate_decision(
@@ -282,35 +277,12 @@ def _run(options: GateRunOptions) -> None:
             # Say plainly that the verdict does not count: never print "pass" before exit 3.
             void = void_decision(decision, f"decision void: not recorded in the ledger: {error}")
             write_error_reports(void, safe_outputs)
-            click.echo(reporter.render(void, color=color).rstrip("\n"))
+            click.echo(reporter.render(void, color=use_color(options.no_color)).rstrip("\n"))
             raise
     write_reports(decision, extra_outputs)
-    click.echo(rendering.text().rstrip("\n"))
+    text = reporter.render(decision, color=use_color(options.no_color))
+    click.echo(text.rstrip("\n"))
     raise SystemExit(EXIT_FAIL if decision.outcome is Outcome.FAIL else EXIT_PASS)
-
-
-class Rendering:
-    """``reporter.render(decision)`` on a thread; :meth:`text` waits for it and raises what
-    rendering raised, as rendering here would have."""
-
-    def __init__(self, reporter: Reporter, decision: Decision, *, color: bool) -> None:
-        self._reporter, self._decision, self._color = reporter, decision, color
-        self._text: str | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="render", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._text = self._reporter.render(self._decision, color=self._color)
-        except BaseException as exc:  # re-raised by text(), in the command's thread
-            self._error = exc
-
-    def text(self) -> str:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._text or ""
 
 
 def terminate_cleanly() -> dict[int, Any]:
