@@ -23,6 +23,7 @@ from gatekeeper.evidence import READERS, gc_paused
 from gatekeeper.gate.decide import error_decision, void_decision
 from gatekeeper.gate.run import GateRequest, run_gate
 from gatekeeper.gate.waivers import default_waivers_path
+from gatekeeper.ledger.store import compress_ahead
 from gatekeeper.model import Decision, Level, Outcome
 from gatekeeper.policy.engines.opa_server_engine import URL_ENV as OPA_URL_ENV
 from gatekeeper.policy.engines.registry import ENGINES
@@ -96,6 +97,8 @@ class GateRunOptions:
             evidence_requirements=config.evidence_requirements,
             env=dict(env),
             cwd=cwd,
+            # Recorded: the input blob is compressed while the engine evaluates.
+            prepare_input=None if self.no_ledger else compress_ahead,
         )
 
 

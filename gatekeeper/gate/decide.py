@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -67,6 +67,7 @@ def decide(
     ingest_ms: float = 0.0,
     started: float | None = None,
     present_evidence: Sequence[str] | None = None,
+    input_digest: Callable[[], str] | None = None,
 ) -> Decision:
     """Judge ``gate_input`` (the document policies see as ``input``: a GateInput, a mapping,
     or its JSON text) with ``bundle``.
@@ -76,7 +77,9 @@ def decide(
     ``started`` (a ``time.perf_counter()`` value) is when the caller began, so ``total_ms``
     counts the whole run, not only this call. ``present_evidence`` are the evidence kinds the
     input holds (default: a GateInput's ``evidence_kinds``; None: unknown, so no rule is
-    marked not assessed, and every required kind counts as missing).
+    marked not assessed, and every required kind counts as missing). ``input_digest``, when
+    given, answers the input text's digest once the evaluation is done (``gate run`` takes it
+    on a thread meanwhile); by default it is taken here.
     """
     if started is None:
         started = time.perf_counter() - ingest_ms / 1000
@@ -137,7 +140,7 @@ def decide(
         required_evidence=options.required_evidence,
         rules=rule_results,
         inputs=tuple(inputs),
-        input_digest=sha256_text(input_json),
+        input_digest=input_digest() if input_digest else sha256_text(input_json),
         policy_bundle=BundleInfo(
             revision=bundle.revision, digest=bundle.digest, sources=bundle.sources
         ),

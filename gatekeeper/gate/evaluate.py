@@ -17,6 +17,7 @@ from typing import Any
 
 from gatekeeper.errors import PolicyError
 from gatekeeper.model import Level, PolicyInfo, RuleLocation, RuleResult, Severity, Violation
+from gatekeeper.model.base import checked_builder
 from gatekeeper.policy import conventions
 from gatekeeper.policy.bundle import PolicyBundle, RegoModule, RuleHead
 from gatekeeper.policy.engines.interface import DEFAULT_TIMEOUT_S, Engine
@@ -181,15 +182,17 @@ def _result_items(value: Any, rule: GateRule) -> list[Violation]:
     """Turn one rule's value into violations; anything unexpected is a policy error."""
     if value is None or value is False:
         return []
+    base = _rule_fields(rule)
     if value is True:
-        return [_violation(rule, {"msg": f"{rule.name} is true"})]
+        return [_violation(rule, {"msg": f"{rule.name} is true"}, base)]
     if isinstance(value, str):
-        return [_violation(rule, {"msg": value})]
+        return [_violation(rule, {"msg": value}, base)]
     if isinstance(value, dict):
-        return [_violation(rule, value)]
+        return [_violation(rule, value, base)]
     if isinstance(value, list):
         return [
-            _violation(rule, item if isinstance(item, dict) else {"msg": item}) for item in value
+            _violation(rule, item if isinstance(item, dict) else {"msg": item}, base)
+            for item in value
         ]
     raise PolicyError(
         f"rule {rule.query} returned {type(value).__name__}; expected a set of messages",
@@ -198,7 +201,28 @@ def _result_items(value: Any, rule: GateRule) -> list[Violation]:
     )
 
 
-def _violation(rule: GateRule, item: dict[str, Any]) -> Violation:
+# Violations are built unvalidated (checked_builder): a failing L release has thousands. The
+# rule's own fields come validated once per rule (_rule_fields), the item's are checked below.
+_checked_violation = checked_builder(Violation)
+
+
+def _rule_fields(rule: GateRule) -> dict[str, Any]:
+    """The fields every violation of ``rule`` shares, as validation makes them."""
+    return Violation(
+        policy=rule.info.id,
+        rule=rule.name,
+        package=rule.package,
+        level=rule.level,
+        severity=rule.info.severity,
+        title=rule.info.title,
+        message="-",
+        remediation=rule.info.remediation,
+        controls=rule.info.controls,
+        location=rule.location,
+    ).__dict__
+
+
+def _violation(rule: GateRule, item: dict[str, Any], base: dict[str, Any]) -> Violation:
     message = item.get("msg")
     if not isinstance(message, str) or not message:
         raise PolicyError(
@@ -216,22 +240,26 @@ def _violation(rule: GateRule, item: dict[str, Any]) -> Violation:
         if key not in _KNOWN_FIELDS:
             evidence_map.setdefault(key, extra)
     subject = item.get("subject")
-    severity = Severity.parse(item["severity"]) if "severity" in item else rule.info.severity
+    severity = Severity.parse(item["severity"]) if "severity" in item else base["severity"]
     remediation = item.get("remediation")
-    return Violation(
-        policy=rule.info.id,
-        rule=rule.name,
-        package=rule.package,
-        level=rule.level,
-        severity=severity,
-        title=rule.info.title,
-        message=message,
-        subject=None if subject is None else str(subject),
-        evidence=evidence_map,
-        remediation=str(remediation) if remediation else rule.info.remediation,
-        controls=rule.info.controls,
-        location=rule.location,
-    )
+    values = {
+        "policy": base["policy"],
+        "rule": base["rule"],
+        "package": base["package"],
+        "level": base["level"],
+        "severity": severity,
+        "title": base["title"],
+        "message": message,
+        "subject": None if subject is None else str(subject),
+        "evidence": evidence_map,
+        "remediation": str(remediation) if remediation else base["remediation"],
+        "controls": base["controls"],
+        "location": base["location"],
+        "declared_in": None,
+    }
+    if not all(type(key) is str for key in evidence_map):  # JSON keys are; else validate
+        return Violation.model_validate(values)
+    return _checked_violation(values)
 
 
 def _short(value: Any) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +14,7 @@ from gatekeeper.config import DEFAULT_EVIDENCE_REQUIREMENTS
 from gatekeeper.errors import InputError
 from gatekeeper.evidence import gc_paused, load_evidence
 from gatekeeper.gate.decide import DecideOptions, decide
-from gatekeeper.gate.input import build_gate_input, load_release
+from gatekeeper.gate.input import build_gate_input, load_release, sha256_text
 from gatekeeper.gate.locations import attach_declarations
 from gatekeeper.gate.requirements import required_evidence
 from gatekeeper.gate.waivers import default_waivers_path, load_waivers
@@ -44,6 +46,10 @@ class GateRequest:
     now: datetime | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path = field(default_factory=Path.cwd)
+    # Given the input's UTF-8, returns its digest (sha256:<hex>) and may prepare more: the
+    # CLI passes the ledger's compress_ahead when the decision will be recorded. Runs on a
+    # thread while the engine evaluates. None: the digest only.
+    prepare_input: Callable[[bytes], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,9 @@ def _run_gate(request: GateRequest) -> GateResult:
     gate_input = build_gate_input(evidence, release=release, now=now, env=request.env)
     input_json = gate_input.to_json()
     ingest_ms = (time.perf_counter() - started) * 1000
+    # The input's digest (and, to be recorded, its compressed blob) on a thread: hashing and
+    # zlib release the GIL, and this process only waits while the engine evaluates.
+    digest = InputDigest(input_json, request.prepare_input)
 
     get_engine(request.engine)  # an unknown engine is a usage error before any bundle error
     bundle = load_gate_bundle(request.policies, request.data)
@@ -104,6 +113,7 @@ def _run_gate(request: GateRequest) -> GateResult:
         ingest_ms=ingest_ms,
         started=started,
         present_evidence=gate_input.evidence_kinds,
+        input_digest=digest.result,
     )
     decision = attach_declarations(
         decision,
@@ -113,6 +123,34 @@ def _run_gate(request: GateRequest) -> GateResult:
     return GateResult(
         decision=decision, gate_input=gate_input, input_json=input_json, bundle=bundle
     )
+
+
+class InputDigest:
+    """``sha256:<hex>`` of the input text's UTF-8, taken on a thread (by ``prepare`` when
+    given, which may also compress the bytes for the ledger). :meth:`result` waits for it;
+    if the thread failed, the digest is taken again here (the ledger then compresses when it
+    stores the blob), so nothing done there can change the decision."""
+
+    def __init__(self, text: str, prepare: Callable[[bytes], str] | None) -> None:
+        self._text = text
+        self._prepare = prepare
+        self._digest: str | None = None
+        self._thread = threading.Thread(target=self._run, name="input-digest", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            data = self._text.encode("utf-8")
+            if self._prepare is not None:
+                self._digest = self._prepare(data)
+            else:
+                self._digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        except Exception:  # noqa: S110 - result() takes the digest itself (no traceback)
+            pass
+
+    def result(self) -> str:
+        self._thread.join()
+        return self._digest or sha256_text(self._text)
 
 
 def release_gate_input(release: Release, *, now: datetime, env: Mapping[str, str]) -> GateInput:

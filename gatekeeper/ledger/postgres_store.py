@@ -21,7 +21,7 @@ from gatekeeper.ledger.store import (
     RecordBuilder,
     RecordDigest,
     StoredRecord,
-    compress,
+    compress_blob,
     decompress,
 )
 
@@ -92,7 +92,9 @@ class PostgresStore:
         conn = self._conn
         for digest, content in blobs.items():
             if conn.execute(_pg(sql.HAS_BLOB), (digest,)).fetchone() is None:
-                conn.execute(_pg(sql.PUT_BLOB), (digest, len(content), compress(content)))
+                conn.execute(
+                    _pg(sql.PUT_BLOB), (digest, len(content), compress_blob(digest, content))
+                )
         head = sql.to_head(conn.execute(_pg(sql.GET_HEAD) + " FOR UPDATE").fetchone())
         if head is None:
             raise LedgerError("ledger has no head row: damaged", path=self._display)

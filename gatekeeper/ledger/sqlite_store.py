@@ -25,7 +25,7 @@ from gatekeeper.ledger.store import (
     RecordBuilder,
     RecordDigest,
     StoredRecord,
-    compress,
+    compress_blob,
     decompress,
 )
 
@@ -105,7 +105,7 @@ class SqliteStore:
         try:
             for digest, content in blobs.items():
                 if db.execute(sql.HAS_BLOB, (digest,)).fetchone() is None:
-                    db.execute(sql.PUT_BLOB, (digest, len(content), compress(content)))
+                    db.execute(sql.PUT_BLOB, (digest, len(content), compress_blob(digest, content)))
             head = sql.to_head(db.execute(sql.GET_HEAD).fetchone())
             if head is None:
                 raise LedgerError("ledger has no head row: not a gatekeeper ledger or damaged")

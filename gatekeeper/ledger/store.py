@@ -11,6 +11,7 @@ to a builder callback that produces the record, so the chain rules live in one p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -135,6 +136,26 @@ class LedgerStore(Protocol):
 
 def compress(content: bytes) -> bytes:
     return zlib.compress(content, 1)  # speed over size: a gate run waits on it
+
+
+# Blobs compressed before they are stored: digest (sha256 of the content, taken here) -> the
+# compressed content. A gate run compresses its input on a thread while the engine evaluates
+# (the gate itself only waits then), and the store's append takes the result instead of
+# compressing again. Keyed by the content's own digest, so an entry is always that content.
+_COMPRESSED_AHEAD: dict[str, bytes] = {}
+
+
+def compress_ahead(content: bytes) -> str:
+    """Compress ``content`` now for a later append; returns its digest (``sha256:<hex>``)."""
+    digest = "sha256:" + hashlib.sha256(content).hexdigest()
+    _COMPRESSED_AHEAD[digest] = compress(content)
+    return digest
+
+
+def compress_blob(digest: str, content: bytes) -> bytes:
+    """``content`` compressed: what :func:`compress_ahead` prepared for it, else now."""
+    ready = _COMPRESSED_AHEAD.pop(digest, None)
+    return ready if ready is not None else compress(content)
 
 
 def decompress(data: bytes, digest: str) -> bytes:

@@ -4,26 +4,22 @@ from __future__ import annotations
 
 from gatekeeper.errors import ConfigError
 from gatekeeper.registry import Registry
-from gatekeeper.report.github import GithubReporter
 from gatekeeper.report.interface import Reporter
-from gatekeeper.report.json_doc import JsonReporter
-from gatekeeper.report.junit import JunitReporter
-from gatekeeper.report.markdown import MarkdownReporter
-from gatekeeper.report.sarif import SarifReporter
-from gatekeeper.report.table import TableReporter
 
 DEFAULT_FORMAT = "table"
 
 REPORTERS: Registry[Reporter] = Registry("report format", error=ConfigError, default=DEFAULT_FORMAT)
-for _cls in (
-    TableReporter,
-    JsonReporter,
-    SarifReporter,
-    JunitReporter,
-    MarkdownReporter,
-    GithubReporter,
+# Imported when asked for: a run renders one or two formats, and importing all of them (the
+# XML, SARIF and GitHub writers ...) is start-up time every gate run would pay.
+for _name, _target in (
+    ("table", "gatekeeper.report.table:TableReporter"),
+    ("json", "gatekeeper.report.json_doc:JsonReporter"),
+    ("sarif", "gatekeeper.report.sarif:SarifReporter"),
+    ("junit", "gatekeeper.report.junit:JunitReporter"),
+    ("markdown", "gatekeeper.report.markdown:MarkdownReporter"),
+    ("github", "gatekeeper.report.github:GithubReporter"),
 ):
-    REPORTERS.register(_cls.name, _cls)
+    REPORTERS.register_lazy(_name, _target)
 
 
 def get_reporter(name: str) -> Reporter:

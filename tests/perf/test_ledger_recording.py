@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
 from pathlib import Path
 
@@ -71,3 +72,48 @@ def test_gate_run_keeps_gc_paused_from_ingestion_to_output_and_restores_it(
     assert result.exit_code in (0, 1), result.output
     assert seen == [("record_gate_decision", False), ("write_reports", False)]
     assert gc.isenabled()
+
+
+def _record(result: object, tmp_path: Path) -> tuple[str, bytes | None]:
+    config = load_config(None, cwd=tmp_path, env={})
+    url = str(tmp_path / "ledger.db")
+    recorder.record_gate_run(result, ledger=url, config=config, env={}, cwd=tmp_path)  # type: ignore[arg-type]
+    store = open_store(url, base=tmp_path, create=False)
+    try:
+        return url, store.blob(result.decision.input_digest)  # type: ignore[attr-defined]
+    finally:
+        store.close()
+
+
+def test_input_blob_compressed_during_evaluation_is_the_one_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # gate run compresses its input on a thread while the engine evaluates; the ledger stores
+    # that instead of compressing again, and the blob and digest are those of the input.
+    from gatekeeper.ledger import store as ledger_store
+
+    evidence = tuple(str(p) for p in sorted((EXAMPLES / "evidence").glob("*.json")))
+    request = GateRequest(
+        evidence=evidence, cwd=tmp_path, prepare_input=ledger_store.compress_ahead
+    )
+    result = run_gate(request)
+    data = result.input_json.encode("utf-8")
+    assert result.decision.input_digest == "sha256:" + hashlib.sha256(data).hexdigest()
+    compressed: list[bytes] = []
+    real = ledger_store.compress
+    monkeypatch.setattr(ledger_store, "compress", lambda c: compressed.append(c) or real(c))
+    _, blob = _record(result, tmp_path)
+    assert blob == data
+    assert data not in compressed  # taken from the thread's work, not compressed again
+
+
+def test_a_failed_input_thread_still_gives_the_input_digest(tmp_path: Path) -> None:
+    def broken(data: bytes) -> str:
+        raise MemoryError
+
+    evidence = tuple(str(p) for p in sorted((EXAMPLES / "evidence").glob("*.json")))
+    result = run_gate(GateRequest(evidence=evidence, cwd=tmp_path, prepare_input=broken))
+    data = result.input_json.encode("utf-8")
+    assert result.decision.input_digest == "sha256:" + hashlib.sha256(data).hexdigest()
+    _, blob = _record(result, tmp_path)
+    assert blob == data

@@ -149,3 +149,13 @@ def test_groups_keep_the_rules_of_a_package_together(tmp_path: Path) -> None:
         ["data.b.deny"],
         ["data.c.deny", "data.c.warn"],
     ]
+
+
+def test_a_large_input_the_engine_cannot_parse_is_an_engine_error(tmp_path: Path) -> None:
+    # The worker hands a large input's file to regorus itself: what it cannot parse is still
+    # one line naming the problem, never a result.
+    document = json.dumps({**INPUT, "names": ["x" * 100] * 12_000})[:-1]  # truncated
+    assert len(document) >= guard.INPUT_FILE_MIN_CHARS
+    with pytest.raises(EngineError, match="regorus rejected the input document: EOF") as caught:
+        get_engine("regorus").evaluate(_bundle(tmp_path), document, QUERIES)
+    assert "\n" not in caught.value.one_line()

@@ -25,6 +25,7 @@ from gatekeeper.model import (
     VexStatement,
     Vulnerability,
 )
+from gatekeeper.model.base import checked_builder
 
 CDX_XML_NAMESPACE = "http://cyclonedx.org/schema/bom/"
 
@@ -78,9 +79,7 @@ class CycloneDxReader:
             s.fail("/bomFormat", "is not 'CycloneDX'")
         metadata = s.get_obj(bom, "metadata", "") or {}
         direct = _direct_refs(s, bom, metadata)
-        components: list[Component] = []
-        for where, item in s.objects(bom, "components", ""):
-            _walk_component(s, item, where, doc.path, direct, components)
+        components = _read_components(s, bom, doc.path, direct)
         vulnerabilities = read_vulnerabilities(s, bom, components, doc.path)
         info = _sbom_info(s, bom, metadata, doc.path, len(components))
         return EvidencePart(
@@ -92,6 +91,29 @@ class CycloneDxReader:
 
 
 # -- components ---------------------------------------------------------------------------------
+
+
+def _read_components(
+    s: Shape, bom: JsonObject, source: str, direct: set[str] | None
+) -> list[Component]:
+    """Every component, nested ones after their parent, in document order."""
+    out: list[Component] = []
+    items = bom.get("components")
+    if type(items) is not list or not all(type(item) is dict for item in items):
+        for where, item in s.objects(bom, "components", ""):  # names what is wrong
+            _walk_component(s, item, where, source, direct, out)
+        return out
+    # The common case, without a pointer or a call per component unless it needs one: an
+    # array of objects (checked above, as Shape.objects would) with no nested components.
+    append = out.append
+    for index, item in enumerate(items):
+        if item.get("components") is None:
+            fast = _plain_component(item, source, direct)
+            if fast is not None:
+                append(fast)
+                continue
+        _walk_component(s, item, f"/components/{index}", source, direct, out)
+    return out
 
 
 def _walk_component(
@@ -194,8 +216,13 @@ def _plain_hashes(value: object) -> tuple[Hash, ...] | None:
         alg, content = entry.get("alg"), entry.get("content")
         if type(alg) is not str or type(content) is not str or not alg or not content:
             return None
-        out.append(Hash(alg=alg, value=content))
+        out.append(_hash({"alg": alg, "value": content}))
     return tuple(out)
+
+
+# Built unvalidated (checked_builder): the fast path below checks every value first.
+_component = checked_builder(Component)
+_hash = checked_builder(Hash)
 
 
 def _plain_component(item: JsonObject, source: str, direct: set[str] | None) -> Component | None:
@@ -206,13 +233,14 @@ def _plain_component(item: JsonObject, source: str, direct: set[str] | None) -> 
         return None
     ref, version, group = get("bom-ref"), get("version"), get("group")
     purl, kind, scope = get("purl"), get("type"), get("scope")
+    # _plain_text of each, inline: this runs once per component.
     if not (
-        _plain_text(ref)
-        and _plain_text(version)
-        and _plain_text(group)
-        and _plain_text(purl)
-        and _plain_text(kind)
-        and _plain_text(scope)
+        (ref is None or type(ref) is str)
+        and (version is None or type(version) is str)
+        and (group is None or type(group) is str)
+        and (purl is None or type(purl) is str)
+        and (kind is None or type(kind) is str)
+        and (scope is None or type(scope) is str)
     ):
         return None
     supplier = get("supplier")
@@ -228,19 +256,22 @@ def _plain_component(item: JsonObject, source: str, direct: set[str] | None) -> 
     if licenses is None or hashes is None:
         return None
     ref = ref or None
-    return Component(
-        ref=ref,
-        direct=None if direct is None else ref in direct,
-        name=name,
-        version=version or None,
-        group=group or None,
-        purl=purl or None,
-        type=kind or "library",
-        scope=scope or None,
-        licenses=licenses,
-        hashes=hashes,
-        supplier=supplier_name or None,
-        source=source,
+    # Every value is checked above to be what validation would make of it: built unvalidated.
+    return _component(
+        {
+            "ref": ref,
+            "name": name,
+            "version": version or None,
+            "group": group or None,
+            "purl": purl or None,
+            "type": kind or "library",
+            "scope": scope or None,
+            "licenses": licenses,
+            "hashes": hashes,
+            "supplier": supplier_name or None,
+            "direct": None if direct is None else ref in direct,
+            "source": source,
+        },
     )
 
 

@@ -28,6 +28,12 @@ _PACKAGE_RE = re.compile(
 )
 
 
+# Operations whose large input this module reads from the request's ``input_file`` itself:
+# regorus parses the file directly, without the worker holding the 11 MB (at 20,000
+# components) as bytes and text first.
+FILE_INPUT_OPS = frozenset({"evaluate"})
+
+
 def preload() -> None:
     """Load the native library now, while the parent is still reading evidence."""
     import regorus  # noqa: F401
@@ -90,8 +96,12 @@ def _query(engine: Any, query: str) -> tuple[bool, Any]:
 def _evaluate(request: dict[str, Any], input_text: str) -> dict[str, Any]:
     started = time.perf_counter()
     engine = _new_engine(request)
+    input_file = request.get("input_file")
     try:
-        engine.set_input_json(input_text)
+        if input_file is not None:  # a large input's file (worker.FILE_INPUT_OPS), read in Rust
+            engine.set_input_from_json_file(str(input_file))
+        else:
+            engine.set_input_json(input_text)
     except BaseException as exc:
         raise EngineError(f"regorus rejected the input document: {_message_of(exc)[0]}") from None
     engine.set_gather_prints(True)

@@ -197,14 +197,19 @@ def _serve(channel_text: str) -> dict[str, Any]:
     module_name = HANDLERS.get(str(request.get("engine")))
     if module_name is None:
         return _error("engine", f"unknown engine {request.get('engine')!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except BaseException as exc:
+        return _failure(exc, str(request.get("engine")))
     input_file = request.get("input_file")
-    if input_file is not None:  # a large input, handed over in a file (see guard.py)
+    if input_file is not None and request.get("op") not in getattr(module, "FILE_INPUT_OPS", ()):
+        # A large input, handed over in a file (see guard.py). Handlers of FILE_INPUT_OPS
+        # have their engine read the file itself (no copy of it as Python text).
         try:
             input_text = Path(str(input_file)).read_bytes().decode("utf-8", "replace")
         except OSError as exc:
             return _error("engine", f"engine worker cannot read its input: {exc.strerror}")
     try:
-        module = importlib.import_module(module_name)
         if request.get("op") == "evaluate_documents":
             native = getattr(module, "evaluate_documents", None)
             batch = native if callable(native) else _each_document(module.handle)
