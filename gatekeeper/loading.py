@@ -26,6 +26,7 @@ import math
 import os
 import re
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -240,7 +241,7 @@ def parse_json_text(text: str, *, display: str, error: ErrorType = InputError) -
     import json
 
     try:
-        return json.loads(
+        value = json.loads(
             text,
             object_pairs_hook=_object_without_duplicates,
             parse_int=_bounded_int,
@@ -264,6 +265,59 @@ def parse_json_text(text: str, *, display: str, error: ErrorType = InputError) -
         raise error(f"invalid JSON: {exc}", path=display) from None
     except RecursionError:
         raise error("invalid JSON: nested too deeply", path=display) from None
+    # A \uD800-\uDFFF escape not part of a pair decodes to a lone surrogate, which is not
+    # Unicode: it would pass here and break every later encoding (an internal error, exit 3,
+    # instead of bad input). Only a document with such an escape is walked.
+    found = _SURROGATE_ESCAPE.search(text)
+    if found is not None and _has_lone_surrogate(value):
+        found = _first_unpaired(text) or found
+        raise error(
+            "invalid JSON: a string holds an unpaired UTF-16 surrogate escape "
+            f"({found.group()}), which is not valid Unicode",
+            path=display,
+            where=_line_col(text, found.start()),
+        )
+    return value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _first_unpaired(text: str) -> re.Match[str] | None:
+    """The first surrogate escape that is not a high one directly followed by a low one."""
+    paired_end = -1
+    for found in _SURROGATE_ESCAPE.finditer(text):
+        if found.start() == paired_end:  # the low half of a pair
+            continue
+        after = _SURROGATE_ESCAPE.match(text, found.end())
+        high = found.group()[3].lower() in "89ab"
+        if high and after is not None and after.group()[3].lower() in "cdef":
+            paired_end = found.end()
+            continue
+        return found
+    return None
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            strings: Iterable[str] = (item,)
+        elif isinstance(item, dict):
+            strings = item.keys()
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+            continue
+        else:
+            continue
+        for text in strings:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
 
 
 def check_depth(

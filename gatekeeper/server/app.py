@@ -31,6 +31,7 @@ from gatekeeper.ledger.canonical import period_bound
 from gatekeeper.ledger.decisions import DECISION_RECORD_KIND
 from gatekeeper.ledger.dora import dora_report
 from gatekeeper.ledger.merkle import LogError
+from gatekeeper.loading import parse_json_text
 from gatekeeper.model import Violation
 from gatekeeper.server.auth import Token, authenticated
 from gatekeeper.server.bundles import CatalogueConflict, CatalogueError
@@ -373,9 +374,11 @@ def add_deployment_api(app: FastAPI, service: DecisionService) -> None:
         if len(body) > MAX_EVENT_BYTES:
             return _too_large(MAX_EVENT_BYTES)
         try:
-            event = json.loads(body)
-        except ValueError:
+            event = parse_json_text(body.decode("utf-8"), display="deployment event")
+        except UnicodeDecodeError:
             event = None
+        except InputError as exc:
+            return _error(exc, 400)
         problem = _deploy_event_problem(event)
         if problem or not isinstance(event, dict):
             return _error(InputError(problem or "deployment event: not an object"), 400)

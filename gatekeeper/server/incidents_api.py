@@ -7,7 +7,6 @@ carries the record, its log index, an inclusion proof and the checkpoint, like a
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -23,6 +22,7 @@ from gatekeeper.ledger.incidents import (
     parse_time,
     resolve_incident,
 )
+from gatekeeper.loading import parse_json_text
 from gatekeeper.server.auth import Token, require_writer
 from gatekeeper.server.log import proof_document
 from gatekeeper.server.service import DecisionService
@@ -37,9 +37,11 @@ async def _body(request: Request) -> dict[str, Any]:
     if len(raw) > MAX_BODY:
         raise InputError(f"incident body over {MAX_BODY} bytes")
     try:
-        value = json.loads(raw or b"{}")
-    except ValueError:
-        raise InputError("incident body is not JSON") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("incident body is not UTF-8 text") from None
+    # The evidence files' JSON rules: duplicate keys, NaN, unpaired surrogates are refused.
+    value = parse_json_text(text or "{}", display="incident body")
     if not isinstance(value, dict):
         raise InputError("incident body must be a JSON object")
     for key, item in value.items():

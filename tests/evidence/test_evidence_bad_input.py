@@ -74,6 +74,16 @@ CASES: list[tuple[str, str | bytes, str]] = [
     ("bad.xml", "<bom xmlns='http://cyclonedx.org/schema/bom/1.4'><components>", "invalid XML"),
     ("billion-laughs.xml", BILLION_LAUGHS, "DTD"),
     ("xxe.xml", XXE, "DTD"),
+    # Unpaired UTF-16 surrogate escapes decode to text that is not Unicode (every later
+    # encoding of the decision would fail): refused here as bad input, naming the escape.
+    (
+        "lone-high.cdx.json",
+        '{"bomFormat": "CycloneDX", "specVersion": "1.5", "components": '
+        '[{"type": "library", "name": "a\\ud800b"}]}',
+        "unpaired UTF-16 surrogate escape (\\ud800)",
+    ),
+    ("lone-low.json", '{"SchemaVersion": 2, "Results": [], "x": ["\\uDC00"]}', "surrogate"),
+    ("lone-key.json", '{"SchemaVersion": 2, "Results": [], "\\ud83d": 1}', "surrogate"),
 ]
 
 
@@ -83,6 +93,18 @@ def test_bad_file_is_an_input_error(
 ) -> None:
     error = _error_for(_write(tmp_path, name, content))
     assert phrase.lower() in str(error).lower()
+
+
+def test_a_surrogate_pair_escape_is_read_as_its_character(tmp_path: Path) -> None:
+    doc = {
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.5",
+        "components": [{"type": "library", "name": "emoji-\U0001f600", "version": "1"}],
+    }
+    path = _write(tmp_path, "pair.cdx.json", json.dumps(doc))  # ensure_ascii: \ud83d\ude00
+    assert "\\ud83d\\ude00" in Path(path).read_text()
+    evidence = load_evidence([path])
+    assert [c.name for c in evidence.components] == ["emoji-\U0001f600"]
 
 
 def test_truncated_json_names_line_and_column(tmp_path: Path) -> None:

@@ -155,4 +155,13 @@ def test_bad_incident_input_is_400_with_one_line(server: RunningServer) -> None:
         answer = client.post("/v1/incidents", json={"service": "shop"})
         assert answer.status_code == 400 and "no promoted deployment" in answer.json()["error"]
         assert client.post("/v1/incidents", content=b"[1]").status_code == 400
+        # Text that is not Unicode would break the record's encoding: bad input, not a 500.
+        lone = b'{"service": "shop", "summary": "down \\ud800"}'
+        answer = client.post("/v1/incidents", content=lone)
+        assert answer.status_code == 400 and "surrogate" in answer.json()["error"]
+        duplicate = b'{"service": "shop", "service": "other"}'
+        assert client.post("/v1/incidents", content=duplicate).status_code == 400
+        deploy_event = b'{"kind": "deploy.promoted", "outcome": "x\\udc00"}'
+        answer = client.post("/v1/deployments", content=deploy_event)
+        assert answer.status_code == 400 and "surrogate" in answer.json()["error"]
         assert client.get("/v1/dora", params={"from": "yesterday"}).status_code == 400
