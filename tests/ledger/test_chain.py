@@ -4,12 +4,14 @@ must be exactly what the one-process walk reports: the first problem, in record 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gatekeeper.ledger import chain
-from gatekeeper.ledger.chain import _ParallelSignatures as _RealPool
+from gatekeeper.ledger.chain import _Workers as _RealPool
 from gatekeeper.ledger.chain import record_builder, verify_chain
 from gatekeeper.ledger.registry import open_store
 from gatekeeper.ledger.signing import generate_key_pem, load_signer
@@ -36,19 +38,20 @@ def _signed_ledger(tmp_path: Path, count: int) -> Path:
 
 @pytest.fixture
 def in_parallel(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Signatures checked by worker processes even for a short chain (batches of 3)."""
-    monkeypatch.setattr(chain, "PARALLEL_SIGNATURES_FROM", 1)
-    monkeypatch.setattr(chain, "_SIGNATURE_BATCH", 3)
+    """Bodies read and signatures checked by worker processes even for a short chain
+    (batches of 3)."""
+    monkeypatch.setattr(chain, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(chain, "_BATCH", 3)
     monkeypatch.setattr(chain.os, "cpu_count", lambda: 2)
     pools: list[object] = []
-    real = chain._ParallelSignatures
+    real = chain._Workers
 
-    def recording(workers: int) -> object:
-        pool = real(workers)
+    def recording(*args: Any) -> object:
+        pool = real(*args)
         pools.append(pool)
         return pool
 
-    monkeypatch.setattr(chain, "_ParallelSignatures", recording)
+    monkeypatch.setattr(chain, "_Workers", recording)
     return pools
 
 
@@ -100,10 +103,11 @@ def test_workers_that_cannot_run_leave_the_walk_to_this_process(
 ) -> None:
     from concurrent.futures.process import BrokenProcessPool
 
-    def broken(*args: object) -> int:
+    def broken(*args: object) -> Iterator[object]:
         raise BrokenProcessPool("a worker died")
+        yield  # a generator, as the real one
 
-    monkeypatch.setattr(_RealPool, "first_invalid", broken)
+    monkeypatch.setattr(_RealPool, "bodies", broken)
     db = _signed_ledger(tmp_path, 8)
     _sql(db, "UPDATE gk_ledger_records SET signature = 'AAAA' WHERE seq = 6")
     one, many = _both(db)
@@ -138,15 +142,16 @@ def test_workers_dying_mid_walk_still_visit_every_record_once(
         prefix = first.verified_prefix()
         assert prefix is not None and prefix.records == 4
     calls = {"n": 0}
-    real_add = _RealPool.add
+    real_bodies = _RealPool.bodies
 
-    def dying(self: _RealPool, *args: str | int) -> None:
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise BrokenProcessPool("a worker died")
-        real_add(self, *args)  # type: ignore[arg-type]
+    def dying(self: _RealPool, rows: Iterable[Any]) -> Iterator[Any]:
+        for item in real_bodies(self, rows):
+            calls["n"] += 1
+            if calls["n"] == 5:
+                raise BrokenProcessPool("a worker died")
+            yield item
 
-    monkeypatch.setattr(_RealPool, "add", dying)
+    monkeypatch.setattr(_RealPool, "bodies", dying)
     seen: list[int] = []
     try:
         result = verify_chain(
