@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from gatekeeper.ledger import chain
 from tests.ledger.ledger_helpers import PgServer, record_history
 
 
@@ -23,3 +25,22 @@ def pg_history(
     url = pg_server.new_database()
     ids = record_history(url, cwd=tmp_path_factory.mktemp("pg-history"))
     return url, ids
+
+
+@pytest.fixture
+def in_parallel(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Bodies read and signatures checked by worker processes even for a short chain
+    (batches of 3)."""
+    monkeypatch.setattr(chain, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(chain, "_BATCH", 3)
+    monkeypatch.setattr(chain.os, "cpu_count", lambda: 2)
+    pools: list[object] = []
+    real = chain._Workers
+
+    def recording(*args: Any) -> object:
+        pool = real(*args)
+        pools.append(pool)
+        return pool
+
+    monkeypatch.setattr(chain, "_Workers", recording)
+    return pools

@@ -36,25 +36,6 @@ def _signed_ledger(tmp_path: Path, count: int) -> Path:
     return db
 
 
-@pytest.fixture
-def in_parallel(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Bodies read and signatures checked by worker processes even for a short chain
-    (batches of 3)."""
-    monkeypatch.setattr(chain, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(chain, "_BATCH", 3)
-    monkeypatch.setattr(chain.os, "cpu_count", lambda: 2)
-    pools: list[object] = []
-    real = chain._Workers
-
-    def recording(*args: Any) -> object:
-        pool = real(*args)
-        pools.append(pool)
-        return pool
-
-    monkeypatch.setattr(chain, "_Workers", recording)
-    return pools
-
-
 def _both(db: Path) -> tuple[chain.VerifyResult, chain.VerifyResult]:
     store = open_store(str(db), base=db.parent, create=False)
     try:
