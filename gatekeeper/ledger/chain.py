@@ -25,14 +25,18 @@ import functools
 import itertools
 import json
 import os
-import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from gatekeeper.ledger.canonical import GENESIS_HASH, canonical_json, digest_of_text
-from gatekeeper.ledger.signing import Signer, key_id_of, signature_valid
+from gatekeeper.ledger.signing import (
+    Signer,
+    first_invalid_signature,
+    key_id_of,
+    signature_valid,
+)
 from gatekeeper.ledger.store import Head, NewRecord, RecordDigest, StoredRecord
 from gatekeeper.ledger.verified import ColumnsDigest, VerifiedPrefix
 
@@ -135,105 +139,26 @@ class _Walk:
     by_hash: dict[str, _Seen] = field(default_factory=dict)
     key_ids: set[str] = field(default_factory=set)
     signed: int = 0
+    index: int = 0  # of the record being checked
+    # Signatures checked in worker processes (see _ParallelSignatures), else inline.
+    parallel: _ParallelSignatures | None = None
+
+    def signature_ok(self, public: str, signature: str, record_hash: str) -> bool:
+        if self.parallel is not None:
+            self.parallel.add(self.index, public, signature, record_hash)
+            return True  # judged when the walk ends, in record order
+        return signature_valid(public, signature, record_hash)
 
 
-Visit = Callable[[StoredRecord, dict[str, Any]], None]
+# A signed record's Ed25519 check (~60 µs, holding the GIL) is the largest cost of a walk.
+# From this many records on they are checked in worker processes, in batches, while the walk
+# goes on; the first bad one is then reported exactly as the one-process walk reports it.
+PARALLEL_SIGNATURES_FROM = 10_000
+_SIGNATURE_BATCH = 2048
 
 
-@dataclass(frozen=True)
-class SplitVisit:
-    """A visit in two halves, so that worker processes can do the first: ``read(record,
-    document)`` makes a small value of a record's parsed body (it is pickled to the workers:
-    a module-level function, or an instance of a module-level class), ``keep(record, value)``
-    takes the values in this process, in record order. As a visit it is ``keep(record,
-    read(record, document))``."""
-
-    read: Callable[[StoredRecord, dict[str, Any]], Any]
-    keep: Callable[[StoredRecord, Any], None]
-
-    def __call__(self, record: StoredRecord, doc: dict[str, Any]) -> None:
-        self.keep(record, self.read(record, doc))
-
-
-def _whole_document(record: StoredRecord, doc: dict[str, Any]) -> dict[str, Any]:
-    """The ``read`` of a plain visit walked by workers: the document itself."""
-    return doc
-
-
-class _Body(NamedTuple):
-    """What the checks need of a record's body (read here, or in a worker process)."""
-
-    seq: Any
-    prev_hash: Any
-    columns: bool  # its decision id, time and service are the record's indexed columns
-    signer: bool  # it names a signer (anything but null)
-    public_key: Any
-    key_id: Any
-    valid: bool | None  # its signature verified (checked by a worker); None: not checked yet
-    doc: dict[str, Any] | None  # the parsed body (read here)
-    value: Any  # the visit's read of it (read by a worker)
-
-
-def _body_of(
-    record: StoredRecord,
-    read: Callable[[StoredRecord, dict[str, Any]], Any] | None = None,
-) -> _Body | None:
-    """The body's facts, None when it does not parse to an object or does not hash to the
-    record's hash. ``read`` (in a worker process): the signature is checked and the visit's
-    read done here, the document itself is not kept."""
-    doc = _parse(record)
-    if doc is None or digest_of_text(record.body) != record.hash:
-        return None
-    release = doc.get("release") or {}
-    service = release.get("service") if isinstance(release, dict) else False  # matches none
-    signer = doc.get("signer")
-    public = signer.get("public_key") if isinstance(signer, dict) else None
-    key_id = signer.get("key_id") if isinstance(signer, dict) else None
-    valid = None
-    if read is not None and isinstance(public, str) and record.signature is not None:
-        valid = signature_valid(public, record.signature, record.hash)
-        public = sys.intern(public)  # one key on many records: sent back once per batch
-    return _Body(
-        doc.get("seq"),
-        doc.get("prev_hash"),
-        doc.get("decision_id") == record.decision_id
-        and doc.get("recorded_at") == record.recorded_at
-        and service == record.service,
-        signer is not None,
-        public,
-        key_id,
-        valid,
-        None if read is not None else doc,
-        read(record, doc) if read is not None else None,
-    )
-
-
-# A record's Ed25519 check (~60 µs, holding the GIL), its json.loads (~25 µs for a 5.5 KB
-# body) and what a visit reads of it are most of a walk. From this many records on, worker
-# processes do them for batches of records while this process reads the next ones, checks
-# the links and keeps the visits' values, in record order: the first problem is the one the
-# one-process walk names.
-PARALLEL_FROM = 10_000
-_BATCH = 1024
-_REDO = 0  # a worker's answer for a record it could not read: read here, in order
-
-
-def _read_batch(
-    batch: list[tuple[int, str, str, str | None, str, str, str | None]],
-    read: Callable[[StoredRecord, dict[str, Any]], Any],
-) -> list[_Body | int | None]:
-    """A batch of records' bodies, in a worker process (see _Workers)."""
-    found: list[_Body | int | None] = []
-    for row in batch:
-        try:
-            found.append(_body_of(StoredRecord(*row), read))
-        except Exception:  # whatever it is, this process meets it again in record order
-            found.append(_REDO)
-    return found
-
-
-class _Workers:
-    def __init__(self, workers: int, read: Callable[[StoredRecord, dict[str, Any]], Any]) -> None:
+class _ParallelSignatures:
+    def __init__(self, workers: int) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -242,36 +167,41 @@ class _Workers:
         self.pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("spawn")
         )
-        self.read = read
-        self.ahead = 2 * workers + 1  # batches in flight: bounds the bodies held (~6 MB each)
+        self.workers = workers
+        self.batch: list[tuple[int, str, str, str]] = []
+        # Per batch, in order: a worker's future, or the answer of a batch checked here.
+        self.futures: list[Any] = []
+        self.running: deque[Any] = deque()  # the workers' batches not done yet
 
-    def bodies(self, rows: Iterable[StoredRecord]) -> Iterator[tuple[StoredRecord, _Body | None]]:
-        """Each record with its body's facts, in order, read by the workers."""
-        source = iter(rows)
-        pending: deque[tuple[list[StoredRecord], Any]] = deque()
-        while True:
-            while len(pending) < self.ahead:
-                batch = list(itertools.islice(source, _BATCH))
-                if not batch:
-                    break
-                sent = [
-                    (r.seq, r.decision_id, r.recorded_at, r.service, r.body, r.hash, r.signature)
-                    for r in batch
-                ]
-                pending.append((batch, self.pool.submit(_read_batch, sent, self.read)))
-            if not pending:
-                return
-            batch, future = pending.popleft()
-            for record, body in zip(batch, future.result(), strict=True):
-                yield record, (_body_of(record) if type(body) is int else body)
+    def add(self, index: int, public: str, signature: str, record_hash: str) -> None:
+        self.batch.append((index, public, signature, record_hash))
+        if len(self.batch) >= _SIGNATURE_BATCH:
+            if self.behind():
+                # This process checks the batch itself rather than wait for the workers at
+                # the end (one worker per core but this one: the walk needs a core too).
+                self.futures.append(first_invalid_signature(self.batch))
+            else:
+                future = self.pool.submit(first_invalid_signature, self.batch)
+                self.futures.append(future)
+                self.running.append(future)
+            self.batch = []
+
+    def behind(self) -> bool:
+        """Every worker is busy and a batch already waits for one."""
+        running = self.running
+        while running and running[0].done():
+            running.popleft()
+        return len(running) > self.workers
+
+    def first_invalid(self) -> int | None:
+        """The walk index of the first record whose signature does not verify, or None."""
+        found = [first_invalid_signature(self.batch)]
+        found.extend(f if isinstance(f, int) else f.result() for f in self.futures)
+        bad = [index for index in found if index >= 0]
+        return min(bad) if bad else None
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _local_bodies(rows: Iterable[StoredRecord]) -> Iterator[tuple[StoredRecord, _Body | None]]:
-    for record in rows:
-        yield record, _body_of(record)
 
 
 def _name(seq: int | None, decision_id: str | None) -> str:
@@ -505,29 +435,21 @@ def _record_intact(
 
 class _Visits:
     """A visit callback that counts what it delivered, or skips the first ``skip`` records
-    (delivered already by a walk that is being done again). Its ``keep`` takes a value a
-    worker read (``read``: what the workers do of each record's document)."""
+    (delivered already by a walk that is being done again)."""
 
-    def __init__(self, visit: Visit, skip: int = 0) -> None:
-        self.split = visit if isinstance(visit, SplitVisit) else SplitVisit(_whole_document, visit)
-        self.read = self.split.read
+    def __init__(
+        self, visit: Callable[[StoredRecord, dict[str, Any]], None], skip: int = 0
+    ) -> None:
+        self.visit = visit
         self.skip = skip
         self.count = 0
 
     def __call__(self, record: StoredRecord, doc: dict[str, Any]) -> None:
-        if not self._skipped():
-            self.split(record, doc)
-
-    def keep(self, record: StoredRecord, value: Any) -> None:
-        if not self._skipped():
-            self.split.keep(record, value)
-
-    def _skipped(self) -> bool:
         if self.skip:
             self.skip -= 1
-            return True
+            return
         self.count += 1
-        return False
+        self.visit(record, doc)
 
 
 def _walk(
@@ -538,14 +460,14 @@ def _walk(
     anchor: str | None,
     start_hash: str,
     start_seq: int,
-    visit: Visit | None,
+    visit: Callable[[StoredRecord, dict[str, Any]], None] | None,
     parallel: bool,
     *,
     rows: Callable[[], Iterable[StoredRecord]] | None = None,
     offset: int = 0,
     columns: ColumnsDigest | None = None,
 ) -> VerifyResult:
-    """The walk from ``start_seq`` on, bodies read in worker processes when worth it.
+    """The walk from ``start_seq`` on, signatures in worker processes when worth it.
     ``rows``: returns the records to walk (default: ``records``), the first of them stored at
     position ``offset``; ``columns``: the columns digest of the records before them."""
     walked = rows if rows is not None else records
@@ -554,7 +476,7 @@ def _walk(
         _verify, records, head, trusted, require_signed, anchor, start_hash, start_seq
     )
     expected = (head.seq - start_seq) if head is not None else 0
-    if parallel and expected >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
+    if parallel and expected >= PARALLEL_SIGNATURES_FROM and (os.cpu_count() or 1) > 1:
         # Imported here: recording a gate run imports this module but never verifies in
         # parallel (multiprocessing and the process pool cost ~10 ms of its start-up).
         from concurrent.futures.process import BrokenProcessPool
@@ -562,26 +484,27 @@ def _walk(
         counting = _Visits(visit) if visit is not None else None
         before = columns.copy() if columns is not None else None
         try:
-            workers = _Workers(
-                os.cpu_count() or 1, counting.read if counting is not None else _no_read
-            )
+            # One core is this process's: it reads, parses and hashes, and checks a batch of
+            # signatures itself when the workers fall behind.
+            signatures = _ParallelSignatures(max(1, (os.cpu_count() or 1) - 1))
             try:
-                return verify(counting, workers.bodies(walked()), offset, columns)
+                result = verify(counting, signatures, walked(), offset, columns)
+                bad = signatures.first_invalid()
             finally:
-                workers.close()
+                signatures.close()
         except (BrokenProcessPool, OSError):
-            pass
-        # The workers could not run, or died: walk the same records again in this process.
-        # The records visited already are not visited again (the same records come first, in
-        # the same order).
+            bad = -1  # the workers could not run: check every signature here instead
+        else:
+            if bad is None or (result.problem is not None and result.count - offset < bad):
+                return result
+        # A bad signature at or before the first other problem (a tampered ledger), or no
+        # workers: walk the same records again in one process, which stops at the first
+        # problem and names it. The records visited already are not visited again (the
+        # same records come first, in the same order); with a bad signature, records after
+        # it may have been: the result is not ok, and the caller reads again.
         remaining = _Visits(visit, skip=counting.count) if visit is not None and counting else None
-        return verify(remaining, _local_bodies(walked()), offset, before)
-    return verify(visit, _local_bodies(walked()), offset, columns)
-
-
-def _no_read(record: StoredRecord, doc: dict[str, Any]) -> None:
-    """The ``read`` of a walk without a visit: nothing."""
-    return None
+        return verify(remaining, None, walked(), offset, before)
+    return verify(visit, None, walked(), offset, columns)
 
 
 def _verify(
@@ -592,12 +515,17 @@ def _verify(
     anchor: str | None,
     start_hash: str,
     start_seq: int,
-    visit: Visit | _Visits | None,
-    bodies: Iterable[tuple[StoredRecord, _Body | None]],
+    visit: Callable[[StoredRecord, dict[str, Any]], None] | None,
+    parallel: _ParallelSignatures | None,
+    rows: Iterable[StoredRecord] | None = None,
     offset: int = 0,
     columns: ColumnsDigest | None = None,
 ) -> VerifyResult:
-    walk = _Walk(trusted=trusted, require_signed=require_signed or trusted is not None)
+    walk = _Walk(
+        trusted=trusted,
+        require_signed=require_signed or trusted is not None,
+        parallel=parallel,
+    )
 
     def stored_after(wanted: str, index: int) -> bool:
         return any(r.hash == wanted for i, r in enumerate(records()) if i > index)
@@ -608,15 +536,14 @@ def _verify(
         walk.by_hash[start_hash] = prev
     count = offset
     digest = columns if columns is not None else ColumnsDigest()
-    for index, (record, body) in enumerate(bodies, start=offset):
-        problem = _check(record, body, index, prev_hash, prev, stored_after, walk)
+    for index, record in enumerate(records() if rows is None else rows, start=offset):
+        walk.index = index - offset
+        doc = _parse(record)
+        problem = _check(record, doc, index, prev_hash, prev, stored_after, walk)
         if problem is not None:
             return _result(index, prev_hash, walk, problem, prev, digest)
-        if visit is not None and body is not None:
-            if body.doc is not None:
-                visit(record, body.doc)
-            elif isinstance(visit, _Visits):
-                visit.keep(record, body.value)
+        if visit is not None and doc is not None:
+            visit(record, doc)
         prev = walk.by_hash[record.hash]
         prev_hash = record.hash
         digest.add(record)
@@ -654,7 +581,7 @@ def _result(
 
 def _check(
     record: StoredRecord,
-    body: _Body | None,
+    doc: dict[str, Any] | None,
     index: int,
     prev_hash: str,
     prev: _Seen | None,
@@ -662,15 +589,15 @@ def _check(
     walk: _Walk,
 ) -> Problem | None:
     name = _name(record.seq, record.decision_id)
-    if body is None:
+    if doc is None or digest_of_text(record.body) != record.hash:
         return Problem(
             "modified",
             record.seq,
             record.decision_id,
             f"{name} was modified: its content no longer matches its hash",
         )
-    body_seq = body.seq
-    body_prev = body.prev_hash
+    body_seq = doc.get("seq")
+    body_prev = doc.get("prev_hash")
     if not isinstance(body_seq, int) or not isinstance(body_prev, str):
         return Problem(
             "modified",
@@ -688,14 +615,19 @@ def _check(
             record.decision_id,
             f"{name} was reordered: it was recorded as #{body_seq}",
         )
-    if not body.columns:
+    release = doc.get("release") or {}
+    if (
+        doc.get("decision_id") != record.decision_id
+        or doc.get("recorded_at") != record.recorded_at
+        or release.get("service") != record.service
+    ):
         return Problem(
             "modified",
             record.seq,
             record.decision_id,
             f"{name} was modified: its indexed columns differ from its content",
         )
-    signature = _check_signature(record, body, walk)
+    signature = _check_signature(record, doc, walk)
     if signature is not None:
         return signature
     walk.by_hash[record.hash] = _Seen(record.seq, record.decision_id, body_seq)
@@ -759,9 +691,10 @@ def _check_link(
     )
 
 
-def _check_signature(record: StoredRecord, body: _Body, walk: _Walk) -> Problem | None:
+def _check_signature(record: StoredRecord, doc: dict[str, Any], walk: _Walk) -> Problem | None:
     name = _name(record.seq, record.decision_id)
-    if not body.signer:
+    signer = doc.get("signer")
+    if signer is None:
         if record.signature is not None:
             return Problem(
                 "signature",
@@ -772,8 +705,8 @@ def _check_signature(record: StoredRecord, body: _Body, walk: _Walk) -> Problem 
         if walk.require_signed:
             return Problem("signature", record.seq, record.decision_id, f"{name} is not signed")
         return None
-    public = body.public_key
-    key_id = body.key_id
+    public = signer.get("public_key") if isinstance(signer, dict) else None
+    key_id = signer.get("key_id") if isinstance(signer, dict) else None
     if not isinstance(public, str) or not isinstance(key_id, str) or record.signature is None:
         return Problem(
             "signature",
@@ -781,10 +714,7 @@ def _check_signature(record: StoredRecord, body: _Body, walk: _Walk) -> Problem 
             record.decision_id,
             f"{name} names a signer but its signature is missing",
         )
-    valid = body.valid
-    if valid is None:
-        valid = signature_valid(public, record.signature, record.hash)
-    if not valid:
+    if not walk.signature_ok(public, record.signature, record.hash):
         return Problem(
             "signature", record.seq, record.decision_id, f"{name} has an invalid signature"
         )

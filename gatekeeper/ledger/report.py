@@ -15,9 +15,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from gatekeeper.ledger.chain import SplitVisit, VerifyResult, verify_chain
+from gatekeeper.ledger.chain import VerifyResult, verify_chain
 from gatekeeper.ledger.decisions import DECISION_RECORD_KIND, load_stored_decision
 from gatekeeper.ledger.store import LedgerStore, StoredRecord
 from gatekeeper.ledger.verified import VerifiedPrefix
@@ -222,149 +222,6 @@ def _control_result(decision: Decision, control: str) -> str:
     return _plain_control_results(decision.to_document()).get(control, _NOT_APPLICABLE)
 
 
-# What the tally keeps of one decision (read from its document by _read_entry, in a worker
-# process when the chain check has them): the release row's fields but its evidence, the
-# evidence as (kind, path, sha256) triples, the signer's key id, the (control, result) pairs
-# of the controls it touched, the
-# (policy, controls) of its rules with controls, the (policy, title) of its active denies,
-# the (id, waiver) of the waivers it used and of its stale or expired ones.
-# (seq, decision_id, recorded_at, service, version, environment, artifact_digest, outcome,
-# failures, warnings, waived, rules, failing_policies, bundle_revision, bundle_digest, engine,
-# input_digest): a ReleaseRow's fields before its evidence.
-_RowHead = tuple[
-    int, str, str, str, str, str, str, str, int, int, int, int, tuple[str, ...], str, str, str, str
-]
-_Entry = tuple[
-    _RowHead,
-    tuple[tuple[Any, Any, Any], ...],
-    str,
-    tuple[tuple[str, str], ...],
-    tuple[tuple[str, tuple[str, ...]], ...],
-    tuple[tuple[Any, str], ...],
-    tuple[tuple[Any, dict[str, Any]], ...],
-    tuple[tuple[Any, dict[str, Any]], ...],
-]
-
-
-_T = TypeVar("_T")
-
-
-class _Shared:
-    """One instance of each value that recurs from decision to decision (the same evidence,
-    rules and results): kept once, and pickled once per batch a worker sends."""
-
-    def __init__(self) -> None:
-        self.known: dict[Any, Any] = {}
-
-    def __call__(self, value: _T) -> _T:
-        found: _T | None = self.known.get(value)
-        if found is not None:
-            return found
-        if len(self.known) < _MEMO:
-            self.known[value] = value
-        return value
-
-
-def _read_entry(record: StoredRecord, doc: dict[str, Any], shared: _Shared) -> _Entry:
-    """One decision record as the tally keeps it; a LedgerError naming the record when its
-    document is not a decision."""
-    try:
-        return _entry(record, doc, doc.get("decision"), shared)
-    except (KeyError, TypeError, AttributeError, ValueError):
-        # Not the shape the recorder writes: validate it as a Decision (a LedgerError
-        # naming the record when it is not one) and read the validated document.
-        validated = load_stored_decision(record, doc).decision.to_document()
-        return _entry(record, doc, validated, shared)
-
-
-def _entry(record: StoredRecord, doc: dict[str, Any], decision: Any, shared: _Shared) -> _Entry:
-    release = decision["release"]
-    summary = decision["summary"]
-    violations = decision["violations"]
-    outcome = decision["outcome"]
-    if outcome not in _OUTCOMES:
-        raise ValueError("not a recorded decision")
-    denied = []
-    for v in violations:
-        level = v["level"]
-        if level == _DENY:
-            denied.append(v)
-        elif level not in _LEVELS:
-            raise ValueError("not a recorded decision")
-    evidence = shared(tuple((i["kind"], i["path"], i["sha256"]) for i in decision["inputs"]))
-    results = shared(tuple(_plain_control_results(decision).items()))
-    signer = doc.get("signer") or {}
-    bundle = decision["policy_bundle"]
-    engine = decision["engine"]
-    head: _RowHead = (
-        record.seq,
-        str(decision["decision_id"]),
-        record.recorded_at,
-        _text(release.get("service")),
-        _text(release.get("version")),
-        _text(release.get("environment")),
-        _text(release.get("artifact_digest")),
-        sys.intern(str(outcome)),
-        int(summary["failures"]),
-        int(summary["warnings"]),
-        int(summary["waived"]),
-        int(summary["rules"]),
-        tuple(sorted({_text(v["policy"]) for v in denied})),
-        _text(bundle["revision"]),
-        _text(bundle["digest"]),
-        _text(f"{engine['name']} {engine['version']}"),
-        str(decision["input_digest"]),
-    )
-    signed_by = _text(signer.get("key_id", "")) if isinstance(signer, dict) else ""
-    rules = []
-    for rule in decision["rules"]:
-        controls = tuple(rule["controls"])
-        if controls:
-            rules.append((_text(rule["policy"]), controls))
-    used = tuple((waived["waiver"]["id"], waived["waiver"]) for waived in decision["waived"])
-    others = tuple(
-        (waiver["id"], waiver)
-        for waiver in (*decision["stale_waivers"], *decision["expired_waivers"])
-    )
-    return (
-        head,
-        evidence,
-        signed_by,
-        results,
-        shared(tuple(rules)),
-        shared(tuple((v["policy"], v.get("title") or "") for v in denied)),
-        used,
-        others,
-    )
-
-
-@dataclass(frozen=True)
-class _PeriodReader:
-    """The report's read of a record (pickled to the chain check's worker processes): the
-    tally's entry of a decision in the period, else None."""
-
-    start: str | None
-    end: str | None
-    service: str | None
-    shared: _Shared = field(default_factory=_Shared, compare=False)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_PeriodReader, (self.start, self.end, self.service))  # without what it shared
-
-    def wanted(self, record: StoredRecord) -> bool:
-        # The same filter as the store's query (ISO timestamps compare as text).
-        return (
-            (self.start is None or record.recorded_at >= self.start)
-            and (self.end is None or record.recorded_at < self.end)
-            and (self.service is None or record.service == self.service)
-        )
-
-    def __call__(self, record: StoredRecord, doc: dict[str, Any]) -> _Entry | None:
-        if self.wanted(record) and doc.get("kind", DECISION_RECORD_KIND) == DECISION_RECORD_KIND:
-            return _read_entry(record, doc, self.shared)
-        return None
-
-
 @dataclass
 class _Tally:
     """What the report keeps while it streams the period's decisions."""
@@ -372,9 +229,7 @@ class _Tally:
     rows: list[ReleaseRow] = field(default_factory=list)
     control_policies: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     control_kinds: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    # Per release, the (control, result) pairs of the controls it touched (shared tuples).
-    control_results: list[tuple[tuple[str, str], ...]] = field(default_factory=list)
-    _shared: _Shared = field(default_factory=_Shared)
+    control_results: dict[str, list[str]] = field(default_factory=dict)
     failing_decisions: Counter[str] = field(default_factory=Counter)
     failing_violations: Counter[str] = field(default_factory=Counter)
     policy_titles: dict[str, str] = field(default_factory=dict)
@@ -385,41 +240,91 @@ class _Tally:
     )
 
     def add(self, record: StoredRecord, doc: dict[str, Any]) -> None:
-        self.keep(record, _read_entry(record, doc, self._shared))
+        decision = doc.get("decision")
+        try:
+            self._add(record, doc, decision)
+        except (KeyError, TypeError, AttributeError, ValueError):
+            # Not the shape the recorder writes: validate it as a Decision (a LedgerError
+            # naming the record when it is not one) and read the validated document.
+            validated = load_stored_decision(record, doc).decision.to_document()
+            self._add(record, doc, validated)
 
-    def keep(self, record: StoredRecord, entry: _Entry | None) -> None:
-        """Take one decision's entry (``_read_entry``, read here or in a worker process)."""
-        if entry is None:
-            return
-        head, evidence_key, signed_by, results, rules, denied, used, others = entry
-        evidence, kinds = self._evidence(evidence_key)
-        self.rows.append(ReleaseRow(*head, evidence, signed_by))
-        self.control_results.append(results)
+    def _add(self, record: StoredRecord, doc: dict[str, Any], decision: Any) -> None:
+        release = decision["release"]
+        summary = decision["summary"]
+        violations = decision["violations"]
+        outcome = decision["outcome"]
+        if outcome not in _OUTCOMES:
+            raise ValueError("not a recorded decision")
+        denied = []
+        for v in violations:
+            level = v["level"]
+            if level == _DENY:
+                denied.append(v)
+            elif level not in _LEVELS:
+                raise ValueError("not a recorded decision")
+        evidence, kinds = self._evidence(decision["inputs"])
+        results = _plain_control_results(decision)
+        signer = doc.get("signer") or {}
+        bundle = decision["policy_bundle"]
+        engine = decision["engine"]
+        row = ReleaseRow(
+            seq=record.seq,
+            decision_id=str(decision["decision_id"]),
+            recorded_at=record.recorded_at,
+            service=_text(release.get("service")),
+            version=_text(release.get("version")),
+            environment=_text(release.get("environment")),
+            artifact_digest=_text(release.get("artifact_digest")),
+            outcome=sys.intern(str(outcome)),
+            failures=int(summary["failures"]),
+            warnings=int(summary["warnings"]),
+            waived=int(summary["waived"]),
+            rules=int(summary["rules"]),
+            failing_policies=tuple(sorted({_text(v["policy"]) for v in denied})),
+            bundle_revision=_text(bundle["revision"]),
+            bundle_digest=_text(bundle["digest"]),
+            engine=_text(f"{engine['name']} {engine['version']}"),
+            input_digest=str(decision["input_digest"]),
+            evidence=evidence,
+            signed_by=_text(signer.get("key_id", "")) if isinstance(signer, dict) else "",
+        )
+        # Everything read: only now change the tally (a fallback re-reads the record).
+        index = len(self.rows)
+        self.rows.append(row)
         control_policies = self.control_policies
         control_kinds = self.control_kinds
-        for policy, controls in rules:
-            for control in controls:
+        for rule in decision["rules"]:
+            policy = None
+            for control in rule["controls"]:
+                if policy is None:
+                    policy = _text(rule["policy"])
                 control_policies[control].add(policy)
                 known = control_kinds[control]
                 if not kinds <= known:
                     known |= kinds
-        for policy, title in denied:
-            self.failing_violations[policy] += 1
-            self.policy_titles.setdefault(policy, title)
-        for policy in {policy for policy, _title in denied}:
+        columns = self.control_results
+        for control in results:
+            if control not in columns:
+                columns[control] = [_NOT_APPLICABLE] * index
+        for control, column in columns.items():
+            column.append(results.get(control, _NOT_APPLICABLE))
+        for v in denied:
+            self.failing_violations[v["policy"]] += 1
+            self.policy_titles.setdefault(v["policy"], v.get("title") or "")
+        for policy in {v["policy"] for v in denied}:
             self.failing_decisions[policy] += 1
-        for waiver_id, waiver in used:
-            self.waiver_uses[waiver_id] += 1
-            self.waivers[waiver_id] = waiver
-        for waiver_id, waiver in others:
-            self.waivers.setdefault(waiver_id, waiver)
+        for waived in decision["waived"]:
+            waiver = waived["waiver"]
+            self.waiver_uses[waiver["id"]] += 1
+            self.waivers[waiver["id"]] = waiver
+        for waiver in (*decision["stale_waivers"], *decision["expired_waivers"]):
+            self.waivers.setdefault(waiver["id"], waiver)
 
-    def _evidence(
-        self, key: tuple[tuple[Any, Any, Any], ...]
-    ) -> tuple[tuple[EvidenceFile, ...], frozenset[str]]:
-        """The evidence files of a decision, ``(kind, path, sha256)`` each, and their kinds:
-        the same files recur on many decisions (one shared tuple each, kept while fewer than
-        _MEMO are known)."""
+    def _evidence(self, inputs: list[Any]) -> tuple[tuple[EvidenceFile, ...], frozenset[str]]:
+        """The evidence files of a decision and their kinds: the same files recur on many
+        decisions (one shared tuple each, kept while fewer than _MEMO are known)."""
+        key = tuple((i["kind"], i["path"], i["sha256"]) for i in inputs)
         found = self._evidence_memo.get(key)
         if found is None:
             files = tuple(EvidenceFile(_text(k), _text(p), str(h)) for k, p, h in key)
@@ -429,18 +334,11 @@ class _Tally:
         return found
 
     def controls(self, control_titles: ControlTitles) -> tuple[ControlRow, ...]:
-        # Each release's results as a dict, one per distinct (shared) tuple of them.
-        as_dict: dict[int, dict[str, str]] = {}
-        per_release = []
-        for pairs in self.control_results:
-            found = as_dict.get(id(pairs))
-            if found is None:
-                found = as_dict[id(pairs)] = dict(pairs)
-            per_release.append(found)
         rows = []
         for control in sorted(self.control_policies):
             title, framework = control_titles(control)
-            results = tuple([found.get(control, _NOT_APPLICABLE) for found in per_release])
+            column = self.control_results.get(control)
+            results = tuple(column) if column is not None else (_NOT_APPLICABLE,) * len(self.rows)
             rows.append(
                 ControlRow(
                     control=control,
@@ -515,16 +413,27 @@ def build_report(
     ``on_chain``: called with the chain check's result (the CLI keeps the new prefix)."""
     moment = now or datetime.now(UTC)
     tally = _Tally()
-    reader = _PeriodReader(start, end, service)
-    # One pass: the chain check parses every record (in worker processes, with ``parallel``),
-    # the report reads the period's decisions from it.
+
+    def wanted(record: StoredRecord) -> bool:
+        # The same filter as the store's query (ISO timestamps compare as text).
+        return (
+            (start is None or record.recorded_at >= start)
+            and (end is None or record.recorded_at < end)
+            and (service is None or record.service == service)
+        )
+
+    def in_period(record: StoredRecord, doc: dict[str, Any]) -> None:
+        if wanted(record) and doc.get("kind", DECISION_RECORD_KIND) == DECISION_RECORD_KIND:
+            tally.add(record, doc)
+
+    # One pass: the chain check parses every record, the report reads the period's from it.
     chain = verify_chain(
         store.records,
         head=store.head(),
-        visit=SplitVisit(reader, tally.keep),
+        visit=in_period,
         parallel=parallel,
         prefix=prefix,
-        wanted=reader.wanted,
+        wanted=wanted,
         records_after=lambda seq: store.records(after_seq=seq),
     )
     if on_chain is not None:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -29,18 +28,17 @@ def pg_history(
 
 @pytest.fixture
 def in_parallel(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Bodies read and signatures checked by worker processes even for a short chain
-    (batches of 3)."""
-    monkeypatch.setattr(chain, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(chain, "_BATCH", 3)
+    """Signatures checked by worker processes even for a short chain (batches of 3)."""
+    monkeypatch.setattr(chain, "PARALLEL_SIGNATURES_FROM", 1)
+    monkeypatch.setattr(chain, "_SIGNATURE_BATCH", 3)
     monkeypatch.setattr(chain.os, "cpu_count", lambda: 2)
     pools: list[object] = []
-    real = chain._Workers
+    real = chain._ParallelSignatures
 
-    def recording(*args: Any) -> object:
-        pool = real(*args)
+    def recording(workers: int) -> object:
+        pool = real(workers)
         pools.append(pool)
         return pool
 
-    monkeypatch.setattr(chain, "_Workers", recording)
+    monkeypatch.setattr(chain, "_ParallelSignatures", recording)
     return pools

@@ -4,14 +4,12 @@ must be exactly what the one-process walk reports: the first problem, in record 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from gatekeeper.ledger import chain
-from gatekeeper.ledger.chain import _Workers as _RealPool
+from gatekeeper.ledger.chain import _ParallelSignatures as _RealPool
 from gatekeeper.ledger.chain import record_builder, verify_chain
 from gatekeeper.ledger.registry import open_store
 from gatekeeper.ledger.signing import generate_key_pem, load_signer
@@ -79,16 +77,33 @@ def test_a_bad_signature_is_the_first_problem_reported(tmp_path: Path) -> None:
     assert many.problem.seq == 5 and "invalid signature" in many.problem.message
 
 
+@pytest.mark.parametrize("bad", [5, 8], ids=["checked-by-a-worker", "checked-here"])
+def test_batches_checked_here_or_by_workers_report_the_first_bad_one(
+    tmp_path: Path, in_parallel: list[object], monkeypatch: pytest.MonkeyPatch, bad: int
+) -> None:
+    """When the workers fall behind, this process checks a batch itself: a bad signature is
+    found, and named in record order, whichever of them checked it."""
+    turns = iter([True, False] * 10)  # records 1-3 and 7-9 checked here, 4-6 and 10-12 not
+    monkeypatch.setattr(_RealPool, "behind", lambda self: next(turns))
+    db = _signed_ledger(tmp_path, 12)
+    copied = "SET signature = (SELECT signature FROM gk_ledger_records WHERE seq = 2)"
+    _sql(db, f"UPDATE gk_ledger_records {copied} WHERE seq = {int(bad)}")
+    one, many = _both(db)
+    assert len(in_parallel) == 1
+    assert many == one
+    assert many.problem is not None and many.problem.seq == bad
+    assert "invalid signature" in many.problem.message
+
+
 def test_workers_that_cannot_run_leave_the_walk_to_this_process(
     tmp_path: Path, in_parallel: list[object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from concurrent.futures.process import BrokenProcessPool
 
-    def broken(*args: object) -> Iterator[object]:
+    def broken(*args: object) -> int:
         raise BrokenProcessPool("a worker died")
-        yield  # a generator, as the real one
 
-    monkeypatch.setattr(_RealPool, "bodies", broken)
+    monkeypatch.setattr(_RealPool, "first_invalid", broken)
     db = _signed_ledger(tmp_path, 8)
     _sql(db, "UPDATE gk_ledger_records SET signature = 'AAAA' WHERE seq = 6")
     one, many = _both(db)
@@ -123,16 +138,15 @@ def test_workers_dying_mid_walk_still_visit_every_record_once(
         prefix = first.verified_prefix()
         assert prefix is not None and prefix.records == 4
     calls = {"n": 0}
-    real_bodies = _RealPool.bodies
+    real_add = _RealPool.add
 
-    def dying(self: _RealPool, rows: Iterable[Any]) -> Iterator[Any]:
-        for item in real_bodies(self, rows):
-            calls["n"] += 1
-            if calls["n"] == 5:
-                raise BrokenProcessPool("a worker died")
-            yield item
+    def dying(self: _RealPool, *args: str | int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise BrokenProcessPool("a worker died")
+        real_add(self, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_RealPool, "bodies", dying)
+    monkeypatch.setattr(_RealPool, "add", dying)
     seen: list[int] = []
     try:
         result = verify_chain(
