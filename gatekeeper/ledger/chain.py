@@ -616,10 +616,11 @@ def _check(
             f"{name} was reordered: it was recorded as #{body_seq}",
         )
     release = doc.get("release") or {}
+    service = release.get("service") if isinstance(release, dict) else False  # matches none
     if (
         doc.get("decision_id") != record.decision_id
         or doc.get("recorded_at") != record.recorded_at
-        or release.get("service") != record.service
+        or service != record.service
     ):
         return Problem(
             "modified",

@@ -3,12 +3,14 @@ must be exactly what the one-process walk reports: the first problem, in record 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from gatekeeper.ledger import chain
+from gatekeeper.ledger.canonical import canonical_json, digest_of_text
 from gatekeeper.ledger.chain import _ParallelSignatures as _RealPool
 from gatekeeper.ledger.chain import record_builder, verify_chain
 from gatekeeper.ledger.registry import open_store
@@ -167,3 +169,24 @@ def test_workers_dying_mid_walk_still_visit_every_record_once(
 def _hash_of(store: object, seq: int) -> str:
     found = [r.hash for r in store.records() if r.seq == seq]  # type: ignore[attr-defined]
     return found[0]
+
+
+def test_a_release_that_is_not_an_object_is_named_not_a_crash(tmp_path: Path) -> None:
+    """A rewritten body (hash recomputed) whose release is a string: the record is named as
+    modified, by both walks (it was an AttributeError)."""
+    db = _signed_ledger(tmp_path, 4)
+    conn = sqlite3.connect(db)
+    body = json.loads(
+        conn.execute("SELECT body FROM gk_ledger_records WHERE seq = 2").fetchone()[0]
+    )
+    text = canonical_json({**body, "release": "svc"})
+    conn.execute(
+        "UPDATE gk_ledger_records SET body = ?, hash = ? WHERE seq = 2",
+        (text, digest_of_text(text)),
+    )
+    conn.commit()
+    conn.close()
+    one, many = _both(db)
+    assert one == many
+    assert one.problem is not None and one.problem.seq == 2
+    assert "indexed columns differ from its content" in one.problem.message
