@@ -25,6 +25,7 @@ import functools
 import itertools
 import json
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -153,7 +154,7 @@ class _Walk:
 # From this many records on they are checked in worker processes, in batches, while the walk
 # goes on; the first bad one is then reported exactly as the one-process walk reports it.
 PARALLEL_SIGNATURES_FROM = 10_000
-_SIGNATURE_BATCH = 4096
+_SIGNATURE_BATCH = 2048
 
 
 class _ParallelSignatures:
@@ -166,19 +167,36 @@ class _ParallelSignatures:
         self.pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("spawn")
         )
+        self.workers = workers
         self.batch: list[tuple[int, str, str, str]] = []
+        # Per batch, in order: a worker's future, or the answer of a batch checked here.
         self.futures: list[Any] = []
+        self.running: deque[Any] = deque()  # the workers' batches not done yet
 
     def add(self, index: int, public: str, signature: str, record_hash: str) -> None:
         self.batch.append((index, public, signature, record_hash))
         if len(self.batch) >= _SIGNATURE_BATCH:
-            self.futures.append(self.pool.submit(first_invalid_signature, self.batch))
+            if self.behind():
+                # This process checks the batch itself rather than wait for the workers at
+                # the end (one worker per core but this one: the walk needs a core too).
+                self.futures.append(first_invalid_signature(self.batch))
+            else:
+                future = self.pool.submit(first_invalid_signature, self.batch)
+                self.futures.append(future)
+                self.running.append(future)
             self.batch = []
+
+    def behind(self) -> bool:
+        """Every worker is busy and a batch already waits for one."""
+        running = self.running
+        while running and running[0].done():
+            running.popleft()
+        return len(running) > self.workers
 
     def first_invalid(self) -> int | None:
         """The walk index of the first record whose signature does not verify, or None."""
-        found = [f.result() for f in self.futures]
-        found.append(first_invalid_signature(self.batch))
+        found = [first_invalid_signature(self.batch)]
+        found.extend(f if isinstance(f, int) else f.result() for f in self.futures)
         bad = [index for index in found if index >= 0]
         return min(bad) if bad else None
 
@@ -465,7 +483,9 @@ def _walk(
         counting = _Visits(visit) if visit is not None else None
         before = columns.copy() if columns is not None else None
         try:
-            signatures = _ParallelSignatures(os.cpu_count() or 1)
+            # One core is this process's: it reads, parses and hashes, and checks a batch of
+            # signatures itself when the workers fall behind.
+            signatures = _ParallelSignatures(max(1, (os.cpu_count() or 1) - 1))
             try:
                 result = verify(counting, signatures, walked(), offset, columns)
                 bad = signatures.first_invalid()
@@ -595,10 +615,11 @@ def _check(
             f"{name} was reordered: it was recorded as #{body_seq}",
         )
     release = doc.get("release") or {}
+    service = release.get("service") if isinstance(release, dict) else False  # matches none
     if (
         doc.get("decision_id") != record.decision_id
         or doc.get("recorded_at") != record.recorded_at
-        or release.get("service") != record.service
+        or service != record.service
     ):
         return Problem(
             "modified",

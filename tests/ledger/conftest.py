@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from gatekeeper.ledger import chain
 from tests.ledger.ledger_helpers import PgServer, record_history
 
 
@@ -32,3 +33,21 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return str(tmp_path / "ledger.db")
     server: PgServer = request.getfixturevalue("pg_server")
     return server.new_database()
+
+
+@pytest.fixture
+def in_parallel(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Signatures checked by worker processes even for a short chain (batches of 3)."""
+    monkeypatch.setattr(chain, "PARALLEL_SIGNATURES_FROM", 1)
+    monkeypatch.setattr(chain, "_SIGNATURE_BATCH", 3)
+    monkeypatch.setattr(chain.os, "cpu_count", lambda: 2)
+    pools: list[object] = []
+    real = chain._ParallelSignatures
+
+    def recording(workers: int) -> object:
+        pool = real(workers)
+        pools.append(pool)
+        return pool
+
+    monkeypatch.setattr(chain, "_ParallelSignatures", recording)
+    return pools

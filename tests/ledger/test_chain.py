@@ -3,12 +3,14 @@ must be exactly what the one-process walk reports: the first problem, in record 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from gatekeeper.ledger import chain
+from gatekeeper.ledger.canonical import canonical_json, digest_of_text
 from gatekeeper.ledger.chain import _ParallelSignatures as _RealPool
 from gatekeeper.ledger.chain import record_builder, verify_chain
 from gatekeeper.ledger.registry import open_store
@@ -32,24 +34,6 @@ def _signed_ledger(tmp_path: Path, count: int) -> Path:
     finally:
         store.close()
     return db
-
-
-@pytest.fixture
-def in_parallel(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Signatures checked by worker processes even for a short chain (batches of 3)."""
-    monkeypatch.setattr(chain, "PARALLEL_SIGNATURES_FROM", 1)
-    monkeypatch.setattr(chain, "_SIGNATURE_BATCH", 3)
-    monkeypatch.setattr(chain.os, "cpu_count", lambda: 2)
-    pools: list[object] = []
-    real = chain._ParallelSignatures
-
-    def recording(workers: int) -> object:
-        pool = real(workers)
-        pools.append(pool)
-        return pool
-
-    monkeypatch.setattr(chain, "_ParallelSignatures", recording)
-    return pools
 
 
 def _both(db: Path) -> tuple[chain.VerifyResult, chain.VerifyResult]:
@@ -93,6 +77,24 @@ def test_a_bad_signature_is_the_first_problem_reported(tmp_path: Path) -> None:
     assert many == one
     assert not many.ok and many.problem is not None
     assert many.problem.seq == 5 and "invalid signature" in many.problem.message
+
+
+@pytest.mark.parametrize("bad", [5, 8], ids=["checked-by-a-worker", "checked-here"])
+def test_batches_checked_here_or_by_workers_report_the_first_bad_one(
+    tmp_path: Path, in_parallel: list[object], monkeypatch: pytest.MonkeyPatch, bad: int
+) -> None:
+    """When the workers fall behind, this process checks a batch itself: a bad signature is
+    found, and named in record order, whichever of them checked it."""
+    turns = iter([True, False] * 10)  # records 1-3 and 7-9 checked here, 4-6 and 10-12 not
+    monkeypatch.setattr(_RealPool, "behind", lambda self: next(turns))
+    db = _signed_ledger(tmp_path, 12)
+    copied = "SET signature = (SELECT signature FROM gk_ledger_records WHERE seq = 2)"
+    _sql(db, f"UPDATE gk_ledger_records {copied} WHERE seq = {int(bad)}")
+    one, many = _both(db)
+    assert len(in_parallel) == 1
+    assert many == one
+    assert many.problem is not None and many.problem.seq == bad
+    assert "invalid signature" in many.problem.message
 
 
 def test_workers_that_cannot_run_leave_the_walk_to_this_process(
@@ -167,3 +169,24 @@ def test_workers_dying_mid_walk_still_visit_every_record_once(
 def _hash_of(store: object, seq: int) -> str:
     found = [r.hash for r in store.records() if r.seq == seq]  # type: ignore[attr-defined]
     return found[0]
+
+
+def test_a_release_that_is_not_an_object_is_named_not_a_crash(tmp_path: Path) -> None:
+    """A rewritten body (hash recomputed) whose release is a string: the record is named as
+    modified, by both walks (it was an AttributeError)."""
+    db = _signed_ledger(tmp_path, 4)
+    conn = sqlite3.connect(db)
+    body = json.loads(
+        conn.execute("SELECT body FROM gk_ledger_records WHERE seq = 2").fetchone()[0]
+    )
+    text = canonical_json({**body, "release": "svc"})
+    conn.execute(
+        "UPDATE gk_ledger_records SET body = ?, hash = ? WHERE seq = 2",
+        (text, digest_of_text(text)),
+    )
+    conn.commit()
+    conn.close()
+    one, many = _both(db)
+    assert one == many
+    assert one.problem is not None and one.problem.seq == 2
+    assert "indexed columns differ from its content" in one.problem.message

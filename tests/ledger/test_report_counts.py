@@ -9,13 +9,20 @@ import json
 import random
 import sqlite3
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gatekeeper.audit.compliance import compliance_report
+from gatekeeper.ledger.canonical import digest_of_text
 from gatekeeper.ledger.chain import record_builder, verify_chain
 from gatekeeper.ledger.registry import open_store
+from gatekeeper.ledger.report import ComplianceReport
+from gatekeeper.ledger.report_render import get_renderer
+from gatekeeper.ledger.signing import generate_key_pem, load_signer
+from gatekeeper.ledger.store import LedgerError
 from gatekeeper.ledger.verified import PrefixCache
 from gatekeeper.model import Decision, Level, Outcome
 from tests.ledger.ledger_helpers import cli
@@ -288,3 +295,144 @@ def test_oscal_export_reads_the_same_from_the_verified_prefix(seeded: Path, tmp_
     assert docs[0] == docs[1]
     assert len(docs[0][0]) == 60 and docs[0][1]
     assert list((tmp_path / ".gatekeeper" / "verified").glob("*.json"))
+
+
+NOW = datetime(2026, 3, 20, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def signed_seeded(seeded: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeded ledger recorded again with every record signed."""
+    folder = tmp_path_factory.mktemp("signed-seeded")
+    (folder / "key.pem").write_bytes(generate_key_pem()[0])
+    signer = load_signer(folder / "key.pem")
+    source = open_store(str(seeded), base=seeded.parent)
+    store = open_store(str(folder / "ledger.db"), base=folder, create=True)
+    try:
+        for record in source.records():
+            fields = {k: v for k, v in record.document().items() if k not in CHAIN_FIELDS}
+            store.append(record_builder(fields, recorded_at=record.recorded_at, signer=signer), {})
+    finally:
+        source.close()
+        store.close()
+    return folder / "ledger.db"
+
+
+def _built(ledger: Path, *, parallel: bool, **period: str) -> ComplianceReport:
+    store = open_store(str(ledger), base=ledger.parent)
+    try:
+        return compliance_report(
+            store,
+            start=period.get("start"),
+            end=period.get("end"),
+            service=period.get("service"),
+            now=NOW,
+            parallel=parallel,
+        )
+    finally:
+        store.close()
+
+
+def _rendered(report: ComplianceReport) -> dict[str, str]:
+    found = {}
+    for name in ("csv", "html", "json", "markdown"):
+        renderer = get_renderer(name)
+        chunks = getattr(renderer, "chunks", None)
+        found[name] = "".join(chunks(report)) if callable(chunks) else renderer.render(report)
+    return found
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        {},
+        {"start": "2026-03-02T00:00:00.000000Z", "end": "2026-03-05T00:00:00.000000Z"},
+        {"service": "search-ui"},
+    ],
+    ids=["all", "period", "service"],
+)
+def test_worker_processes_build_the_report_the_one_process_walk_builds(
+    signed_seeded: Path, in_parallel: list[object], period: dict[str, str]
+) -> None:
+    """The workers read every decision into the report's rows (batches of 3 here): the
+    report, and each of its formats, is the one this process builds alone."""
+    one = _built(signed_seeded, parallel=False, **period)
+    assert in_parallel == []
+    many = _built(signed_seeded, parallel=True, **period)
+    assert len(in_parallel) == 1  # built by worker processes
+    assert many.chain.intact and many.chain.records == 61
+    assert many == one
+    assert _rendered(many) == _rendered(one)
+    if not period:  # the decisions are varied: every kind of result is in the comparison
+        assert len(many.releases) == 60 and len({r.service for r in many.releases}) == 3
+        assert many.waivers and any(r.waived for r in many.releases)
+        results = {result for control in many.controls for result in control.results}
+        assert {"pass", "fail", "warn", "waived", "not assessed"} <= results
+
+
+@pytest.mark.parametrize("damage", ["edited", "not-json"])
+def test_a_damaged_body_inside_a_worker_batch_fails_the_report(
+    signed_seeded: Path, tmp_path: Path, in_parallel: list[object], damage: str
+) -> None:
+    ledger = tmp_path / "ledger.db"
+    ledger.write_bytes(signed_seeded.read_bytes())
+    db = sqlite3.connect(ledger)
+    if damage == "edited":  # the content no longer hashes to the stored hash
+        body = db.execute("SELECT body FROM gk_ledger_records WHERE seq = 20").fetchone()[0]
+        edited = body.replace('"gatekeeper_version":"', '"gatekeeper_version":"9', 1)
+        assert edited != body
+        db.execute("UPDATE gk_ledger_records SET body = ? WHERE seq = 20", (edited,))
+    else:  # not JSON any more, its hash recomputed to match
+        db.execute(
+            "UPDATE gk_ledger_records SET body = ?, hash = ? WHERE seq = 20",
+            ("{not json", digest_of_text("{not json")),
+        )
+    db.commit()
+    db.close()
+    if damage == "edited":
+        many = _built(ledger, parallel=True)
+        assert len(in_parallel) == 1
+        assert not many.chain.intact
+        assert many.chain.problem is not None and "record #20" in many.chain.problem
+        assert "modified" in many.chain.problem
+        assert many.chain == _built(ledger, parallel=False).chain
+        return
+    # The walk names it; the report, which lists the period's records, cannot read it.
+    store = open_store(str(ledger), base=tmp_path)
+    try:
+        walks = [
+            verify_chain(store.records, head=store.head(), parallel=parallel)
+            for parallel in (True, False)
+        ]
+    finally:
+        store.close()
+    assert len(in_parallel) == 1
+    assert walks[0] == walks[1] and walks[0].problem is not None
+    assert walks[0].problem.seq == 20 and "modified" in walks[0].problem.message
+    for parallel in (True, False):
+        with pytest.raises(LedgerError, match=r"record #20 \(rec-19\) is not valid JSON"):
+            _built(ledger, parallel=parallel)
+
+
+def test_a_record_that_is_no_decision_fails_alike_with_workers(
+    signed_seeded: Path, tmp_path: Path, in_parallel: list[object]
+) -> None:
+    """A decision record the tally cannot read is a LedgerError naming it, read by a worker
+    or not (the worker leaves it to this process, in record order)."""
+    ledger = tmp_path / "ledger.db"
+    ledger.write_bytes(signed_seeded.read_bytes())
+    store = open_store(str(ledger), base=tmp_path)
+    try:
+        fields = {"kind": "gate.decision", "decision_id": "odd", "decision": {"outcome": "pass"}}
+        store.append(
+            record_builder(fields, recorded_at="2026-03-09T23:00:00.000000Z", signer=None), {}
+        )
+    finally:
+        store.close()
+    errors = []
+    for parallel in (False, True):
+        with pytest.raises(LedgerError) as caught:
+            _built(ledger, parallel=parallel)
+        errors.append(str(caught.value))
+    assert len(in_parallel) == 1
+    assert errors[0] == errors[1] and "record #62 (odd)" in errors[0]
